@@ -1,0 +1,209 @@
+// C++ sugar over the sockhost plugin ABI (plugin.h). Header-only, compiled into the
+// plugin: nothing here crosses the ABI boundary except through plugin.h.
+//
+//   class Echo {
+//   public:
+//     explicit Echo(std::string_view config_json);        // throw to reject the config
+//     void handle(sockhost::Request& request);             // required
+//     // optional: bool verify(Request&); void setup(Request&); void finish(Request&);
+//     //           void process_init();
+//   };
+//   SOCKHOST_PLUGIN(Echo, "echo", "1.0.0", SOCKHOST_TRANSPORTS_ALL)
+//
+// Every exception thrown by a hook becomes SOCKHOST_ERROR, with its message logged by the
+// host next to the peer address.
+#ifndef SOCKHOST_PLUGIN_HPP
+#define SOCKHOST_PLUGIN_HPP
+
+#include <sockhost/plugin.h>
+
+#include <concepts>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace sockhost {
+
+// Set once by the entry function; each plugin has its own copy (hidden visibility).
+inline const sockhost_host_api *host_api = nullptr;
+
+// A failed host I/O call (timeout, reset, line too long): ends the request with an error.
+class IoError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// The plugin's view of one request. Not owning: valid for the hook call it was given to.
+class Request {
+public:
+    Request(const sockhost_host_api *host, sockhost_request *request) noexcept
+        : host_(host), request_(request) {}
+
+    // Some bytes (at most `capacity`); 0 at end of input.
+    std::size_t read(void *buffer, std::size_t capacity) {
+        const std::int64_t count = host_->read(request_, buffer, capacity);
+        if (count < 0) throw IoError(last_error());
+        return static_cast<std::size_t>(count);
+    }
+
+    // One line including its '\n'; empty at end of input. Throws IoError when the line is
+    // longer than `max_length` bytes.
+    std::string read_line(std::size_t max_length = 8192) {
+        std::string line(max_length + 1, '\0');
+        const std::int64_t count = host_->read_line(request_, line.data(), line.size());
+        if (count < 0) throw IoError(last_error());
+        line.resize(static_cast<std::size_t>(count));
+        return line;
+    }
+
+    void write(std::string_view data) {
+        if (host_->write(request_, data.data(), data.size()) != SOCKHOST_OK)
+            throw IoError(last_error());
+    }
+
+    void flush() {
+        if (host_->flush(request_) != SOCKHOST_OK) throw IoError(last_error());
+    }
+
+    void sleep_ms(std::uint64_t milliseconds) {
+        if (host_->sleep_ms(request_, milliseconds) != SOCKHOST_OK) throw IoError(last_error());
+    }
+
+    std::string_view peer() const { return host_->peer_text(request_); }
+    std::string_view local() const { return host_->local_text(request_); }
+    sockhost_transport transport() const { return host_->transport(request_); }
+    bool is_datagram() const { return (transport() & SOCKHOST_TRANSPORTS_DATAGRAM) != 0; }
+    std::uint64_t timeout_ms() const { return host_->timeout_ms(request_); }
+    void set_timeout_ms(std::uint64_t milliseconds) { host_->set_timeout_ms(request_, milliseconds); }
+
+    void log(sockhost_log_level level, const std::string &message) const {
+        host_->log(request_, level, message.c_str());
+    }
+
+    sockhost_request *raw() const noexcept { return request_; }
+    const sockhost_host_api *host() const noexcept { return host_; }
+
+private:
+    std::string last_error() const { return host_->last_error(request_); }
+
+    const sockhost_host_api *host_;
+    sockhost_request *request_;
+};
+
+namespace detail {
+
+template <typename Plugin>
+concept HasVerify = requires(Plugin &plugin, Request &request) {
+    { plugin.verify(request) } -> std::convertible_to<bool>;
+};
+template <typename Plugin>
+concept HasSetup = requires(Plugin &plugin, Request &request) { plugin.setup(request); };
+template <typename Plugin>
+concept HasFinish = requires(Plugin &plugin, Request &request) { plugin.finish(request); };
+template <typename Plugin>
+concept HasProcessInit = requires(Plugin &plugin) { plugin.process_init(); };
+
+inline void report(sockhost_request *request, const char *message) noexcept {
+    if (host_api != nullptr && request != nullptr) host_api->set_error(request, message);
+}
+
+// Runs `body`, turning any exception into SOCKHOST_ERROR with its message.
+template <typename Body>
+sockhost_status guarded(sockhost_request *request, Body &&body) noexcept {
+    try {
+        body();
+        return SOCKHOST_OK;
+    } catch (const std::exception &error) {
+        report(request, error.what());
+    } catch (...) {
+        report(request, "unknown exception");
+    }
+    return SOCKHOST_ERROR;
+}
+
+template <typename Plugin>
+struct Trampolines {
+    static Plugin &self(void *instance) noexcept { return *static_cast<Plugin *>(instance); }
+
+    static sockhost_status create(const char *config_json, void **instance, char *error,
+                                  std::size_t error_capacity) noexcept {
+        try {
+            *instance = new Plugin(std::string_view(config_json));
+            return SOCKHOST_OK;
+        } catch (const std::exception &failure) {
+            std::snprintf(error, error_capacity, "%s", failure.what());
+        } catch (...) {
+            std::snprintf(error, error_capacity, "unknown exception");
+        }
+        return SOCKHOST_ERROR;
+    }
+    static void destroy(void *instance) noexcept { delete static_cast<Plugin *>(instance); }
+
+    static sockhost_status process_init(void *instance) noexcept {
+        return guarded(nullptr, [&] { self(instance).process_init(); });
+    }
+    static bool verify(void *instance, sockhost_request *request) noexcept {
+        try {
+            Request wrapped(host_api, request);
+            return self(instance).verify(wrapped);
+        } catch (...) {
+            return false;  // refusing is the safe answer when verification itself fails
+        }
+    }
+    static sockhost_status setup(void *instance, sockhost_request *request) noexcept {
+        return guarded(request, [&] {
+            Request wrapped(host_api, request);
+            self(instance).setup(wrapped);
+        });
+    }
+    static sockhost_status handle(void *instance, sockhost_request *request) noexcept {
+        return guarded(request, [&] {
+            Request wrapped(host_api, request);
+            self(instance).handle(wrapped);
+        });
+    }
+    static sockhost_status finish(void *instance, sockhost_request *request) noexcept {
+        return guarded(request, [&] {
+            Request wrapped(host_api, request);
+            self(instance).finish(wrapped);
+        });
+    }
+
+    static sockhost_plugin_descriptor describe(const char *name, const char *version,
+                                               std::uint32_t transports) noexcept {
+        sockhost_plugin_descriptor descriptor{};
+        descriptor.struct_size = sizeof(sockhost_plugin_descriptor);
+        descriptor.abi_major = SOCKHOST_ABI_MAJOR;
+        descriptor.abi_minor = SOCKHOST_ABI_MINOR;
+        descriptor.name = name;
+        descriptor.version = version;
+        descriptor.transports = transports;
+        descriptor.create = &create;
+        descriptor.destroy = &destroy;
+        if constexpr (HasProcessInit<Plugin>) descriptor.process_init = &process_init;
+        if constexpr (HasVerify<Plugin>) descriptor.verify = &verify;
+        if constexpr (HasSetup<Plugin>) descriptor.setup = &setup;
+        descriptor.handle = &handle;
+        if constexpr (HasFinish<Plugin>) descriptor.finish = &finish;
+        return descriptor;
+    }
+};
+
+}  // namespace detail
+}  // namespace sockhost
+
+// Exports the plugin class as this shared object's one entry symbol.
+#define SOCKHOST_PLUGIN(PluginClass, name, version, transports)                               \
+    extern "C" SOCKHOST_EXPORT const sockhost_plugin_descriptor *sockhost_plugin_entry(     \
+        const sockhost_host_api *host) {                                                    \
+        static const sockhost_plugin_descriptor descriptor =                                \
+            ::sockhost::detail::Trampolines<PluginClass>::describe(name, version, transports); \
+        ::sockhost::host_api = host;                                                        \
+        return &descriptor;                                                                 \
+    }
+
+#endif  // SOCKHOST_PLUGIN_HPP
