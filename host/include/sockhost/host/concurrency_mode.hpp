@@ -1,0 +1,48 @@
+// How admitted requests run: socketserver's synchronous server and its ForkingMixIn and
+// ThreadingMixIn. The server's loop asks the mode for capacity before it accepts more.
+#pragma once
+
+#include <sockhost/host/handler.hpp>
+#include <sockhost/host/io_waiter.hpp>
+#include <sockhost/host/request.hpp>
+#include <sockhost/host/server_options.hpp>
+
+#include <memory>
+#include <vector>
+
+namespace sockhost {
+
+class ConcurrencyMode {
+public:
+    virtual ~ConcurrencyMode() = default;
+
+    // Runs the admitted request (inline, on a thread, or in a child).
+    virtual void dispatch(std::unique_ptr<Request> request) = 0;
+
+    // At the cap of live requests: the loop stops accepting until one ends (back-pressure;
+    // further clients wait in the listen backlog).
+    virtual bool at_capacity() const { return false; }
+
+    // Descriptors that become readable when a request ends; the loop polls them to reap.
+    virtual void append_wake_fds(std::vector<int> &) const {}
+
+    // socketserver's service_actions: reaps ended threads or children.
+    virtual void collect_finished() {}
+
+    // Waits until no request is in flight or the deadline passes; true if none is left.
+    virtual bool wait_idle(Clock::time_point) { return true; }
+
+    // After the server's cancel fd is set: ends what is left and reaps it. Returns once
+    // nothing of the mode is alive.
+    virtual void terminate_remaining() {}
+
+    virtual std::size_t in_flight() const { return 0; }
+};
+
+std::unique_ptr<ConcurrencyMode> make_sync_mode(Handler &handler);
+std::unique_ptr<ConcurrencyMode> make_threading_mode(Handler &handler, int max_threads);
+// `inherited_fds_to_close`: descriptors a child must not keep (the server's own).
+std::unique_ptr<ConcurrencyMode> make_forking_mode(Handler &handler, int max_children,
+                                                   std::vector<int> inherited_fds_to_close);
+
+}  // namespace sockhost

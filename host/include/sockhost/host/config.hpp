@@ -1,0 +1,38 @@
+// The host's JSON configuration: what to listen on, with which plugin and mode.
+#pragma once
+
+#include <sockhost/host/address.hpp>
+#include <sockhost/host/error.hpp>
+#include <sockhost/host/log.hpp>
+#include <sockhost/host/server_options.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sockhost {
+
+struct ListenerConfig {
+    ListenAddress address;
+    std::string plugin;               // file name in plugin_dir, without ".so"
+    std::string plugin_config_json;   // the listener's `config`, as JSON text ("{}" if absent)
+    ServerOptions options;
+};
+
+struct HostConfig {
+    std::filesystem::path plugin_dir;
+    std::vector<ListenerConfig> listeners;
+    std::chrono::milliseconds drain_timeout{10000};  // SIGTERM: in-flight requests get this long
+    LogLevel log_level = LogLevel::info;
+};
+
+// Reads and validates a config file. Relative paths in it are relative to its directory.
+Result<HostConfig> load_config(const std::filesystem::path &file);
+
+// Validates config text; `source` names it in errors, `base_dir` anchors relative paths.
+Result<HostConfig> parse_config(std::string_view json_text, const std::filesystem::path &base_dir,
+                                std::string_view source);
+
+}  // namespace sockhost

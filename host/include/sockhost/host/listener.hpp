@@ -1,0 +1,42 @@
+// A bound listening socket (stream) or bound receiving socket (datagram), sole owner of
+// its fd and, for Unix sockets this process created, of the socket file.
+#pragma once
+
+#include <sockhost/host/address.hpp>
+#include <sockhost/host/server_options.hpp>
+#include <sockhost/host/unique_fd.hpp>
+
+#include <sys/types.h>
+
+namespace sockhost {
+
+class ListenerSocket {
+public:
+    // Binds `address` with `options`. A Unix path left behind by a dead server is replaced;
+    // a live one is "address in use"; a path that is not a socket is never removed.
+    static Result<ListenerSocket> bind(const ListenAddress &address, const ServerOptions &options);
+
+    ListenerSocket(ListenerSocket &&) noexcept = default;
+    ListenerSocket &operator=(ListenerSocket &&) noexcept = default;
+    ~ListenerSocket();
+
+    int fd() const { return fd_.get(); }
+    Transport transport() const { return address_.transport; }
+    const ListenAddress &configured_address() const { return address_; }
+    const SocketAddress &local_address() const { return local_; }
+    // As bound: "tcp://127.0.0.1:41234" when the config said port 0.
+    std::string bound_text() const;
+
+private:
+    ListenerSocket() = default;
+
+    UniqueFd fd_;
+    ListenAddress address_;
+    SocketAddress local_;
+    // The Unix socket file this process created, removed at destruction if still ours.
+    bool owns_path_ = false;
+    dev_t path_device_ = 0;
+    ino_t path_inode_ = 0;
+};
+
+}  // namespace sockhost

@@ -1,0 +1,62 @@
+// One listener served by one handler in one mode: socketserver's server object.
+//
+//   Server server(std::move(listener), options, handler);
+//   std::thread loop([&] { server.serve_forever(); });
+//   ... server.shutdown(); loop.join(); server.close(deadline);
+#pragma once
+
+#include <sockhost/host/concurrency_mode.hpp>
+#include <sockhost/host/handler.hpp>
+#include <sockhost/host/io_waiter.hpp>
+#include <sockhost/host/listener.hpp>
+#include <sockhost/host/server_options.hpp>
+#include <sockhost/host/unique_fd.hpp>
+
+#include <memory>
+
+namespace sockhost {
+
+class Server {
+public:
+    static Result<std::unique_ptr<Server>> create(ListenerSocket listener, ServerOptions options,
+                                                  std::shared_ptr<Handler> handler);
+    ~Server();  // closes with an immediate deadline if close() was not called
+
+    // Accepts (or receives) and dispatches until shutdown(); requests may still be in
+    // flight when it returns. An error is a failure of the listener itself.
+    Result<void> serve_forever();
+
+    // From any thread or a signal-handling loop: serve_forever returns soon.
+    void shutdown();
+
+    // After serve_forever returned: with block_on_close, waits for in-flight requests until
+    // `deadline`; then cancels what is left (host I/O waits fail) and reaps it.
+    void close(Clock::time_point deadline);
+
+    const ListenerSocket &listener() const { return listener_; }
+    const ServerOptions &options() const { return options_; }
+    Handler &handler() const { return *handler_; }
+    std::size_t in_flight() const { return mode_->in_flight(); }
+
+private:
+    Server(ListenerSocket listener, ServerOptions options, std::shared_ptr<Handler> handler, UniqueFd stop_fd,
+           UniqueFd cancel_fd);
+
+    void accept_connection();
+    void receive_datagram();
+    void dispatch_if_admitted(std::unique_ptr<Request> request);
+    void pause_accepting();
+
+    ListenerSocket listener_;
+    ServerOptions options_;
+    std::shared_ptr<Handler> handler_;
+    UniqueFd stop_fd_;    // eventfd: set by shutdown()
+    UniqueFd cancel_fd_;  // eventfd: set once to end every in-flight host I/O wait
+    BlockingWaiter waiter_;
+    std::unique_ptr<ConcurrencyMode> mode_;
+    bool local_is_wildcard_ = false;
+    std::vector<char> datagram_buffer_;
+    bool closed_ = false;
+};
+
+}  // namespace sockhost

@@ -1,0 +1,30 @@
+// Per-listener options with socketserver's meaning. Defaults are documented in
+// docs/config.md; where they differ from socketserver's, that page says why.
+#pragma once
+
+#include <sockhost/host/access_list.hpp>
+
+#include <chrono>
+#include <cstddef>
+
+namespace sockhost {
+
+enum class Mode { sync, threading, forking };
+
+std::string_view mode_name(Mode mode);
+
+struct ServerOptions {
+    Mode mode = Mode::sync;
+    int request_queue_size = 128;             // listen() backlog
+    bool reuse_address = true;                 // SO_REUSEADDR (inet)
+    bool reuse_port = false;                   // SO_REUSEPORT (inet only)
+    std::size_t max_packet_size = 8192;        // datagram receive size; longer ones are truncated
+    std::chrono::milliseconds timeout{60000};  // per I/O wait of a request; 0 = none
+    bool tcp_nodelay = true;                   // TCP_NODELAY on accepted TCP connections
+    int max_children = 40;                     // forking: live children before accept waits
+    int max_threads = 256;                     // threading: live threads before accept waits
+    bool block_on_close = true;                // on stop, wait for in-flight requests
+    AccessList access;                         // allow/deny, before the plugin's verify
+};
+
+}  // namespace sockhost

@@ -1,0 +1,108 @@
+#include <sockhost/host/listener.hpp>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace sockhost {
+
+namespace {
+
+int socket_type(Transport transport) { return is_datagram(transport) ? SOCK_DGRAM : SOCK_STREAM; }
+
+// Makes room for a Unix socket at `path`: a stale socket file (nobody accepts on it) is
+// removed; anything else is an error and left alone.
+Result<void> clear_stale_unix_path(const ListenAddress &address, const SocketAddress &socket_address) {
+    struct stat status {};
+    if (lstat(address.path.c_str(), &status) != 0) {
+        if (errno == ENOENT) return {};
+        return fail_errno(address.text() + ": cannot inspect socket path");
+    }
+    if (!S_ISSOCK(status.st_mode))
+        return fail(address.text() + ": path exists and is not a socket; not removing it");
+    UniqueFd probe(::socket(AF_UNIX, socket_type(address.transport) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!probe) return fail_errno(address.text() + ": socket");
+    if (::connect(probe.get(), socket_address.get(), socket_address.length) == 0 || errno == EAGAIN ||
+        errno == EINPROGRESS)
+        return fail(address.text() + ": address in use: a server is accepting on this socket");
+    if (errno != ECONNREFUSED)
+        return fail_errno(address.text() + ": cannot tell whether the existing socket is in use");
+    if (::unlink(address.path.c_str()) != 0 && errno != ENOENT)
+        return fail_errno(address.text() + ": cannot remove stale socket file");
+    return {};
+}
+
+Result<void> set_flag(int fd, int level, int option, const std::string &what) {
+    const int on = 1;
+    if (::setsockopt(fd, level, option, &on, sizeof on) != 0) return fail_errno(what);
+    return {};
+}
+
+}  // namespace
+
+Result<ListenerSocket> ListenerSocket::bind(const ListenAddress &address, const ServerOptions &options) {
+    auto socket_address = resolve_listen_address(address);
+    if (!socket_address) return std::unexpected(socket_address.error());
+
+    ListenerSocket listener;
+    listener.address_ = address;
+    listener.fd_ = UniqueFd(::socket(socket_address->family(), socket_type(address.transport) | SOCK_CLOEXEC, 0));
+    if (!listener.fd_) return fail_errno(address.text() + ": socket");
+    const int fd = listener.fd_.get();
+
+    if (is_inet(address.transport)) {
+        if (options.reuse_address) {
+            if (auto result = set_flag(fd, SOL_SOCKET, SO_REUSEADDR, address.text() + ": SO_REUSEADDR"); !result)
+                return std::unexpected(result.error());
+        }
+        if (options.reuse_port) {
+            if (auto result = set_flag(fd, SOL_SOCKET, SO_REUSEPORT, address.text() + ": SO_REUSEPORT"); !result)
+                return std::unexpected(result.error());
+        }
+        if (socket_address->family() == AF_INET6) {
+            // "[::]" serves IPv6 only; an IPv4 listener is configured on its own.
+            if (auto result = set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY, address.text() + ": IPV6_V6ONLY"); !result)
+                return std::unexpected(result.error());
+        }
+    } else {
+        if (auto cleared = clear_stale_unix_path(address, *socket_address); !cleared)
+            return std::unexpected(cleared.error());
+    }
+
+    if (::bind(fd, socket_address->get(), socket_address->length) != 0) {
+        if (errno == EADDRINUSE) return fail(address.text() + ": address in use");
+        return fail_errno(address.text() + ": bind");
+    }
+    if (!is_inet(address.transport)) {
+        struct stat status {};
+        if (::stat(address.path.c_str(), &status) == 0) {
+            listener.owns_path_ = true;
+            listener.path_device_ = status.st_dev;
+            listener.path_inode_ = status.st_ino;
+        }
+    }
+    if (!is_datagram(address.transport) && ::listen(fd, options.request_queue_size) != 0)
+        return fail_errno(address.text() + ": listen");
+
+    listener.local_.length = sizeof listener.local_.storage;
+    if (::getsockname(fd, listener.local_.get(), &listener.local_.length) != 0)
+        return fail_errno(address.text() + ": getsockname");
+    return listener;
+}
+
+ListenerSocket::~ListenerSocket() {
+    if (!owns_path_ || !fd_) return;
+    // Remove the socket file only if it is still the one this process bound.
+    struct stat status {};
+    if (::lstat(address_.path.c_str(), &status) == 0 && status.st_dev == path_device_ && status.st_ino == path_inode_)
+        ::unlink(address_.path.c_str());
+}
+
+std::string ListenerSocket::bound_text() const {
+    if (!is_inet(address_.transport)) return address_.text();
+    return std::string(transport_name(address_.transport)) + "://" + format_address(local_);
+}
+
+}  // namespace sockhost

@@ -1,0 +1,179 @@
+#include <sockhost/host/server.hpp>
+
+#include <sockhost/host/log.hpp>
+#include <sockhost/host/request_lifecycle.hpp>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+namespace sockhost {
+
+namespace {
+
+// The largest UDP payload; also the cap for a unix-dgram reply.
+constexpr std::size_t kMaxDatagramReply = 65507;
+
+bool is_wildcard(const SocketAddress &address) {
+    if (address.family() == AF_INET)
+        return reinterpret_cast<const sockaddr_in *>(&address.storage)->sin_addr.s_addr == htonl(INADDR_ANY);
+    if (address.family() == AF_INET6)
+        return IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6 *>(&address.storage)->sin6_addr);
+    return false;
+}
+
+std::unique_ptr<ConcurrencyMode> make_mode(const ServerOptions &options, Handler &handler,
+                                           std::vector<int> child_closes) {
+    switch (options.mode) {
+    case Mode::sync: return make_sync_mode(handler);
+    case Mode::threading: return make_threading_mode(handler, options.max_threads);
+    case Mode::forking: return make_forking_mode(handler, options.max_children, std::move(child_closes));
+    }
+    return make_sync_mode(handler);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Server>> Server::create(ListenerSocket listener, ServerOptions options,
+                                               std::shared_ptr<Handler> handler) {
+    UniqueFd stop_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    UniqueFd cancel_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!stop_fd || !cancel_fd) return fail_errno(listener.bound_text() + ": eventfd");
+    return std::unique_ptr<Server>(
+        new Server(std::move(listener), std::move(options), std::move(handler), std::move(stop_fd), std::move(cancel_fd)));
+}
+
+Server::Server(ListenerSocket listener, ServerOptions options, std::shared_ptr<Handler> handler, UniqueFd stop_fd,
+               UniqueFd cancel_fd)
+    : listener_(std::move(listener)),
+      options_(std::move(options)),
+      handler_(std::move(handler)),
+      stop_fd_(std::move(stop_fd)),
+      cancel_fd_(std::move(cancel_fd)),
+      waiter_(cancel_fd_.get()) {
+    // A request's child keeps what it needs: its connection, or for datagrams the socket
+    // it replies on, and the cancel fd.
+    std::vector<int> child_closes{stop_fd_.get()};
+    if (!is_datagram(listener_.transport())) child_closes.push_back(listener_.fd());
+    mode_ = make_mode(options_, *handler_, std::move(child_closes));
+    local_is_wildcard_ = is_wildcard(listener_.local_address());
+    if (is_datagram(listener_.transport())) datagram_buffer_.resize(options_.max_packet_size);
+}
+
+Server::~Server() {
+    if (!closed_) close(Clock::now());
+}
+
+void Server::shutdown() { ::eventfd_write(stop_fd_.get(), 1); }
+
+Result<void> Server::serve_forever() {
+    std::vector<pollfd> watched;
+    std::vector<int> wake_fds;
+    for (;;) {
+        mode_->collect_finished();
+        watched.clear();
+        wake_fds.clear();
+        watched.push_back({stop_fd_.get(), POLLIN, 0});
+        // At the mode's cap the listener is not polled: clients wait in the backlog.
+        const bool accepting = !mode_->at_capacity();
+        if (accepting) watched.push_back({listener_.fd(), POLLIN, 0});
+        mode_->append_wake_fds(wake_fds);
+        for (const int fd : wake_fds) watched.push_back({fd, POLLIN, 0});
+
+        if (::poll(watched.data(), watched.size(), -1) < 0) {
+            if (errno == EINTR) continue;
+            return fail_errno(listener_.bound_text() + ": poll");
+        }
+        if (watched[0].revents != 0) {
+            eventfd_t ignored = 0;
+            ::eventfd_read(stop_fd_.get(), &ignored);
+            return {};
+        }
+        if (accepting && watched[1].revents != 0) {
+            if (is_datagram(listener_.transport())) receive_datagram();
+            else accept_connection();
+        }
+    }
+}
+
+void Server::pause_accepting() {
+    // Out of descriptors or memory: accepting again at once would spin; wait a little.
+    pollfd stop{stop_fd_.get(), POLLIN, 0};
+    ::poll(&stop, 1, 100);
+}
+
+void Server::accept_connection() {
+    SocketAddress peer;
+    peer.length = sizeof peer.storage;
+    UniqueFd connection(::accept4(listener_.fd(), peer.get(), &peer.length, SOCK_CLOEXEC));
+    if (!connection) {
+        const int error = errno;
+        if (error == EINTR || error == EAGAIN || error == EWOULDBLOCK || error == ECONNABORTED || error == EPROTO) return;
+        log_error(listener_.bound_text() + ": accept: " + std::strerror(error));
+        if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) pause_accepting();
+        return;
+    }
+    SocketAddress local = listener_.local_address();
+    if (local_is_wildcard_) {
+        local.length = sizeof local.storage;
+        ::getsockname(connection.get(), local.get(), &local.length);
+    }
+    if (listener_.transport() == Transport::tcp && options_.tcp_nodelay) {
+        const int on = 1;
+        ::setsockopt(connection.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    }
+    if (peer.family() == AF_UNIX && peer.length == 0) {
+        peer.length = sizeof(sa_family_t);
+        peer.storage.ss_family = AF_UNIX;
+    }
+    dispatch_if_admitted(std::make_unique<StreamRequest>(std::move(connection), listener_.transport(), peer, local,
+                                                         waiter_, options_.timeout));
+}
+
+void Server::receive_datagram() {
+    SocketAddress peer;
+    peer.length = sizeof peer.storage;
+    const ssize_t length = ::recvfrom(listener_.fd(), datagram_buffer_.data(), datagram_buffer_.size(),
+                                      MSG_DONTWAIT | MSG_TRUNC, peer.get(), &peer.length);
+    if (length < 0) {
+        if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+            log_error(listener_.bound_text() + ": receive: " + std::strerror(errno));
+        return;
+    }
+    if (peer.length == 0) {  // an unbound unix-dgram client: served, but cannot get a reply
+        if (listener_.transport() != Transport::unix_dgram) return;
+        peer.length = sizeof(sa_family_t);
+        peer.storage.ss_family = AF_UNIX;
+    }
+    auto size = static_cast<std::size_t>(length);
+    if (size > datagram_buffer_.size()) {
+        log_warning(listener_.bound_text() + ": datagram from " + format_address(peer) + " truncated from " +
+                    std::to_string(size) + " to max_packet_size " + std::to_string(datagram_buffer_.size()) + " bytes");
+        size = datagram_buffer_.size();
+    }
+    std::vector<char> datagram(datagram_buffer_.begin(), datagram_buffer_.begin() + static_cast<std::ptrdiff_t>(size));
+    dispatch_if_admitted(std::make_unique<DatagramRequest>(listener_.fd(), std::move(datagram), listener_.transport(),
+                                                           peer, listener_.local_address(), waiter_, options_.timeout,
+                                                           kMaxDatagramReply));
+}
+
+void Server::dispatch_if_admitted(std::unique_ptr<Request> request) {
+    if (!admit_request(*handler_, options_.access, *request)) return;  // closed once, here
+    mode_->dispatch(std::move(request));
+}
+
+void Server::close(Clock::time_point deadline) {
+    if (closed_) return;
+    closed_ = true;
+    if (options_.block_on_close && !mode_->wait_idle(deadline))
+        log_warning(listener_.bound_text() + ": " + std::to_string(mode_->in_flight()) +
+                    " request(s) still in flight at the stop deadline; cancelling them");
+    ::eventfd_write(cancel_fd_.get(), 1);
+    mode_->terminate_remaining();
+}
+
+}  // namespace sockhost

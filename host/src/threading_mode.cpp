@@ -1,0 +1,101 @@
+// socketserver's ThreadingMixIn: a thread per request, at most `max_threads` alive; each
+// ended thread is joined by the accepting loop, so none outlives its request for long.
+#include <sockhost/host/concurrency_mode.hpp>
+#include <sockhost/host/log.hpp>
+#include <sockhost/host/request_lifecycle.hpp>
+#include <sockhost/host/unique_fd.hpp>
+
+#include <poll.h>
+#include <sys/eventfd.h>
+
+#include <atomic>
+#include <list>
+#include <string>
+#include <system_error>
+#include <thread>
+
+namespace sockhost {
+
+namespace {
+
+class ThreadingMode final : public ConcurrencyMode {
+public:
+    ThreadingMode(Handler &handler, int max_threads)
+        : handler_(handler), max_threads_(max_threads), ended_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+    ~ThreadingMode() override {
+        for (auto &worker : workers_) worker.thread.join();
+    }
+
+    void dispatch(std::unique_ptr<Request> request) override {
+        auto &worker = workers_.emplace_back();
+        const std::string peer = request->peer_text();
+        try {
+            worker.thread = std::thread([this, &ended = worker.ended, owned = std::move(request)]() mutable {
+                run_request(handler_, *owned);
+                owned.reset();  // close the connection before the thread is counted as ended
+                ended.store(true, std::memory_order_release);
+                ::eventfd_write(ended_fd_.get(), 1);
+            });
+        } catch (const std::system_error &error) {
+            workers_.pop_back();  // the request was closed with the lambda that owned it
+            log_error(std::string(handler_.name()) + ": cannot start a thread for " + peer + ": " + error.what());
+        }
+    }
+
+    bool at_capacity() const override { return workers_.size() >= static_cast<std::size_t>(max_threads_); }
+
+    void append_wake_fds(std::vector<int> &fds) const override { fds.push_back(ended_fd_.get()); }
+
+    void collect_finished() override {
+        eventfd_t ignored = 0;
+        ::eventfd_read(ended_fd_.get(), &ignored);
+        for (auto worker = workers_.begin(); worker != workers_.end();) {
+            if (worker->ended.load(std::memory_order_acquire)) {
+                worker->thread.join();
+                worker = workers_.erase(worker);
+            } else {
+                ++worker;
+            }
+        }
+    }
+
+    bool wait_idle(Clock::time_point deadline) override {
+        for (;;) {
+            collect_finished();
+            if (workers_.empty()) return true;
+            const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+            if (left <= 0) return false;
+            pollfd ended{ended_fd_.get(), POLLIN, 0};
+            ::poll(&ended, 1, static_cast<int>(std::min<long long>(left, 1000)));
+        }
+    }
+
+    void terminate_remaining() override {
+        // The cancel fd ends every host I/O wait; a handler stuck outside host calls
+        // cannot be stopped safely, so this waits for it (documented).
+        for (auto &worker : workers_) worker.thread.join();
+        workers_.clear();
+    }
+
+    std::size_t in_flight() const override { return workers_.size(); }
+
+private:
+    struct Worker {
+        std::thread thread;
+        std::atomic<bool> ended{false};
+    };
+
+    Handler &handler_;
+    int max_threads_;
+    UniqueFd ended_fd_;
+    std::list<Worker> workers_;  // stable addresses: each thread sets its own `ended`
+};
+
+}  // namespace
+
+std::unique_ptr<ConcurrencyMode> make_threading_mode(Handler &handler, int max_threads) {
+    return std::make_unique<ThreadingMode>(handler, max_threads);
+}
+
+}  // namespace sockhost

@@ -1,0 +1,127 @@
+// A plugin for the end-to-end tests: each request's first line is a command, and its
+// config switches on failures and hook logging, so tests can watch the lifecycle.
+#include <sockhost/plugin.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <unistd.h>
+
+namespace {
+
+class Probe {
+public:
+    explicit Probe(std::string_view config_json) {
+        const auto config = nlohmann::json::parse(config_json);
+        for (const auto &[key, value] : config.items()) {
+            if (key == "log_hooks") log_hooks_ = value.get<bool>();
+            else if (key == "fail_setup") fail_setup_ = value.get<bool>();
+            else if (key == "fail_handle") fail_handle_ = value.get<bool>();
+            else if (key == "refuse") refuse_ = value.get<bool>();
+            else if (key == "tag") tag_ = value.get<std::string>();
+            else throw std::invalid_argument("unknown config key '" + key + "'");
+        }
+    }
+
+    bool verify(sockhost::Request &request) {
+        trace(request, "verify");
+        return !refuse_;
+    }
+
+    void setup(sockhost::Request &request) {
+        trace(request, "setup");
+        if (fail_setup_) throw std::runtime_error("deliberate setup failure");
+    }
+
+    void handle(sockhost::Request &request) {
+        trace(request, "handle");
+        if (fail_handle_) throw std::runtime_error("deliberate handle failure");
+        for (std::string line = request.read_line(); !line.empty(); line = request.read_line()) {
+            while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+            run(request, line);
+            request.flush();
+            if (request.is_datagram()) break;
+        }
+    }
+
+    void finish(sockhost::Request &request) { trace(request, "finish"); }
+
+private:
+    void trace(sockhost::Request &request, const char *hook) {
+        if (log_hooks_) request.log(SOCKHOST_LOG_INFO, "probe " + tag_ + " hook " + hook);
+    }
+
+    void run(sockhost::Request &request, const std::string &line) {
+        std::istringstream words(line);
+        std::string command;
+        words >> command;
+        if (command == "echo") {
+            std::string rest;
+            std::getline(words >> std::ws, rest);
+            request.write(rest + "\n");
+        } else if (command == "pid") {
+            request.write(std::to_string(::getpid()) + "\n");
+        } else if (command == "tag") {
+            request.write(tag_ + "\n");
+        } else if (command == "sleep") {
+            std::uint64_t milliseconds = 0;
+            words >> milliseconds;
+            request.sleep_ms(milliseconds);
+            request.write("slept\n");
+        } else if (command == "big") {
+            std::size_t bytes = 0;
+            words >> bytes;
+            std::string block(1 << 16, '\0');
+            for (std::size_t index = 0; index < block.size(); ++index) block[index] = static_cast<char>('a' + index % 26);
+            for (std::size_t sent = 0; sent < bytes; sent += block.size())
+                request.write(std::string_view(block).substr(0, std::min(block.size(), bytes - sent)));
+        } else if (command == "rendezvous") {
+            rendezvous(request, words);
+        } else if (command == "silent") {
+        } else if (command == "crash") {
+            std::abort();
+        } else {
+            throw std::invalid_argument("unknown command '" + command + "'");
+        }
+    }
+
+    // Waits until two requests are in this handler at once (files in `dir`), or gives up.
+    // Replies "overlap" or "alone": concurrency shown without timing the requests.
+    void rendezvous(sockhost::Request &request, std::istringstream &words) {
+        std::string dir;
+        std::uint64_t patience_ms = 0;
+        words >> dir >> patience_ms;
+        static std::atomic<int> sequence{0};
+        const auto mine = std::filesystem::path(dir) /
+                          (std::to_string(::getpid()) + "-" + std::to_string(sequence.fetch_add(1)));
+        std::ofstream(mine).put('x');
+        bool met = false;
+        for (std::uint64_t waited = 0; waited <= patience_ms && !met; waited += 10) {
+            const auto count = std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator());
+            met = count >= 2;
+            if (!met) request.sleep_ms(10);
+        }
+        request.write(met ? "overlap\n" : "alone\n");
+        request.flush();
+        // Stay a little so the other request also sees both files before this one leaves.
+        if (met) request.sleep_ms(200);
+        std::filesystem::remove(mine);
+    }
+
+    bool log_hooks_ = false;
+    bool fail_setup_ = false;
+    bool fail_handle_ = false;
+    bool refuse_ = false;
+    std::string tag_ = "-";
+};
+
+}  // namespace
+
+SOCKHOST_PLUGIN(Probe, "probe", "1.0.0", SOCKHOST_TRANSPORTS_ALL)

@@ -1,0 +1,53 @@
+// Plain socket clients for the tests: what `nc` would do.
+#pragma once
+
+#include <sockhost/host/unique_fd.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sockhost::test {
+
+using namespace std::chrono_literals;
+
+// "tcp://127.0.0.1:5000", "tcp://[::1]:5000", "unix:/path" (as the host logs them).
+UniqueFd connect_stream(const std::string &bound_address);
+// Binds the client to `source_ip` (e.g. "127.0.0.2") before connecting (tcp only).
+UniqueFd connect_tcp_from(const std::string &bound_address, const std::string &source_ip);
+
+void send_all(int fd, const std::string &data);
+// Reads until EOF (or `timeout` passes: then what arrived so far).
+std::string read_until_eof(int fd, std::chrono::milliseconds timeout = 10s);
+// Reads until `count` bytes or EOF or timeout.
+std::string read_exactly(int fd, std::size_t count, std::chrono::milliseconds timeout = 10s);
+std::string read_line(int fd, std::chrono::milliseconds timeout = 10s);
+
+// One request over a new connection: send, half-close, read the whole answer.
+std::string stream_exchange(const std::string &bound_address, const std::string &request);
+
+// A datagram client on "udp://..." or "unix-dgram:..."; bound (to an autobind or temp
+// path) unless `bound` is false.
+class DatagramClient {
+public:
+    explicit DatagramClient(const std::string &bound_address, bool bound = true);
+    ~DatagramClient();
+    void send(const std::string &datagram);
+    // The next datagram, or nullopt after `timeout`.
+    std::optional<std::string> receive(std::chrono::milliseconds timeout = 5s);
+    std::string exchange(const std::string &datagram);
+
+private:
+    UniqueFd fd_;
+    std::string own_path_;
+};
+
+// Resource counts of a live process, read from /proc.
+int open_fd_count(pid_t pid);
+int thread_count(pid_t pid);
+std::vector<pid_t> child_pids(pid_t pid);  // including zombies
+bool has_zombie_children(pid_t pid);
+
+}  // namespace sockhost::test

@@ -1,0 +1,151 @@
+#include "host_under_test.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace sockhost::test {
+
+using namespace std::chrono_literals;
+
+std::filesystem::path sockhost_binary() { return SOCKHOST_BINARY; }
+std::filesystem::path bundled_plugin(const std::string &name) {
+    return std::filesystem::path(SOCKHOST_PLUGIN_DIR) / (name + ".so");
+}
+std::filesystem::path test_plugin(const std::string &name) {
+    return std::filesystem::path(SOCKHOST_TEST_PLUGIN_DIR) / (name + ".so");
+}
+
+namespace {
+
+std::optional<int> decode_status(int status) {
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return std::nullopt;
+}
+
+pid_t spawn(const std::filesystem::path &config, const std::filesystem::path &log_file) {
+    const pid_t pid = ::fork();
+    if (pid != 0) return pid;
+    const int log = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+    ::dup2(log, STDOUT_FILENO);
+    ::dup2(log, STDERR_FILENO);
+    const int null = ::open("/dev/null", O_RDONLY);
+    ::dup2(null, STDIN_FILENO);
+    // Close everything else the test process holds: the host must start clean.
+    ::close_range(3, ~0U, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    const std::string binary = sockhost_binary().string();
+    const std::string config_path = config.string();
+    ::execl(binary.c_str(), binary.c_str(), "--config", config_path.c_str(), static_cast<char *>(nullptr));
+    ::_exit(127);
+}
+
+std::filesystem::path write_config(const TempDir &dir, nlohmann::json config,
+                                   const std::vector<std::filesystem::path> &plugin_files) {
+    const auto plugin_dir = dir / "plugins";
+    std::filesystem::create_directories(plugin_dir);
+    for (const auto &file : plugin_files) std::filesystem::create_symlink(file, plugin_dir / file.filename());
+    if (!config.contains("plugin_dir")) config["plugin_dir"] = "plugins";
+    const auto path = dir / "sockhost.json";
+    std::ofstream(path) << config.dump(2);
+    return path;
+}
+
+}  // namespace
+
+HostUnderTest::HostUnderTest(nlohmann::json config, const std::vector<std::filesystem::path> &plugin_files) {
+    const auto config_path = write_config(dir_, std::move(config), plugin_files);
+    pid_ = spawn(config_path, dir_ / "sockhost.log");
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (log().find("] info: ready:") != std::string::npos) {
+            ready_ = true;
+            break;
+        }
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+            exit_code_ = decode_status(status);
+            pid_ = -1;
+            break;
+        }
+        std::this_thread::sleep_for(5ms);
+    }
+    static const std::regex listening_line("info: listening on (\\S+) ");
+    const std::string text = log();
+    for (auto match = std::sregex_iterator(text.begin(), text.end(), listening_line); match != std::sregex_iterator();
+         ++match)
+        listening_.push_back((*match)[1]);
+}
+
+HostUnderTest::~HostUnderTest() {
+    if (pid_ > 0) {
+        ::kill(pid_, SIGKILL);
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+    }
+}
+
+std::uint16_t HostUnderTest::port(std::size_t listener) const {
+    const std::string &address = listening_.at(listener);
+    return static_cast<std::uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+}
+
+std::string HostUnderTest::log() const {
+    std::ifstream input(dir_ / "sockhost.log");
+    std::ostringstream text;
+    text << input.rdbuf();
+    return text.str();
+}
+
+bool HostUnderTest::wait_for_log(const std::string &text, std::chrono::milliseconds timeout) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    do {
+        if (log().find(text) != std::string::npos) return true;
+        std::this_thread::sleep_for(5ms);
+    } while (std::chrono::steady_clock::now() < deadline);
+    return false;
+}
+
+std::optional<int> HostUnderTest::wait_exit(std::chrono::milliseconds timeout) {
+    if (exit_code_) return exit_code_;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (pid_ > 0 && std::chrono::steady_clock::now() < deadline) {
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+            exit_code_ = decode_status(status);
+            pid_ = -1;
+            break;
+        }
+        std::this_thread::sleep_for(5ms);
+    }
+    return exit_code_;
+}
+
+int HostUnderTest::stop(int signal_number, std::chrono::milliseconds timeout) {
+    if (pid_ > 0) ::kill(pid_, signal_number);
+    const auto code = wait_exit(timeout);
+    if (!code) throw std::runtime_error("sockhost did not exit after signal " + std::to_string(signal_number));
+    return *code;
+}
+
+StartFailure run_expecting_exit(nlohmann::json config, const std::vector<std::filesystem::path> &plugin_files) {
+    HostUnderTest host(std::move(config), plugin_files);
+    if (host.ready()) {
+        host.stop(SIGKILL);
+        return {-1, host.log()};
+    }
+    const auto code = host.wait_exit();
+    return {code.value_or(-1), host.log()};
+}
+
+}  // namespace sockhost::test

@@ -1,0 +1,63 @@
+// The real `sockhost` binary started with a real config file, as an operator would.
+#pragma once
+
+#include "temp_dir.hpp"
+
+#include <nlohmann/json.hpp>
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sockhost::test {
+
+std::filesystem::path sockhost_binary();
+std::filesystem::path bundled_plugin(const std::string &name);  // build/plugins/NAME.so
+std::filesystem::path test_plugin(const std::string &name);     // plugins built by the tests
+
+class HostUnderTest {
+public:
+    // Writes `config` (with plugin_dir pointing at a private directory holding links to
+    // `plugin_files`) and starts sockhost. Waits until it is ready or has exited.
+    HostUnderTest(nlohmann::json config, const std::vector<std::filesystem::path> &plugin_files);
+    ~HostUnderTest();  // SIGKILL and reap if still running
+    HostUnderTest(const HostUnderTest &) = delete;
+    HostUnderTest &operator=(const HostUnderTest &) = delete;
+
+    bool ready() const { return ready_; }
+    pid_t pid() const { return pid_; }
+    const TempDir &dir() const { return dir_; }
+
+    // Bound addresses in listener order, from the "listening on" log lines.
+    const std::vector<std::string> &listening() const { return listening_; }
+    std::uint16_t port(std::size_t listener) const;
+
+    // Everything logged so far on stderr.
+    std::string log() const;
+    // Waits until the log contains `text`; false on timeout.
+    bool wait_for_log(const std::string &text, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+
+    // Sends `signal_number` and waits for the exit; returns the exit code, or 128+signal.
+    int stop(int signal_number, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+    // Waits for the process to exit by itself.
+    std::optional<int> wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+private:
+    TempDir dir_;
+    pid_t pid_ = -1;
+    bool ready_ = false;
+    std::optional<int> exit_code_;
+    std::vector<std::string> listening_;
+};
+
+// Starts sockhost on `config` and returns its exit code and log, for start-up failures.
+struct StartFailure {
+    int exit_code;
+    std::string log;
+};
+StartFailure run_expecting_exit(nlohmann::json config, const std::vector<std::filesystem::path> &plugin_files);
+
+}  // namespace sockhost::test

@@ -1,0 +1,104 @@
+#include <sockhost/host/config.hpp>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using sockhost::parse_config;
+
+sockhost::Result<sockhost::HostConfig> parse(const std::string &text) {
+    return parse_config(text, "/etc/sockhost", "test.json");
+}
+
+std::string error_of(const std::string &text) {
+    const auto result = parse(text);
+    return result ? std::string("(accepted)") : result.error().message;
+}
+
+TEST(Config, MinimalConfigGetsDocumentedDefaults) {
+    const auto config = parse(R"({"plugin_dir": "plugins", "listeners": [{"listen": "tcp://127.0.0.1:0", "plugin": "echo"}]})");
+    ASSERT_TRUE(config) << config.error().message;
+    EXPECT_EQ(config->plugin_dir, "/etc/sockhost/plugins") << "relative to the config file";
+    ASSERT_EQ(config->listeners.size(), 1u);
+    const auto &listener = config->listeners[0];
+    EXPECT_EQ(listener.plugin, "echo");
+    EXPECT_EQ(listener.plugin_config_json, "{}");
+    EXPECT_EQ(listener.options.mode, sockhost::Mode::sync);
+    EXPECT_EQ(listener.options.request_queue_size, 128);
+    EXPECT_TRUE(listener.options.reuse_address);
+    EXPECT_FALSE(listener.options.reuse_port);
+    EXPECT_EQ(listener.options.max_packet_size, 8192u);
+    EXPECT_EQ(listener.options.timeout, std::chrono::seconds(60));
+    EXPECT_TRUE(listener.options.tcp_nodelay);
+    EXPECT_TRUE(listener.options.block_on_close);
+    EXPECT_EQ(config->drain_timeout, std::chrono::seconds(10));
+}
+
+TEST(Config, ReadsEveryOption) {
+    const auto config = parse(R"({
+      "plugin_dir": "/opt/plugins", "drain_timeout": 2.5, "log_level": "debug",
+      "listeners": [
+        {"listen": "tcp://[::1]:8080", "plugin": "http", "mode": "forking", "config": {"body": "hi"},
+         "request_queue_size": 16, "reuse_address": false, "reuse_port": true, "timeout": 0.25,
+         "tcp_nodelay": false, "max_children": 3, "block_on_close": false,
+         "allow": ["::1", "fd00::/8"], "deny": ["fd00::7"]},
+        {"listen": "unix-dgram:run/k.sock", "plugin": "kv", "mode": "threading", "max_threads": 9,
+         "max_packet_size": 512}
+      ]})");
+    ASSERT_TRUE(config) << config.error().message;
+    EXPECT_EQ(config->plugin_dir, "/opt/plugins");
+    EXPECT_EQ(config->drain_timeout, std::chrono::milliseconds(2500));
+    EXPECT_EQ(config->log_level, sockhost::LogLevel::debug);
+    const auto &http = config->listeners[0];
+    EXPECT_EQ(http.options.mode, sockhost::Mode::forking);
+    EXPECT_EQ(http.plugin_config_json, R"({"body":"hi"})");
+    EXPECT_EQ(http.options.request_queue_size, 16);
+    EXPECT_FALSE(http.options.reuse_address);
+    EXPECT_TRUE(http.options.reuse_port);
+    EXPECT_EQ(http.options.timeout, std::chrono::milliseconds(250));
+    EXPECT_FALSE(http.options.tcp_nodelay);
+    EXPECT_EQ(http.options.max_children, 3);
+    EXPECT_FALSE(http.options.block_on_close);
+    EXPECT_EQ(http.options.access.allow.size(), 2u);
+    EXPECT_EQ(http.options.access.deny.size(), 1u);
+    const auto &kv = config->listeners[1];
+    EXPECT_EQ(kv.address.path, "/etc/sockhost/run/k.sock") << "relative to the config file";
+    EXPECT_EQ(kv.options.max_threads, 9);
+    EXPECT_EQ(kv.options.max_packet_size, 512u);
+}
+
+TEST(Config, ErrorsNameTheKeyAndTheReason) {
+    const std::string listen = R"("listen": "tcp://127.0.0.1:0", "plugin": "echo")";
+    const std::pair<std::string, std::string> cases[] = {
+        {"not json", "config test.json: not valid JSON"},
+        {"[]", "expected a JSON object at the top"},
+        {R"({"listeners": [{)" + listen + "}]}", "plugin_dir: required key is missing"},
+        {R"({"plugin_dir": 3, "listeners": []})", "plugin_dir: expected a string, got number"},
+        {R"({"plugin_dir": "p"})", "listeners: required key is missing"},
+        {R"({"plugin_dir": "p", "listeners": []})", "listeners: at least one listener is needed"},
+        {R"({"plugin_dir": "p", "listners": [], "listeners": [{)" + listen + "}]}", "listners: unknown key"},
+        {R"({"plugin_dir": "p", "listeners": [{)" + listen + R"(, "colour": 1}]})", "listeners[0].colour: unknown key"},
+        {R"({"plugin_dir": "p", "listeners": [{"plugin": "echo"}]})", "listeners[0].listen: required key is missing"},
+        {R"({"plugin_dir": "p", "listeners": [{"listen": "tcp://x", "plugin": "echo"}]})", "listeners[0].listen: listen address 'tcp://x': missing ':PORT'"},
+        {R"({"plugin_dir": "p", "listeners": [{"listen": "tcp://127.0.0.1:0", "plugin": "echo.so"}]})", "listeners[0].plugin: 'echo.so' must be a plugin name"},
+        {R"({"plugin_dir": "p", "listeners": [{)" + listen + R"(, "mode": "fast"}]})", "listeners[0].mode: unknown mode 'fast'"},
+        {R"({"plugin_dir": "p", "listeners": [{)" + listen + R"(, "timeout": "5"}]})", "listeners[0].timeout: expected a number of seconds, got string"},
+        {R"({"plugin_dir": "p", "listeners": [{)" + listen + R"(, "timeout": -1}]})", "listeners[0].timeout: -1 is not a number of seconds"},
+        {R"({"plugin_dir": "p", "listeners": [{)" + listen + R"(, "request_queue_size": 0}]})", "listeners[0].request_queue_size: 0 is out of range 1..65535"},
+        {R"({"plugin_dir": "p", "listeners": [{)" + listen + R"(, "reuse_address": "yes"}]})", "listeners[0].reuse_address: expected true or false, got string"},
+        {R"({"plugin_dir": "p", "listeners": [{)" + listen + R"(, "allow": ["10.0.0.0/40"]}]})", "listeners[0].allow[0]: address '10.0.0.0/40': prefix length"},
+        {R"({"plugin_dir": "p", "listeners": [{)" + listen + R"(, "max_children": 2}]})", "listeners[0].max_children: only applies to mode forking"},
+        {R"({"plugin_dir": "p", "listeners": [{)" + listen + R"(, "max_packet_size": 2}]})", "listeners[0].max_packet_size: only udp and unix-dgram"},
+        {R"({"plugin_dir": "p", "listeners": [{"listen": "unix:/x", "plugin": "echo", "reuse_port": true}]})", "listeners[0].reuse_port: only tcp and udp"},
+        {R"({"plugin_dir": "p", "listeners": [{"listen": "unix:/x", "plugin": "echo", "allow": ["::1"]}]})", "allow/deny lists apply to tcp and udp listeners only"},
+        {R"({"plugin_dir": "p", "listeners": [{)" + listen + "}, {" + listen + "}]}", "listeners[1].listen: 'tcp://127.0.0.1:0' is already used by listeners[0]"},
+        {R"({"plugin_dir": "p", "log_level": "loud", "listeners": [{)" + listen + "}]}", "log_level: unknown level 'loud'"},
+    };
+    for (const auto &[text, expected] : cases) {
+        const std::string message = error_of(text);
+        EXPECT_NE(message.find(expected), std::string::npos) << "config: " << text << "\nerror: " << message;
+        EXPECT_TRUE(message.starts_with("config test.json: ")) << message;
+    }
+}
+
+}  // namespace
