@@ -7,7 +7,9 @@
 
 #include <signal.h>
 
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <thread>
 
 namespace sockhost {
@@ -78,16 +80,22 @@ int run_host(const HostConfig &config) {
 
     std::atomic<int> failures{0};
     std::vector<std::thread> loops;
+    std::mutex loops_mutex;
+    std::condition_variable loop_ended;
+    std::size_t loops_running = servers.size();
     const sigset_t signals = stop_signals();
     for (auto &server : servers) {
         log_info("listening on " + server->listener().bound_text() + " (plugin " + std::string(server->handler().name()) +
                  ", mode " + std::string(mode_name(server->options().mode)) + ")");
-        loops.emplace_back([&server, &failures] {
-            if (auto served = server->serve_forever(); !served) {
+        loops.emplace_back([&, serving = server.get()] {
+            if (auto served = serving->serve_forever(); !served) {
                 log_error(served.error().message);
                 failures.fetch_add(1);
                 ::kill(::getpid(), SIGINT);  // one broken listener stops the host
             }
+            const std::lock_guard lock(loops_mutex);
+            --loops_running;
+            loop_ended.notify_all();
         });
     }
     log_info("ready: " + std::to_string(servers.size()) + " listener(s)");
@@ -107,9 +115,17 @@ int run_host(const HostConfig &config) {
                                       : std::string(strsignal(signal_number)) + ": stopping now"));
         break;
     }
-    for (auto &server : servers) server->shutdown();
-    for (auto &loop : loops) loop.join();
     const auto deadline = Clock::now() + (graceful ? config.drain_timeout : std::chrono::milliseconds(0));
+    for (auto &server : servers) server->shutdown();
+    {
+        // A sync listener's loop runs its request itself: past the deadline, cancel it.
+        std::unique_lock lock(loops_mutex);
+        if (!loop_ended.wait_until(lock, deadline, [&] { return loops_running == 0; })) {
+            log_warning("requests still in flight at the stop deadline; cancelling them");
+            for (auto &server : servers) server->cancel_requests();
+        }
+    }
+    for (auto &loop : loops) loop.join();
     for (auto &server : servers) server->close(deadline);
     servers.clear();  // closes listeners, removes the Unix socket files this host created
     log_info("stopped");

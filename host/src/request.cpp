@@ -37,14 +37,13 @@ std::optional<Clock::time_point> Request::io_deadline() const {
     return Clock::now() + timeout_;
 }
 
-bool Request::wait(int fd, short events, const char *what) {
-    switch (waiter_->wait_for(fd, events, io_deadline())) {
-    case WaitResult::ready: return true;
-    case WaitResult::timed_out:
-        return fail(std::string(what) + " timed out after " + std::to_string(timeout_.count()) + " ms");
-    case WaitResult::cancelled: return fail(std::string(what) + " cancelled: the server is stopping");
-    }
-    return false;
+WaitResult Request::wait(int fd, short events, const char *what, bool idle) {
+    const WaitResult result = waiter_->wait_for(fd, events, io_deadline(), idle);
+    if (result == WaitResult::timed_out)
+        fail(std::string(what) + " timed out after " + std::to_string(timeout_.count()) + " ms");
+    else if (result == WaitResult::cancelled)
+        fail(std::string(what) + " cancelled: the server is stopping");
+    return result;
 }
 
 std::int64_t Request::read(void *buffer, std::size_t capacity) {
@@ -56,7 +55,7 @@ std::int64_t Request::read(void *buffer, std::size_t capacity) {
         input_start_ += count;
         return static_cast<std::int64_t>(count);
     }
-    return receive(static_cast<char *>(buffer), capacity);
+    return receive(static_cast<char *>(buffer), capacity, true);
 }
 
 bool Request::fill_input() {
@@ -66,7 +65,7 @@ bool Request::fill_input() {
     }
     const std::size_t old_size = input_.size();
     input_.resize(old_size + kInputChunk);
-    const std::int64_t count = receive(input_.data() + old_size, kInputChunk);
+    const std::int64_t count = receive(input_.data() + old_size, kInputChunk, old_size == 0);
     input_.resize(old_size + static_cast<std::size_t>(std::max<std::int64_t>(count, 0)));
     return count > 0;
 }
@@ -122,9 +121,10 @@ StreamRequest::StreamRequest(UniqueFd connection, Transport transport, SocketAdd
                              IoWaiter &waiter, std::chrono::milliseconds timeout)
     : Request(transport, peer, local, waiter, timeout), connection_(std::move(connection)) {}
 
-std::int64_t StreamRequest::receive(char *buffer, std::size_t capacity) {
+std::int64_t StreamRequest::receive(char *buffer, std::size_t capacity, bool nothing_pending) {
     for (;;) {
         const ssize_t count = ::recv(connection_.get(), buffer, capacity, MSG_DONTWAIT);
+        if (count > 0) answered_everything_ = false;
         if (count >= 0) return count;
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -134,7 +134,12 @@ std::int64_t StreamRequest::receive(char *buffer, std::size_t capacity) {
         // About to wait for the peer: what the handler wrote must reach it first, or a
         // request-response protocol would wait on both sides.
         if (!output_.empty() && !flush()) return -1;
-        if (!wait(connection_.get(), POLLIN, "read")) return -1;
+        const bool idle = nothing_pending && answered_everything_;
+        switch (wait(connection_.get(), POLLIN, "read", idle)) {
+        case WaitResult::ready: continue;
+        case WaitResult::stopping: return 0;  // an idle connection ends like a client's close
+        default: return -1;
+        }
     }
 }
 
@@ -148,8 +153,9 @@ bool StreamRequest::send_all(const char *data, std::size_t length) {
         }
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) return fail(std::string("write: ") + std::strerror(errno));
-        if (!wait(connection_.get(), POLLOUT, "write")) return false;
+        if (wait(connection_.get(), POLLOUT, "write") != WaitResult::ready) return false;
     }
+    answered_everything_ = true;
     return true;
 }
 
@@ -186,7 +192,7 @@ DatagramRequest::DatagramRequest(int socket_fd, std::vector<char> datagram, Tran
       datagram_(std::move(datagram)),
       max_reply_size_(max_reply_size) {}
 
-std::int64_t DatagramRequest::receive(char *buffer, std::size_t capacity) {
+std::int64_t DatagramRequest::receive(char *buffer, std::size_t capacity, bool) {
     // The datagram reads like a short stream: its bytes, then end of input.
     if (delivered_) return 0;
     const std::size_t count = std::min(capacity, datagram_.size());
@@ -213,7 +219,7 @@ bool DatagramRequest::complete() {
             return true;
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if (!wait(socket_fd_, POLLOUT, "reply")) return false;
+            if (wait(socket_fd_, POLLOUT, "reply") != WaitResult::ready) return false;
             continue;
         }
         return fail(std::string("reply to ") + peer_text() + ": " + std::strerror(errno));

@@ -54,10 +54,10 @@ Server::Server(ListenerSocket listener, ServerOptions options, std::shared_ptr<H
       handler_(std::move(handler)),
       stop_fd_(std::move(stop_fd)),
       cancel_fd_(std::move(cancel_fd)),
-      waiter_(cancel_fd_.get()) {
+      waiter_(cancel_fd_.get(), stop_fd_.get()) {
     // A request's child keeps what it needs: its connection, or for datagrams the socket
-    // it replies on, and the cancel fd.
-    std::vector<int> child_closes{stop_fd_.get()};
+    // it replies on, and the stop and cancel fds, which reach it through fork.
+    std::vector<int> child_closes;
     if (!is_datagram(listener_.transport())) child_closes.push_back(listener_.fd());
     mode_ = make_mode(options_, *handler_, std::move(child_closes));
     local_is_wildcard_ = is_wildcard(listener_.local_address());
@@ -88,11 +88,8 @@ Result<void> Server::serve_forever() {
             if (errno == EINTR) continue;
             return fail_errno(listener_.bound_text() + ": poll");
         }
-        if (watched[0].revents != 0) {
-            eventfd_t ignored = 0;
-            ::eventfd_read(stop_fd_.get(), &ignored);
-            return {};
-        }
+        // The stop fd stays set: idle connections' waits end on it too.
+        if (watched[0].revents != 0) return {};
         if (accepting && watched[1].revents != 0) {
             if (is_datagram(listener_.transport())) receive_datagram();
             else accept_connection();
@@ -172,8 +169,10 @@ void Server::close(Clock::time_point deadline) {
     if (options_.block_on_close && !mode_->wait_idle(deadline))
         log_warning(listener_.bound_text() + ": " + std::to_string(mode_->in_flight()) +
                     " request(s) still in flight at the stop deadline; cancelling them");
-    ::eventfd_write(cancel_fd_.get(), 1);
+    cancel_requests();
     mode_->terminate_remaining();
 }
+
+void Server::cancel_requests() { ::eventfd_write(cancel_fd_.get(), 1); }
 
 }  // namespace sockhost

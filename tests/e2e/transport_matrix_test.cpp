@@ -52,8 +52,8 @@ TEST_P(TransportModeMatrix, ThreeSequentialClientsAreEchoed) {
 
 INSTANTIATE_TEST_SUITE_P(EveryCell, TransportModeMatrix,
                          ::testing::Combine(::testing::ValuesIn(kTransports), ::testing::ValuesIn(kModes)),
-                         [](const auto &info) {
-                             return std::string(std::get<0>(info.param).name) + "_" + std::get<1>(info.param);
+                         [](const auto &cell) {
+                             return std::string(std::get<0>(cell.param).name) + "_" + std::get<1>(cell.param);
                          });
 
 }  // namespace

@@ -58,13 +58,15 @@ protected:
             std::chrono::milliseconds timeout);
 
     // Reads directly from the source into `buffer`: > 0, 0 at end, -1 with last_error set.
-    virtual std::int64_t receive(char *buffer, std::size_t capacity) = 0;
+    // `nothing_pending`: no unread input is buffered, so a connection that has answered
+    // everything it received counts as idle (closed as end of input when the server stops).
+    virtual std::int64_t receive(char *buffer, std::size_t capacity, bool nothing_pending) = 0;
     virtual bool queue_output(const char *data, std::size_t length) = 0;
 
     bool fail(std::string reason);
     std::optional<Clock::time_point> io_deadline() const;
     // Waits for readiness; on timeout or cancellation sets last_error and returns false.
-    bool wait(int fd, short events, const char *what);
+    WaitResult wait(int fd, short events, const char *what, bool idle = false);
 
     IoWaiter *waiter_;
 
@@ -95,7 +97,7 @@ public:
     int fd() const { return connection_.get(); }
 
 protected:
-    std::int64_t receive(char *buffer, std::size_t capacity) override;
+    std::int64_t receive(char *buffer, std::size_t capacity, bool nothing_pending) override;
     bool queue_output(const char *data, std::size_t length) override;
 
 private:
@@ -103,6 +105,9 @@ private:
 
     UniqueFd connection_;
     std::vector<char> output_;
+    // True until the first bytes arrive, and again after each reply is sent: the
+    // connection is between requests (keep-alive idle).
+    bool answered_everything_ = true;
 };
 
 // One datagram received on a listener socket (not owned), and the reply to it.
@@ -116,7 +121,7 @@ public:
     bool complete() override;
 
 protected:
-    std::int64_t receive(char *buffer, std::size_t capacity) override;
+    std::int64_t receive(char *buffer, std::size_t capacity, bool nothing_pending) override;
     bool queue_output(const char *data, std::size_t length) override;
 
 private:

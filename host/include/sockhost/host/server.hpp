@@ -26,8 +26,12 @@ public:
     // flight when it returns. An error is a failure of the listener itself.
     Result<void> serve_forever();
 
-    // From any thread or a signal-handling loop: serve_forever returns soon.
+    // From any thread: serve_forever returns soon, and connections idle between requests
+    // see end of input.
     void shutdown();
+
+    // From any thread: every host I/O wait of an in-flight request fails from now on.
+    void cancel_requests();
 
     // After serve_forever returned: with block_on_close, waits for in-flight requests until
     // `deadline`; then cancels what is left (host I/O waits fail) and reaps it.
@@ -50,7 +54,7 @@ private:
     ListenerSocket listener_;
     ServerOptions options_;
     std::shared_ptr<Handler> handler_;
-    UniqueFd stop_fd_;    // eventfd: set by shutdown()
+    UniqueFd stop_fd_;    // eventfd: set once by shutdown(), never cleared
     UniqueFd cancel_fd_;  // eventfd: set once to end every in-flight host I/O wait
     BlockingWaiter waiter_;
     std::unique_ptr<ConcurrencyMode> mode_;

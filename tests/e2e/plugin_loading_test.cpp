@@ -1,0 +1,105 @@
+// Each way a plugin can fail to load is one clear line naming the file and the reason,
+// and the host does not start half-configured: no listener is left serving.
+#include "clients.hpp"
+#include "host_under_test.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace sockhost::test {
+namespace {
+
+// A config with a good listener first, then one using `plugin`: the good one must not
+// end up serving when the bad one fails.
+nlohmann::json config_with(const std::string &plugin, const nlohmann::json &plugin_config = nlohmann::json::object()) {
+    return {{"listeners",
+             {{{"listen", "unix:good.sock"}, {"plugin", "probe"}},
+              {{"listen", "tcp://127.0.0.1:0"}, {"plugin", plugin}, {"config", plugin_config}}}}};
+}
+
+// The start-up failure is one error line holding `reason` (which names the file).
+void expect_refused(const StartFailure &failure, const std::string &reason) {
+    EXPECT_EQ(failure.exit_code, 2) << failure.log;
+    const auto found = failure.log.find(reason);
+    ASSERT_NE(found, std::string::npos) << failure.log;
+    const auto line_start = failure.log.rfind('\n', found) + 1;
+    const std::string line = failure.log.substr(line_start, failure.log.find('\n', found) - line_start);
+    EXPECT_NE(line.find(" error: "), std::string::npos) << line;
+    EXPECT_NE(line.find("; not started"), std::string::npos) << line;
+    EXPECT_EQ(failure.log.find("listening on"), std::string::npos) << "nothing served: " << failure.log;
+    EXPECT_EQ(failure.log.find("ready"), std::string::npos) << failure.log;
+}
+
+TEST(PluginLoading, MissingFile) {
+    const auto failure = run_expecting_exit(config_with("absent"), {test_plugin("probe")});
+    expect_refused(failure, "absent.so: file not found");
+}
+
+TEST(PluginLoading, NotASharedObject) {
+    TempDir scratch;
+    const auto fake = scratch / "notelf.so";
+    std::ofstream(fake) << "#!/bin/sh\necho this is not a plugin\n";
+    const auto failure = run_expecting_exit(config_with("notelf"), {test_plugin("probe"), fake});
+    expect_refused(failure, "notelf.so: not a shared object (no ELF header)");
+}
+
+TEST(PluginLoading, ElfButNotSharedObject) {
+    // The sockhost executable itself: ELF, but not loadable as a plugin.
+    TempDir scratch;
+    const auto executable = scratch / "executable.so";
+    std::filesystem::copy_file(sockhost_binary(), executable);
+    const auto failure = run_expecting_exit(config_with("executable"), {test_plugin("probe"), executable});
+    EXPECT_EQ(failure.exit_code, 2) << failure.log;
+    EXPECT_NE(failure.log.find("executable.so: "), std::string::npos) << failure.log;
+    EXPECT_EQ(failure.log.find("listening on"), std::string::npos) << failure.log;
+}
+
+TEST(PluginLoading, UnresolvedSymbolIsALoadError) {
+    const auto failure = run_expecting_exit(config_with("bad_undefined_symbol"),
+                                            {test_plugin("probe"), test_plugin("bad_undefined_symbol")});
+    expect_refused(failure, "cannot load: ");
+    EXPECT_NE(failure.log.find("sockhost_test_function_that_does_not_exist"), std::string::npos) << failure.log;
+}
+
+TEST(PluginLoading, EntrySymbolMissing) {
+    const auto failure =
+        run_expecting_exit(config_with("bad_no_entry"), {test_plugin("probe"), test_plugin("bad_no_entry")});
+    expect_refused(failure, "bad_no_entry.so: entry symbol 'sockhost_plugin_entry' not found");
+}
+
+TEST(PluginLoading, DifferentMajorVersion) {
+    const auto failure =
+        run_expecting_exit(config_with("bad_major_version"), {test_plugin("probe"), test_plugin("bad_major_version")});
+    expect_refused(failure, "incompatible ABI major version: plugin ABI 2.0, host ABI 1.0");
+}
+
+TEST(PluginLoading, NewerMinorVersion) {
+    const auto failure =
+        run_expecting_exit(config_with("bad_newer_minor"), {test_plugin("probe"), test_plugin("bad_newer_minor")});
+    expect_refused(failure, "plugin needs a newer host: plugin ABI 1.1, host ABI 1.0");
+}
+
+TEST(PluginLoading, DescriptorWithoutHandle) {
+    const auto failure =
+        run_expecting_exit(config_with("bad_no_handle"), {test_plugin("probe"), test_plugin("bad_no_handle")});
+    expect_refused(failure, "bad_no_handle.so: descriptor has no handle hook");
+}
+
+TEST(PluginLoading, CreateRejectsItsConfigWithThePluginsMessage) {
+    const auto failure = run_expecting_exit(config_with("probe", {{"colour", "blue"}}), {test_plugin("probe")});
+    expect_refused(failure, "probe.so: rejected its config: unknown config key 'colour'");
+    EXPECT_NE(failure.log.find("listener tcp://127.0.0.1:0: plugin "), std::string::npos)
+        << "the line names the listener too: " << failure.log;
+}
+
+TEST(PluginLoading, PluginThatDoesNotServeTheTransport) {
+    nlohmann::json config = {{"listeners", {{{"listen", "udp://127.0.0.1:0"}, {"plugin", "http"}}}}};
+    const auto failure = run_expecting_exit(config, {bundled_plugin("http")});
+    EXPECT_EQ(failure.exit_code, 2) << failure.log;
+    EXPECT_NE(failure.log.find("listener udp://127.0.0.1:0: plugin 'http' does not serve udp"), std::string::npos)
+        << failure.log;
+}
+
+}  // namespace
+}  // namespace sockhost::test
