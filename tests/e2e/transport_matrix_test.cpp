@@ -24,6 +24,8 @@ const TransportCase kTransports[] = {
     {"unix", "unix:echo.sock", false},
     {"unix_dgram", "unix-dgram:echo-dgram.sock", true},
 };
+void PrintTo(const TransportCase &transport, std::ostream *out) { *out << transport.name; }
+
 const char *const kModes[] = {"sync", "threading", "forking"};
 
 class TransportModeMatrix : public ::testing::TestWithParam<std::tuple<TransportCase, const char *>> {};

@@ -1,0 +1,85 @@
+// The bundled plugins served by the real host over real sockets, as the README's tour
+// uses them.
+#include "clients.hpp"
+#include "host_under_test.hpp"
+
+#include <sys/socket.h>
+
+#include <gtest/gtest.h>
+
+#include <regex>
+
+namespace sockhost::test {
+namespace {
+
+nlohmann::json one_listener(const char *listen, const char *plugin, const char *mode,
+                            const nlohmann::json &plugin_config = nlohmann::json::object()) {
+    return {{"listeners", {{{"listen", listen}, {"plugin", plugin}, {"mode", mode}, {"config", plugin_config}}}}};
+}
+
+TEST(HttpPlugin, KeepAliveServesSeveralRequestsOnOneConnection) {
+    HostUnderTest host(one_listener("tcp://127.0.0.1:0", "http", "threading", {{"body", "hi there\n"}}),
+                       {bundled_plugin("http")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    UniqueFd client = connect_stream(host.listening()[0]);
+    const std::string request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (int round = 0; round < 3; ++round) {
+        send_all(client.get(), request);
+        const std::string head = read_exactly(client.get(), std::string("HTTP/1.1 200 OK\r\n").size());
+        EXPECT_EQ(head, "HTTP/1.1 200 OK\r\n") << "round " << round;
+        std::string rest;
+        while (rest.find("\r\n\r\n") == std::string::npos) {
+            const std::string more = read_exactly(client.get(), 1);
+            if (more.empty()) break;
+            rest += more;
+        }
+        EXPECT_NE(rest.find("Content-Length: 9\r\n"), std::string::npos) << rest;
+        EXPECT_EQ(read_exactly(client.get(), 9), "hi there\n");
+    }
+    send_all(client.get(), "GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+    const std::string last = read_until_eof(client.get());
+    EXPECT_TRUE(last.starts_with("HTTP/1.1 200 OK\r\n")) << last;
+    EXPECT_TRUE(last.ends_with("hi there\n")) << "then the host closed the connection: " << last;
+}
+
+TEST(HttpPlugin, MalformedRequestGets400) {
+    HostUnderTest host(one_listener("unix:http.sock", "http", "sync"), {bundled_plugin("http")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const std::string reply = stream_exchange(host.listening()[0], "BLAH\r\n\r\n");
+    EXPECT_TRUE(reply.starts_with("HTTP/1.1 400 ")) << reply;
+}
+
+TEST(DaytimePlugin, AnswersOverTcpAndUdp) {
+    nlohmann::json config = {{"listeners",
+                              {{{"listen", "tcp://127.0.0.1:0"}, {"plugin", "daytime"}},
+                               {{"listen", "udp://127.0.0.1:0"}, {"plugin", "daytime"}}}}};
+    HostUnderTest host(config, {bundled_plugin("daytime")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    // RFC 867 suggests "Weekday, Month Day, Year HH:MM:SS-Zone".
+    const std::regex daytime("[A-Z][a-z]+day, [A-Z][a-z]+ \\d{2}, \\d{4} \\d{2}:\\d{2}:\\d{2}-\\w+\r\n");
+    UniqueFd stream = connect_stream(host.listening()[0]);
+    const std::string over_tcp = read_until_eof(stream.get());
+    EXPECT_TRUE(std::regex_match(over_tcp, daytime)) << over_tcp;
+    DatagramClient datagram(host.listening()[1]);
+    const std::string over_udp = datagram.exchange("");
+    EXPECT_TRUE(std::regex_match(over_udp, daytime)) << over_udp;
+}
+
+TEST(KvPlugin, ThreadingKeepsStateAcrossConnections) {
+    HostUnderTest host(one_listener("tcp://127.0.0.1:0", "kv", "threading"), {bundled_plugin("kv")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    EXPECT_EQ(stream_exchange(host.listening()[0], "SET colour blue\n"), "OK\n");
+    EXPECT_EQ(stream_exchange(host.listening()[0], "GET colour\n"), "VALUE blue\n");
+}
+
+TEST(KvPlugin, ForkingLosesStateWithEachChildAsSocketserverWarns) {
+    HostUnderTest host(one_listener("tcp://127.0.0.1:0", "kv", "forking"), {bundled_plugin("kv")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    EXPECT_EQ(stream_exchange(host.listening()[0], "SET colour blue\nGET colour\n"), "OK\nVALUE blue\n")
+        << "within one request the child has the value";
+    EXPECT_EQ(stream_exchange(host.listening()[0], "GET colour\n"), "NOT_FOUND\n")
+        << "the next request's child never saw it";
+}
+
+}  // namespace
+}  // namespace sockhost::test

@@ -1,0 +1,396 @@
+// The harness itself (sockhost/testing.hpp), driven by a plugin written against the bare C
+// ABI, so that these tests do not depend on plugin.hpp.
+#include <sockhost/testing.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using sockhost::testing::Input;
+using sockhost::testing::Instance;
+using sockhost::testing::Plugin;
+using sockhost::testing::run;
+
+// What the scripted plugin's hooks do; reset before each test.
+struct Script {
+    sockhost_status create = SOCKHOST_OK;
+    sockhost_status process_init = SOCKHOST_OK;
+    bool verify = true;
+    sockhost_status setup = SOCKHOST_OK;
+    sockhost_status handle = SOCKHOST_OK;
+    sockhost_status finish = SOCKHOST_OK;
+    std::function<void(const sockhost_host_api &, sockhost_request *)> handle_body;
+};
+
+Script script;
+std::vector<std::string> calls;
+const sockhost_host_api *host = nullptr;
+sockhost_plugin_descriptor descriptor{};
+
+sockhost_status scripted_create(const char *, void **instance, char *error, size_t capacity) {
+    calls.push_back("create");
+    host->log(nullptr, SOCKHOST_LOG_INFO, "creating");
+    *instance = &script;
+    if (script.create != SOCKHOST_OK) std::snprintf(error, capacity, "%s", "no such option 'x'");
+    return script.create;
+}
+void scripted_destroy(void *) { calls.push_back("destroy"); }
+sockhost_status scripted_process_init(void *) {
+    calls.push_back("process_init");
+    return script.process_init;
+}
+bool scripted_verify(void *, sockhost_request *) {
+    calls.push_back("verify");
+    return script.verify;
+}
+sockhost_status scripted_setup(void *, sockhost_request *) {
+    calls.push_back("setup");
+    return script.setup;
+}
+sockhost_status scripted_handle(void *, sockhost_request *request) {
+    calls.push_back("handle");
+    if (script.handle_body) script.handle_body(*host, request);
+    return script.handle;
+}
+sockhost_status scripted_finish(void *, sockhost_request *) {
+    calls.push_back("finish");
+    return script.finish;
+}
+
+const sockhost_plugin_descriptor *scripted_entry(const sockhost_host_api *api) {
+    host = api;
+    return &descriptor;
+}
+
+class HarnessTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        script = Script{};
+        calls.clear();
+        descriptor = sockhost_plugin_descriptor{};
+        descriptor.struct_size = sizeof descriptor;
+        descriptor.abi_major = SOCKHOST_ABI_MAJOR;
+        descriptor.abi_minor = SOCKHOST_ABI_MINOR;
+        descriptor.name = "scripted";
+        descriptor.version = "1";
+        descriptor.transports = SOCKHOST_TRANSPORTS_ALL;
+        descriptor.create = &scripted_create;
+        descriptor.destroy = &scripted_destroy;
+        descriptor.process_init = &scripted_process_init;
+        descriptor.verify = &scripted_verify;
+        descriptor.setup = &scripted_setup;
+        descriptor.handle = &scripted_handle;
+        descriptor.finish = &scripted_finish;
+    }
+
+    // Runs `body` as the handle hook on `input`.
+    sockhost::testing::RunResult handle_with(
+        Input input, std::function<void(const sockhost_host_api &, sockhost_request *)> body) {
+        script.handle_body = std::move(body);
+        return run(Plugin(&scripted_entry), "{}", input);
+    }
+};
+
+const std::vector<std::string> kFullLifecycle = {"create", "process_init", "verify", "setup",
+                                                 "handle", "finish",       "destroy"};
+
+TEST_F(HarnessTest, RunsEveryHookInLifecycleOrder) {
+    const auto result = run(Plugin(&scripted_entry), "{}", Input{});
+    EXPECT_EQ(calls, kFullLifecycle);
+    EXPECT_EQ(result.hooks, kFullLifecycle);
+    EXPECT_EQ(result.create, SOCKHOST_OK);
+    EXPECT_EQ(result.process_init, SOCKHOST_OK);
+    EXPECT_EQ(result.verify, true);
+    EXPECT_EQ(result.setup, SOCKHOST_OK);
+    EXPECT_EQ(result.handle, SOCKHOST_OK);
+    EXPECT_EQ(result.finish, SOCKHOST_OK);
+    EXPECT_TRUE(result.ok());
+}
+
+TEST_F(HarnessTest, FinishRunsAfterAFailedHandle) {
+    script.handle = SOCKHOST_ERROR;
+    const auto result = run(Plugin(&scripted_entry), "{}", Input{});
+    EXPECT_EQ(calls, kFullLifecycle);
+    EXPECT_EQ(result.handle, SOCKHOST_ERROR);
+    EXPECT_EQ(result.finish, SOCKHOST_OK);
+    EXPECT_FALSE(result.ok());
+}
+
+TEST_F(HarnessTest, NoHandleNorFinishAfterAFailedSetup) {
+    script.setup = SOCKHOST_ERROR;
+    const auto result = run(Plugin(&scripted_entry), "{}", Input{});
+    EXPECT_EQ(calls, (std::vector<std::string>{"create", "process_init", "verify", "setup", "destroy"}));
+    EXPECT_EQ(result.setup, SOCKHOST_ERROR);
+    EXPECT_FALSE(result.handle.has_value());
+    EXPECT_FALSE(result.finish.has_value());
+    EXPECT_FALSE(result.ok());
+}
+
+TEST_F(HarnessTest, ARefusedVerifySkipsTheRequestHooks) {
+    script.verify = false;
+    const auto result = run(Plugin(&scripted_entry), "{}", Input{});
+    EXPECT_EQ(calls, (std::vector<std::string>{"create", "process_init", "verify", "destroy"}));
+    EXPECT_EQ(result.verify, false);
+    EXPECT_FALSE(result.ok());
+}
+
+TEST_F(HarnessTest, AFailedCreateStopsBeforeDestroy) {
+    script.create = SOCKHOST_ERROR;
+    const auto result = run(Plugin(&scripted_entry), "{\"x\":1}", Input{});
+    EXPECT_EQ(calls, std::vector<std::string>{"create"});
+    EXPECT_EQ(result.create, SOCKHOST_ERROR);
+    EXPECT_EQ(result.create_error, "no such option 'x'");
+    EXPECT_FALSE(result.ok());
+}
+
+TEST_F(HarnessTest, AFailedProcessInitIsDestroyedWithoutServing) {
+    script.process_init = SOCKHOST_ERROR;
+    const auto result = run(Plugin(&scripted_entry), "{}", Input{});
+    EXPECT_EQ(calls, (std::vector<std::string>{"create", "process_init", "destroy"}));
+    EXPECT_EQ(result.process_init, SOCKHOST_ERROR);
+    EXPECT_FALSE(result.handle.has_value());
+}
+
+TEST_F(HarnessTest, AbsentOptionalHooksAreSkipped) {
+    descriptor.create = nullptr;
+    descriptor.destroy = nullptr;
+    descriptor.process_init = nullptr;
+    descriptor.verify = nullptr;
+    descriptor.setup = nullptr;
+    descriptor.finish = nullptr;
+    const auto result = run(Plugin(&scripted_entry), "{}", Input{});
+    EXPECT_EQ(calls, std::vector<std::string>{"handle"});
+    EXPECT_EQ(result.hooks, std::vector<std::string>{"handle"});
+    EXPECT_FALSE(result.verify.has_value());
+    EXPECT_TRUE(result.ok());
+}
+
+TEST_F(HarnessTest, RefusesDescriptorsTheHostWouldRefuse) {
+    descriptor.abi_major = SOCKHOST_ABI_MAJOR + 1;
+    EXPECT_THROW(Plugin{&scripted_entry}, std::runtime_error);
+    descriptor.abi_major = SOCKHOST_ABI_MAJOR;
+    descriptor.abi_minor = SOCKHOST_ABI_MINOR + 1;
+    try {
+        Plugin plugin(&scripted_entry);
+        FAIL() << "a newer minor was accepted";
+    } catch (const std::runtime_error &error) {
+        EXPECT_NE(std::string(error.what()).find("not compatible with host ABI"), std::string::npos)
+            << error.what();
+    }
+    descriptor.abi_minor = SOCKHOST_ABI_MINOR;
+    descriptor.handle = nullptr;
+    EXPECT_THROW(Plugin{&scripted_entry}, std::runtime_error);
+    descriptor.handle = &scripted_handle;
+    descriptor.struct_size = 8;
+    EXPECT_THROW(Plugin{&scripted_entry}, std::runtime_error);
+}
+
+TEST_F(HarnessTest, NamesTheFileThatFailsToLoad) {
+    try {
+        Plugin plugin(std::filesystem::path("/nonexistent/plugin.so"));
+        FAIL() << "a missing file loaded";
+    } catch (const std::runtime_error &error) {
+        EXPECT_NE(std::string(error.what()).find("/nonexistent/plugin.so"), std::string::npos);
+    }
+}
+
+TEST_F(HarnessTest, RefusesATransportThePluginDoesNotServe) {
+    descriptor.transports = SOCKHOST_TRANSPORT_TCP;
+    Plugin plugin(&scripted_entry);
+    Instance instance(plugin);
+    Input input;
+    input.transport = SOCKHOST_TRANSPORT_UDP;
+    EXPECT_THROW(instance.serve(input), std::logic_error);
+}
+
+TEST_F(HarnessTest, ReadGivesTheInputThenEndOfInput) {
+    Input input;
+    input.bytes = "abcdefg";
+    input.max_read_bytes = 3;
+    std::vector<std::int64_t> counts;
+    std::string seen;
+    const auto result = handle_with(input, [&](const sockhost_host_api &api, sockhost_request *request) {
+        char buffer[16];
+        for (;;) {
+            const std::int64_t count = api.read(request, buffer, sizeof buffer);
+            counts.push_back(count);
+            if (count <= 0) break;
+            seen.append(buffer, static_cast<std::size_t>(count));
+        }
+    });
+    EXPECT_EQ(seen, "abcdefg");
+    EXPECT_EQ(counts, (std::vector<std::int64_t>{3, 3, 1, 0}));
+    EXPECT_EQ(result.bytes_read, 7u);
+}
+
+TEST_F(HarnessTest, ReadFailsWithTheGivenReasonInsteadOfEndOfInput) {
+    Input input;
+    input.bytes = "ab";
+    input.read_error = "timed out";
+    std::int64_t last = 1;
+    std::string reason;
+    handle_with(input, [&](const sockhost_host_api &api, sockhost_request *request) {
+        char buffer[16];
+        while ((last = api.read(request, buffer, sizeof buffer)) > 0) {}
+        reason = api.last_error(request);
+    });
+    EXPECT_EQ(last, -1);
+    EXPECT_EQ(reason, "timed out");
+}
+
+TEST_F(HarnessTest, ReadLineFollowsPluginH) {
+    Input input;
+    input.bytes = "one\nlonger line\nend";  // the last line has no '\n'
+    std::vector<std::int64_t> counts;
+    std::vector<std::string> lines;
+    std::string too_long_reason;
+    handle_with(input, [&](const sockhost_host_api &api, sockhost_request *request) {
+        char buffer[8];
+        counts.push_back(api.read_line(request, buffer, 5));  // "one\n" fits in capacity - 1
+        lines.emplace_back(buffer);
+        counts.push_back(api.read_line(request, buffer, sizeof buffer));  // 12 bytes: too long
+        too_long_reason = api.last_error(request);
+    });
+    EXPECT_EQ(counts, (std::vector<std::int64_t>{4, -1}));
+    EXPECT_EQ(lines, std::vector<std::string>{"one\n"});
+    EXPECT_NE(too_long_reason.find("longer than 7 bytes"), std::string::npos) << too_long_reason;
+
+    input.bytes = "last";
+    counts.clear();
+    lines.clear();
+    handle_with(input, [&](const sockhost_host_api &api, sockhost_request *request) {
+        char buffer[8] = "xxxxxxx";
+        counts.push_back(api.read_line(request, buffer, sizeof buffer));
+        lines.emplace_back(buffer);
+        counts.push_back(api.read_line(request, buffer, sizeof buffer));
+        lines.emplace_back(buffer);  // NUL-terminated even at end of input
+        counts.push_back(api.read_line(request, buffer, 0));
+    });
+    EXPECT_EQ(counts, (std::vector<std::int64_t>{4, 0, -1}));
+    EXPECT_EQ(lines, (std::vector<std::string>{"last", ""}));
+}
+
+TEST_F(HarnessTest, ReadLineNeedsRoomForTheNul) {
+    Input input;
+    input.bytes = "abc\n";
+    std::int64_t count = 0;
+    handle_with(input, [&](const sockhost_host_api &api, sockhost_request *request) {
+        char buffer[4];
+        count = api.read_line(request, buffer, sizeof buffer);  // 4 bytes + NUL do not fit
+    });
+    EXPECT_EQ(count, -1);
+}
+
+TEST_F(HarnessTest, ReadLineFailsWhenALineNeverEndsBeforeAnError) {
+    Input input;
+    input.bytes = "partial";
+    input.read_error = "connection reset";
+    std::int64_t count = 0;
+    handle_with(input, [&](const sockhost_host_api &api, sockhost_request *request) {
+        char buffer[64];
+        count = api.read_line(request, buffer, sizeof buffer);
+    });
+    EXPECT_EQ(count, -1);
+}
+
+TEST_F(HarnessTest, RecordsWritesFlushesAndWhatStaysUnflushed) {
+    const auto result = handle_with(Input{}, [](const sockhost_host_api &api, sockhost_request *request) {
+        api.write(request, "ab", 2);
+        api.flush(request);
+        api.write(request, "cde", 3);
+    });
+    EXPECT_EQ(result.output, "abcde");
+    EXPECT_EQ(result.write_count, 2u);
+    EXPECT_EQ(result.flush_count, 1u);
+    EXPECT_EQ(result.unflushed_bytes, 3u);
+}
+
+TEST_F(HarnessTest, FlushIsANoOpForDatagrams) {
+    Input input;
+    input.transport = SOCKHOST_TRANSPORT_UNIX_DGRAM;
+    const auto result = handle_with(input, [](const sockhost_host_api &api, sockhost_request *request) {
+        api.write(request, "reply", 5);
+        EXPECT_EQ(api.flush(request), SOCKHOST_OK);
+    });
+    EXPECT_EQ(result.output, "reply");
+    EXPECT_EQ(result.flush_count, 0u);
+}
+
+TEST_F(HarnessTest, WritesFailWithTheGivenReason) {
+    Input input;
+    input.write_error = "broken pipe";
+    sockhost_status status = SOCKHOST_OK;
+    std::string reason;
+    const auto result = handle_with(input, [&](const sockhost_host_api &api, sockhost_request *request) {
+        status = api.write(request, "x", 1);
+        reason = api.last_error(request);
+    });
+    EXPECT_EQ(status, SOCKHOST_ERROR);
+    EXPECT_EQ(reason, "broken pipe");
+    EXPECT_EQ(result.output, "");
+}
+
+TEST_F(HarnessTest, GivesAddressesAsTextAndSockaddr) {
+    Input input;
+    input.peer = "[::1]:5000";
+    input.local = "unix:(unbound)";
+    std::string peer_text;
+    int family = 0;
+    int port = 0;
+    std::size_t local_length = 0;
+    handle_with(input, [&](const sockhost_host_api &api, sockhost_request *request) {
+        peer_text = api.peer_text(request);
+        std::size_t length = 0;
+        const auto *peer = static_cast<const sockaddr_in6 *>(api.peer_sockaddr(request, &length));
+        family = peer->sin6_family;
+        port = ntohs(peer->sin6_port);
+        api.local_sockaddr(request, &local_length);
+    });
+    EXPECT_EQ(peer_text, "[::1]:5000");
+    EXPECT_EQ(family, AF_INET6);
+    EXPECT_EQ(port, 5000);
+    EXPECT_EQ(local_length, 2u);  // an unbound Unix address: the family only
+}
+
+TEST_F(HarnessTest, RecordsSleepsTimeoutsErrorsAndLogs) {
+    Input input;
+    input.timeout_ms = 1500;
+    input.stopping = true;
+    std::uint64_t seen_timeout = 0;
+    sockhost_status slept = SOCKHOST_OK;
+    const auto result = handle_with(input, [&](const sockhost_host_api &api, sockhost_request *request) {
+        seen_timeout = api.timeout_ms(request);
+        api.set_timeout_ms(request, 250);
+        slept = api.sleep_ms(request, 10'000);
+        api.log(request, SOCKHOST_LOG_WARNING, "careful");
+        api.set_error(request, "it went wrong");
+    });
+    EXPECT_EQ(seen_timeout, 1500u);
+    EXPECT_EQ(result.timeout_ms, 250u);
+    EXPECT_EQ(slept, SOCKHOST_ERROR);
+    EXPECT_EQ(result.sleeps_ms, std::vector<std::uint64_t>{10'000});
+    EXPECT_EQ(result.error, "it went wrong");
+    ASSERT_EQ(result.log.size(), 2u);
+    EXPECT_EQ(result.log[0].message, "creating");  // logged by create, with no request
+    EXPECT_EQ(result.log[0].peer, "");
+    EXPECT_EQ(result.log[1].message, "careful");
+    EXPECT_EQ(result.log[1].level, SOCKHOST_LOG_WARNING);
+    EXPECT_EQ(result.log[1].peer, "127.0.0.1:40000");
+}
+
+TEST_F(HarnessTest, ReportsARequestUsedFromAnotherThread) {
+    const auto result = handle_with(Input{}, [](const sockhost_host_api &api, sockhost_request *request) {
+        std::thread([&] { api.write(request, "x", 1); }).join();
+    });
+    ASSERT_EQ(result.misuse.size(), 1u);
+    EXPECT_NE(result.misuse[0].find("write"), std::string::npos);
+    EXPECT_EQ(result.output, "");
+}
+
+}  // namespace

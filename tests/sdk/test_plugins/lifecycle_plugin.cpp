@@ -1,0 +1,56 @@
+// A plugin with every optional hook, for plugin.hpp's tests. Its config is a JSON list of
+// flag names choosing which hook fails, e.g. ["handle_throws"]. Each hook that runs writes
+// its name to the output (when it has a request), so the order is visible to the test.
+#include <sockhost/plugin.hpp>
+
+#include <stdexcept>
+#include <string>
+
+namespace {
+
+class Lifecycle {
+public:
+    explicit Lifecycle(std::string_view config_json) : config_(config_json) {
+        if (flag("constructor_throws")) throw std::runtime_error("constructor refused the config");
+        if (flag("constructor_throws_int")) throw 7;
+        sockhost::log(SOCKHOST_LOG_INFO, "lifecycle: created");
+    }
+
+    void process_init() {
+        if (flag("process_init_throws")) throw std::runtime_error("cannot start in this process");
+        sockhost::log(SOCKHOST_LOG_INFO, "lifecycle: process_init");
+    }
+
+    bool verify(sockhost::Request &request) {
+        if (flag("verify_throws")) throw std::runtime_error("verify broke");
+        request.log(SOCKHOST_LOG_DEBUG, "verify " + std::string(request.peer()));
+        return !flag("verify_refuses");
+    }
+
+    void setup(sockhost::Request &request) {
+        request.write("setup;");
+        if (flag("setup_throws")) throw std::runtime_error("setup failed on purpose");
+    }
+
+    void handle(sockhost::Request &request) {
+        request.write("handle;");
+        if (flag("handle_throws")) throw std::runtime_error("handle failed on purpose");
+        if (flag("handle_throws_int")) throw 42;
+    }
+
+    void finish(sockhost::Request &request) {
+        request.write("finish;");
+        if (flag("finish_throws")) throw std::runtime_error("finish failed on purpose");
+    }
+
+private:
+    bool flag(const std::string &name) const {
+        return config_.find('"' + name + '"') != std::string::npos;
+    }
+
+    std::string config_;
+};
+
+}  // namespace
+
+SOCKHOST_PLUGIN(Lifecycle, "sdk_lifecycle", "0.0.1", SOCKHOST_TRANSPORTS_STREAM)

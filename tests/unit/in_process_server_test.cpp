@@ -1,0 +1,146 @@
+// The core used as a library, as socketserver users compose classes: a listener, a mode
+// and a C++ handler, served in-process. Also where signals are aimed at exact threads.
+#include "clients.hpp"
+#include "temp_dir.hpp"
+
+#include <sockhost/host/server.hpp>
+
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <csignal>
+#include <thread>
+
+namespace sockhost::test {
+namespace {
+
+// Runs serve_forever on a thread; stops and closes the server when it goes out of scope.
+class RunningServer {
+public:
+    RunningServer(const std::string &listen, ServerOptions options, std::shared_ptr<Handler> handler) {
+        auto address = parse_listen_address(listen);
+        EXPECT_TRUE(address);
+        auto socket = ListenerSocket::bind(*address, options);
+        EXPECT_TRUE(socket) << socket.error().message;
+        auto server = Server::create(std::move(*socket), options, std::move(handler));
+        server_ = std::move(*server);
+        loop_ = std::thread([this] { EXPECT_TRUE(server_->serve_forever()); });
+    }
+    ~RunningServer() {
+        server_->shutdown();
+        loop_.join();
+        server_->close(Clock::now() + std::chrono::seconds(10));
+    }
+    std::string address() const { return server_->listener().bound_text(); }
+
+private:
+    std::unique_ptr<Server> server_;
+    std::thread loop_;
+};
+
+class UppercaseHandler final : public Handler {
+public:
+    std::string_view name() const override { return "uppercase"; }
+    sockhost_status handle(Request &request) override {
+        char line[256];
+        while (request.read_line(line, sizeof line) > 0) {
+            std::string text(line);
+            for (char &letter : text) letter = static_cast<char>(std::toupper(static_cast<unsigned char>(letter)));
+            if (!request.write(text.data(), text.size())) return SOCKHOST_ERROR;
+        }
+        return SOCKHOST_OK;
+    }
+};
+
+TEST(InProcessServer, ComposesListenerModeAndHandler) {
+    for (const Mode mode : {Mode::sync, Mode::threading, Mode::forking}) {
+        ServerOptions options;
+        options.mode = mode;
+        RunningServer server("tcp://127.0.0.1:0", options, std::make_shared<UppercaseHandler>());
+        EXPECT_EQ(stream_exchange(server.address(), "hello\nworld\n"), "HELLO\nWORLD\n");
+    }
+}
+
+// Writes 16 MiB in one call, from a thread the test aims signals at.
+class BigWriteHandler final : public Handler {
+public:
+    static constexpr std::size_t kSize = 16 * 1024 * 1024;
+
+    std::string_view name() const override { return "big-write"; }
+    sockhost_status handle(Request &request) override {
+        std::string payload(kSize, '\0');
+        for (std::size_t index = 0; index < kSize; ++index) payload[index] = static_cast<char>(index * 7 % 251);
+        handler_thread.store(pthread_self());
+        started.store(true);
+        const bool written = request.write(payload.data(), payload.size()) && request.flush();
+        finished.store(true);
+        succeeded.store(written);
+        return written ? SOCKHOST_OK : SOCKHOST_ERROR;
+    }
+
+    std::atomic<pthread_t> handler_thread{};
+    std::atomic<bool> started{false};
+    std::atomic<bool> finished{false};
+    std::atomic<bool> succeeded{false};
+};
+
+std::atomic<int> signals_received{0};
+void count_signal(int) { signals_received.fetch_add(1); }
+
+TEST(InProcessServer, SixteenMiBWriteCompletesWhileSignalsInterruptIt) {
+    // No SA_RESTART: every signal makes the blocked poll/send fail with EINTR.
+    struct sigaction action {};
+    action.sa_handler = count_signal;
+    sigemptyset(&action.sa_mask);
+    struct sigaction previous {};
+    ASSERT_EQ(::sigaction(SIGUSR1, &action, &previous), 0);
+
+    auto handler = std::make_shared<BigWriteHandler>();
+    ServerOptions options;
+    options.mode = Mode::threading;
+    RunningServer server("unix:" + (TempDir().path().string() + ".sock"), options, handler);
+    UniqueFd client = connect_stream(server.address());
+    send_all(client.get(), "go\n");
+    while (!handler->started.load()) std::this_thread::yield();
+
+    // Read slowly so the host's send keeps blocking, and interrupt it all along.
+    std::string received;
+    char buffer[64 * 1024];
+    signals_received.store(0);
+    while (received.size() < BigWriteHandler::kSize) {
+        if (!handler->finished.load()) ::pthread_kill(handler->handler_thread.load(), SIGUSR1);
+        const ssize_t count = ::recv(client.get(), buffer, sizeof buffer, 0);
+        if (count <= 0) break;
+        received.append(buffer, static_cast<std::size_t>(count));
+    }
+    ::sigaction(SIGUSR1, &previous, nullptr);
+    ASSERT_EQ(received.size(), BigWriteHandler::kSize);
+    for (std::size_t index = 0; index < received.size(); index += 4093)
+        ASSERT_EQ(received[index], static_cast<char>(index * 7 % 251)) << "at byte " << index;
+    EXPECT_GT(signals_received.load(), 10) << "signals did arrive during the write";
+    while (!handler->finished.load()) std::this_thread::yield();
+    EXPECT_TRUE(handler->succeeded.load());
+}
+
+TEST(InProcessServer, ForkingReapsOnlyItsOwnChildren) {
+    // A child of the test process that no server started: it must stay ours to reap.
+    const pid_t stranger = ::fork();
+    if (stranger == 0) ::_exit(7);
+    {
+        ServerOptions options;
+        options.mode = Mode::forking;
+        RunningServer server("tcp://127.0.0.1:0", options, std::make_shared<UppercaseHandler>());
+        for (int request = 0; request < 5; ++request) EXPECT_EQ(stream_exchange(server.address(), "x\n"), "X\n");
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(stranger, &status, 0), stranger) << "the server reaped a child it did not fork";
+    EXPECT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 7);
+}
+
+}  // namespace
+}  // namespace sockhost::test
