@@ -80,7 +80,8 @@ std::int64_t Request::read_line(char *buffer, std::size_t capacity) {
     for (;;) {
         const char *begin = input_.data() + input_start_;
         const std::size_t buffered = input_.size() - input_start_;
-        const auto *newline = static_cast<const char *>(std::memchr(begin + searched, '\n', buffered - searched));
+        const auto *newline = buffered > searched ? static_cast<const char *>(std::memchr(begin + searched, '\n', buffered - searched))
+                                                  : nullptr;
         std::size_t line_length = 0;
         if (newline != nullptr) {
             line_length = static_cast<std::size_t>(newline - begin) + 1;
