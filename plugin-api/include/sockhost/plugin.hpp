@@ -31,6 +31,11 @@ namespace sockhost {
 // Set once by the entry function; each plugin has its own copy (hidden visibility).
 inline const sockhost_host_api *host_api = nullptr;
 
+// Logs one line with no request attached, e.g. from the constructor or process_init.
+inline void log(sockhost_log_level level, const char *message) noexcept {
+    if (host_api != nullptr) host_api->log(nullptr, level, message);
+}
+
 // A failed host I/O call (timeout, reset, line too long): ends the request with an error.
 class IoError : public std::runtime_error {
 public:
@@ -58,6 +63,15 @@ public:
         if (count < 0) throw IoError(last_error());
         line.resize(static_cast<std::size_t>(count));
         return line;
+    }
+
+    // The same into a caller's buffer, without allocating: a view of the line in `buffer`
+    // (NUL-terminated); empty at end of input. Throws IoError when the line does not fit
+    // in `capacity - 1` bytes.
+    std::string_view read_line(char *buffer, std::size_t capacity) {
+        const std::int64_t count = host_->read_line(request_, buffer, capacity);
+        if (count < 0) throw IoError(last_error());
+        return {buffer, static_cast<std::size_t>(count)};
     }
 
     void write(std::string_view data) {
@@ -111,6 +125,15 @@ inline void report(sockhost_request *request, const char *message) noexcept {
     if (host_api != nullptr && request != nullptr) host_api->set_error(request, message);
 }
 
+// Logs "<what><reason>" as an error; never throws (it runs inside catch handlers).
+inline void log_failure(const sockhost_request *request, const char *what,
+                        const char *reason) noexcept {
+    if (host_api == nullptr) return;
+    char line[512];
+    std::snprintf(line, sizeof line, "%s%s", what, reason);
+    host_api->log(request, SOCKHOST_LOG_ERROR, line);
+}
+
 // Runs `body`, turning any exception into SOCKHOST_ERROR with its message.
 template <typename Body>
 sockhost_status guarded(sockhost_request *request, Body &&body) noexcept {
@@ -143,16 +166,29 @@ struct Trampolines {
     }
     static void destroy(void *instance) noexcept { delete static_cast<Plugin *>(instance); }
 
+    // process_init has no request, hence no set_error: its failure reason is logged.
     static sockhost_status process_init(void *instance) noexcept {
-        return guarded(nullptr, [&] { self(instance).process_init(); });
+        try {
+            self(instance).process_init();
+            return SOCKHOST_OK;
+        } catch (const std::exception &failure) {
+            log_failure(nullptr, "process_init failed: ", failure.what());
+        } catch (...) {
+            log_failure(nullptr, "process_init failed: ", "unknown exception");
+        }
+        return SOCKHOST_ERROR;
     }
+    // verify answers only yes or no, so a failure is logged before refusing.
     static bool verify(void *instance, sockhost_request *request) noexcept {
         try {
             Request wrapped(host_api, request);
             return self(instance).verify(wrapped);
+        } catch (const std::exception &failure) {
+            log_failure(request, "verify failed, request refused: ", failure.what());
         } catch (...) {
-            return false;  // refusing is the safe answer when verification itself fails
+            log_failure(request, "verify failed, request refused: ", "unknown exception");
         }
+        return false;  // refusing is the safe answer when verification itself fails
     }
     static sockhost_status setup(void *instance, sockhost_request *request) noexcept {
         return guarded(request, [&] {
