@@ -1,0 +1,52 @@
+// One HTTP connection (one sockhost request): reads requests in large chunks into one
+// buffer, parses each head in place, answers with one precomputed buffer, and loops for
+// keep-alive and pipelined requests.
+#ifndef SOCKHOST_EXAMPLES_CONNECTION_HPP
+#define SOCKHOST_EXAMPLES_CONNECTION_HPP
+
+#include "http_config.hpp"
+#include "responses.hpp"
+
+#include <sockhost/plugin.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+class Connection {
+public:
+    Connection(const HttpConfig &config, const Responses &responses, sockhost::Request &request);
+    void serve();
+
+private:
+    static constexpr std::size_t kNotFound = static_cast<std::size_t>(-1);
+
+    bool fill();
+    std::size_t find_head_end();
+    void skip_blank_lines();
+    bool discard_body(std::uint64_t length);
+    void drain_quietly(std::uint64_t length);
+    void discard_rest_of_oversized_head();
+    void reply(std::string_view response);
+    void reply_and_close(std::string_view response);
+    void flush_pending();
+
+    const HttpConfig &config_;
+    const Responses &responses_;
+    sockhost::Request &request_;
+    const sockhost_host_api &host_;
+    sockhost_request *const raw_;
+
+    // One allocation per connection, none per request. Not on the stack: event-mode
+    // requests run on small fiber stacks. Not thread_local: fibers on one thread interleave.
+    const std::size_t capacity_;
+    const std::unique_ptr<char[]> buffer_;
+    std::size_t begin_ = 0;      // first unconsumed byte
+    std::size_t end_ = 0;        // one past the last byte read
+    std::size_t scan_from_ = 0;  // where the search for the head's end resumes
+    bool in_body_ = false;
+    bool response_pending_ = false;  // written, not yet flushed
+};
+
+#endif  // SOCKHOST_EXAMPLES_CONNECTION_HPP

@@ -1,0 +1,28 @@
+// http: a small HTTP/1.1 responder for streams (TCP and Unix stream sockets). GET and HEAD
+// get 200 with the configured body; other methods 405. Keep-alive is the HTTP/1.1 default
+// and "Connection: close" is honoured; HTTP/1.0 closes unless it asks for keep-alive.
+// Pipelined requests are answered in order. This is the benchmark target: see
+// connection.cpp for the hot path.
+#include "connection.hpp"
+#include "http_config.hpp"
+#include "responses.hpp"
+
+#include <sockhost/plugin.hpp>
+
+namespace {
+
+class Http {
+public:
+    explicit Http(std::string_view config_json)
+        : config_(parse_http_config(config_json)), responses_(config_.body, config_.content_type) {}
+
+    void handle(sockhost::Request &request) { Connection(config_, responses_, request).serve(); }
+
+private:
+    HttpConfig config_;
+    Responses responses_;
+};
+
+}  // namespace
+
+SOCKHOST_PLUGIN(Http, "http", "1.0.0", SOCKHOST_TRANSPORTS_STREAM)

@@ -1,0 +1,122 @@
+// kv: a key-value store in memory, over a line protocol. One command per line, ending in
+// "\n" or "\r\n"; each gets one reply line, ending as the command's line did.
+//
+//   SET key value   -> OK                      (value: the rest of the line, spaces allowed)
+//   GET key         -> VALUE value | NOT_FOUND
+//   DEL key         -> DELETED | NOT_FOUND
+//   COUNT           -> COUNT n
+//   anything else   -> ERROR <reason>
+//
+// Command words are case-insensitive; keys are case-sensitive and have no spaces. A stream
+// is served line by line until end of input; each line of a datagram gets its reply line,
+// all sent back as one datagram.
+//
+// As socketserver warns for its forking mix-in: the store lives in the process that runs
+// the request. Under the forking mode each request runs in a child process, so a SET is
+// lost when its request ends. Use the sync, threading or event mode to keep data.
+#include <sockhost/plugin.hpp>
+
+#include "key_value_store.hpp"
+#include "plugin_config.hpp"
+
+#include <cctype>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace {
+
+// Trims the line terminator and says which one it was.
+std::string_view strip_line_end(std::string_view line, bool &crlf) {
+    crlf = false;
+    if (!line.empty() && line.back() == '\n') {
+        line.remove_suffix(1);
+        if (!line.empty() && line.back() == '\r') {
+            line.remove_suffix(1);
+            crlf = true;
+        }
+    }
+    return line;
+}
+
+bool same_word(std::string_view word, std::string_view upper) {
+    if (word.size() != upper.size()) return false;
+    for (std::size_t i = 0; i < word.size(); ++i)
+        if (std::toupper(static_cast<unsigned char>(word[i])) != upper[i]) return false;
+    return true;
+}
+
+// Splits "first rest" at the first space; `rest` is empty when there is none.
+std::string_view split_first(std::string_view text, std::string_view &rest) {
+    const std::size_t space = text.find(' ');
+    if (space == std::string_view::npos) {
+        rest = {};
+        return text;
+    }
+    rest = text.substr(space + 1);
+    return text.substr(0, space);
+}
+
+bool is_key(std::string_view key) { return !key.empty() && key.find(' ') == std::string_view::npos; }
+
+class KeyValue {
+public:
+    explicit KeyValue(std::string_view config_json) {
+        const auto config = plugin_config::parse("kv", config_json, {"max_line_bytes"});
+        max_line_bytes_ = plugin_config::unsigned_value("kv", config, "max_line_bytes",
+                                                        64 * 1024, 16, 64 * 1024 * 1024);
+        sockhost::log(SOCKHOST_LOG_INFO,
+                      "kv: data is kept in the serving process; under the forking mode each "
+                      "request runs in a child process, so its SETs do not survive the request");
+    }
+
+    void handle(sockhost::Request &request) {
+        // One buffer per request, on the heap (event-mode fiber stacks are small). A line
+        // longer than max_line_bytes ends the request with an error (IoError).
+        const std::size_t capacity = max_line_bytes_ + 1;
+        const auto buffer = std::make_unique_for_overwrite<char[]>(capacity);
+        for (std::string_view line = request.read_line(buffer.get(), capacity); !line.empty();
+             line = request.read_line(buffer.get(), capacity)) {
+            bool crlf = false;
+            std::string reply = execute(strip_line_end(line, crlf));
+            reply += crlf ? "\r\n" : "\n";
+            request.write(reply);
+            request.flush();  // a no-op for datagrams: their reply goes at finish
+        }
+    }
+
+private:
+    std::string execute(std::string_view command_line) {
+        std::string_view arguments;
+        const std::string_view command = split_first(command_line, arguments);
+        if (command.empty()) return "ERROR empty command";
+        if (same_word(command, "SET")) {
+            std::string_view value;
+            const std::string_view key = split_first(arguments, value);
+            if (!is_key(key) || value.empty()) return "ERROR usage: SET key value";
+            store_.set(key, value);
+            return "OK";
+        }
+        if (same_word(command, "GET")) {
+            if (!is_key(arguments)) return "ERROR usage: GET key";
+            const auto value = store_.get(arguments);
+            return value ? "VALUE " + *value : "NOT_FOUND";
+        }
+        if (same_word(command, "DEL")) {
+            if (!is_key(arguments)) return "ERROR usage: DEL key";
+            return store_.erase(arguments) ? "DELETED" : "NOT_FOUND";
+        }
+        if (same_word(command, "COUNT")) {
+            if (!arguments.empty() || command_line.size() != command.size()) return "ERROR usage: COUNT";
+            return "COUNT " + std::to_string(store_.size());
+        }
+        return "ERROR unknown command '" + std::string(command) + "'";
+    }
+
+    std::size_t max_line_bytes_ = 0;
+    KeyValueStore store_;
+};
+
+}  // namespace
+
+SOCKHOST_PLUGIN(KeyValue, "kv", "1.0.0", SOCKHOST_TRANSPORTS_ALL)
