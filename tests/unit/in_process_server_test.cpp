@@ -5,6 +5,8 @@
 
 #include <sockhost/host/server.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -140,6 +142,34 @@ TEST(InProcessServer, ForkingReapsOnlyItsOwnChildren) {
     ASSERT_EQ(::waitpid(stranger, &status, 0), stranger) << "the server reaped a child it did not fork";
     EXPECT_TRUE(WIFEXITED(status));
     EXPECT_EQ(WEXITSTATUS(status), 7);
+}
+
+}  // namespace
+}  // namespace sockhost::test
+
+namespace sockhost::test {
+namespace {
+
+// Replies "1" or "0": whether its accepted connection has TCP_NODELAY set.
+class NoDelayReporter final : public Handler {
+public:
+    std::string_view name() const override { return "nodelay"; }
+    sockhost_status handle(Request &request) override {
+        int value = -1;
+        socklen_t length = sizeof value;
+        ::getsockopt(dynamic_cast<StreamRequest &>(request).fd(), IPPROTO_TCP, TCP_NODELAY, &value, &length);
+        const char answer = value != 0 ? '1' : '0';
+        return request.write(&answer, 1) ? SOCKHOST_OK : SOCKHOST_ERROR;
+    }
+};
+
+TEST(InProcessServer, TcpNoDelayFollowsTheOption) {
+    for (const bool enabled : {true, false}) {
+        ServerOptions options;
+        options.tcp_nodelay = enabled;
+        RunningServer server("tcp://127.0.0.1:0", options, std::make_shared<NoDelayReporter>());
+        EXPECT_EQ(stream_exchange(server.address(), ""), enabled ? "1" : "0");
+    }
 }
 
 }  // namespace

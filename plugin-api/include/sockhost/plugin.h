@@ -75,9 +75,11 @@ typedef struct sockhost_request sockhost_request;
  * given that request, on the same thread.
  *
  * Stream requests: read and read_line block until data, EOF or error; write queues bytes
- * and sends them when its buffer fills, on flush, before a read that has to wait, and at
- * finish. Datagram requests: read returns the datagram (then 0); what is written is the
- * reply, sent as one datagram at finish (an empty reply sends nothing).
+ * and sends them when its buffer fills, on flush, before a read that has to wait, and
+ * after finish, also when a hook failed (it may be an error message). Datagram requests:
+ * the datagram reads like a short stream (its bytes across as many reads as needed, then
+ * 0); what is written is the reply, sent as one datagram after finish (an empty reply
+ * sends nothing).
  */
 typedef struct sockhost_host_api {
     uint32_t struct_size;
