@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -93,6 +95,11 @@ HostUnderTest::~HostUnderTest() {
         int status = 0;
         ::waitpid(pid_, &status, 0);
     }
+    // In sanitizer builds the host (and its forked children) report to this log: any
+    // report fails the test that started it, whatever it asserted.
+    const std::string text = log();
+    if (text.find("Sanitizer") != std::string::npos || text.find("runtime error:") != std::string::npos)
+        ADD_FAILURE() << "sanitizer report from sockhost:\n" << text;
 }
 
 std::uint16_t HostUnderTest::port(std::size_t listener) const {
