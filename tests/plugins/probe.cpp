@@ -30,6 +30,10 @@ public:
         }
     }
 
+    void process_init() {
+        if (log_hooks_) sockhost::log(SOCKHOST_LOG_INFO, ("probe process_init in pid " + std::to_string(::getpid())).c_str());
+    }
+
     bool verify(sockhost::Request &request) {
         trace(request, "verify");
         return !refuse_;
