@@ -212,7 +212,7 @@ bool DatagramRequest::queue_output(const char *data, std::size_t length) {
 
 bool DatagramRequest::complete() {
     if (reply_.empty()) return true;  // nothing written: no reply (documented)
-    const bool unbound = peer().family() == AF_UNIX && peer_text() == "unix:(unbound)";
+    const bool unbound = peer().family() == AF_UNIX && peer().length <= sizeof(sa_family_t);
     if (unbound) return fail("reply dropped: the unix-dgram client has no bound address to reply to");
     for (;;) {
         if (::sendto(socket_fd_, reply_.data(), reply_.size(), MSG_DONTWAIT | MSG_NOSIGNAL, peer().get(),
