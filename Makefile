@@ -5,16 +5,20 @@ TSAN_BUILD_DIR ?= build-tsan
 CONFIG         ?= examples/sockhost.json
 JOBS           ?= $(shell nproc)
 
-.PHONY: deps build run test test-release test-asan test-tsan clean
+.PHONY: deps configure build run test test-release test-asan test-tsan clean
 
 deps:
 	@scripts/install-deps
 
-build: deps
+configure: deps
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-run: build
+# Only what serving needs: the executable and the bundled plugins.
+run: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target sockhost echo http daytime kv
 	$(BUILD_DIR)/bin/sockhost --config $(CONFIG)
 
 # The whole suite: a release build, then ASan+UBSan, then TSan.
