@@ -10,6 +10,8 @@
 
 namespace sockhost {
 
+static_assert(kUnixPathCapacity == sizeof(sockaddr_un::sun_path));
+
 sockhost_transport to_abi(Transport transport) {
     switch (transport) {
     case Transport::tcp: return SOCKHOST_TRANSPORT_TCP;
@@ -74,9 +76,9 @@ Result<ListenAddress> parse_inet(Transport transport, std::string_view original,
 
 Result<ListenAddress> parse_unix(Transport transport, std::string_view original, std::string_view path) {
     if (path.empty()) return fail("listen address '" + std::string(original) + "': empty socket path");
-    if (path.size() >= sizeof(sockaddr_un::sun_path))
+    if (path.size() >= kUnixPathCapacity)
         return fail("listen address '" + std::string(original) + "': socket path longer than " +
-                    std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes");
+                    std::to_string(kUnixPathCapacity - 1) + " bytes");
     ListenAddress address;
     address.transport = transport;
     address.path = std::string(path);
@@ -124,6 +126,8 @@ std::string format_address(const SocketAddress &address) {
 Result<SocketAddress> resolve_listen_address(const ListenAddress &listen) {
     SocketAddress address;
     if (!is_inet(listen.transport)) {
+        if (listen.path.size() >= kUnixPathCapacity)
+            return fail(listen.text() + ": socket path longer than " + std::to_string(kUnixPathCapacity - 1) + " bytes");
         auto *local = reinterpret_cast<sockaddr_un *>(&address.storage);
         local->sun_family = AF_UNIX;
         std::memcpy(local->sun_path, listen.path.c_str(), listen.path.size() + 1);
@@ -136,7 +140,9 @@ Result<SocketAddress> resolve_listen_address(const ListenAddress &listen) {
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     addrinfo *found = nullptr;
     const std::string port = std::to_string(listen.port);
-    const int status = getaddrinfo(listen.host.empty() ? nullptr : listen.host.c_str(), port.c_str(), &hints, &found);
+    // An empty host ("*") is IPv4's any address; "[::]" is written for IPv6's.
+    const std::string host = listen.host.empty() ? "0.0.0.0" : listen.host;
+    const int status = getaddrinfo(host.c_str(), port.c_str(), &hints, &found);
     if (status != 0)
         return fail("listen address '" + listen.text() + "': cannot resolve host: " + gai_strerror(status));
     std::memcpy(&address.storage, found->ai_addr, found->ai_addrlen);

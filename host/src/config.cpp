@@ -180,19 +180,29 @@ Result<ListenerConfig> parse_listener(const json &object, const std::string &pat
     options.access = AccessList{std::move(*allow), std::move(*deny)};
     SOCKHOST_TRY(reader.reject_unknown());
 
+    // An option that cannot apply to this listener is an error, never silently ignored.
     const auto transport = listener.address.transport;
-    if (!is_inet(transport) && options.reuse_port)
+    const auto present = [&](std::string_view key) { return object.contains(key); };
+    if (!is_inet(transport) && present("reuse_address"))
+        return fail(reader.key_path("reuse_address") + ": only tcp and udp listeners reuse an address");
+    if (!is_inet(transport) && present("reuse_port"))
         return fail(reader.key_path("reuse_port") + ": only tcp and udp listeners can reuse a port");
-    if (!is_inet(transport) && !options.access.empty())
+    if (!is_inet(transport) && (present("allow") || present("deny")))
         return fail(path + ": allow/deny lists apply to tcp and udp listeners only, not " + listener.address.text());
-    if (transport != Transport::tcp && object.contains("tcp_nodelay"))
+    if (transport != Transport::tcp && present("tcp_nodelay"))
         return fail(reader.key_path("tcp_nodelay") + ": only tcp listeners have TCP_NODELAY");
-    if (!is_datagram(transport) && object.contains("max_packet_size"))
+    if (is_datagram(transport) && present("request_queue_size"))
+        return fail(reader.key_path("request_queue_size") + ": datagram listeners have no connection queue");
+    if (!is_datagram(transport) && present("max_packet_size"))
         return fail(reader.key_path("max_packet_size") + ": only udp and unix-dgram listeners receive packets");
-    if (options.mode != Mode::forking && object.contains("max_children"))
+    if (options.mode != Mode::forking && present("max_children"))
         return fail(reader.key_path("max_children") + ": only applies to mode forking");
-    if (options.mode != Mode::threading && object.contains("max_threads"))
+    if (options.mode != Mode::threading && present("max_threads"))
         return fail(reader.key_path("max_threads") + ": only applies to mode threading");
+    // sun_path's limit applies to the path as resolved against the config's directory.
+    if (!is_inet(transport) && listener.address.path.size() >= kUnixPathCapacity)
+        return fail(reader.key_path("listen") + ": socket path '" + listener.address.path + "' is longer than " +
+                    std::to_string(kUnixPathCapacity - 1) + " bytes");
     return listener;
 }
 

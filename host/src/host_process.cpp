@@ -116,8 +116,12 @@ int run_host(const HostConfig &config) {
         break;
     }
     const auto deadline = Clock::now() + (graceful ? config.drain_timeout : std::chrono::milliseconds(0));
-    for (auto &server : servers) server->shutdown();
-    {
+    for (auto &server : servers) {
+        server->shutdown();
+        // Without block_on_close (or on a fast stop) in-flight requests are not waited for.
+        if (!graceful || !server->options().block_on_close) server->cancel_requests();
+    }
+    if (graceful) {
         // A sync listener's loop runs its request itself: past the deadline, cancel it.
         std::unique_lock lock(loops_mutex);
         if (!loop_ended.wait_until(lock, deadline, [&] { return loops_running == 0; })) {

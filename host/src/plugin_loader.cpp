@@ -2,6 +2,7 @@
 
 #include <sockhost/host/host_api.hpp>
 #include <sockhost/host/log.hpp>
+#include <sockhost/descriptor_check.hpp>
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -12,9 +13,6 @@
 namespace sockhost {
 
 namespace {
-
-// The descriptor as ABI 1.0 defined it; a plugin's may be larger, never smaller.
-constexpr std::size_t kDescriptorSizeV1_0 = offsetof(sockhost_plugin_descriptor, finish) + sizeof(void *);
 
 std::unexpected<Error> plugin_error(const std::filesystem::path &file, const std::string &reason) {
     return fail("plugin " + file.string() + ": " + reason);
@@ -56,30 +54,10 @@ std::string dlopen_failure_reason(const std::filesystem::path &file) {
     return std::string("cannot load: ") + (reason != nullptr ? reason : "unknown reason");
 }
 
-Result<void> check_descriptor(const std::filesystem::path &file, const sockhost_plugin_descriptor *descriptor) {
-    if (descriptor == nullptr) return plugin_error(file, "entry function returned no descriptor");
-    if (descriptor->struct_size < kDescriptorSizeV1_0)
-        return plugin_error(file, "descriptor struct_size " + std::to_string(descriptor->struct_size) +
-                                      " is smaller than ABI 1.0's " + std::to_string(kDescriptorSizeV1_0));
-    if (auto version = check_abi_version(descriptor->abi_major, descriptor->abi_minor); !version)
-        return plugin_error(file, version.error().message);
-    if (descriptor->handle == nullptr) return plugin_error(file, "descriptor has no handle hook");
-    if (descriptor->name == nullptr || descriptor->name[0] == '\0') return plugin_error(file, "descriptor has no name");
-    if ((descriptor->transports & SOCKHOST_TRANSPORTS_ALL) == 0 || (descriptor->transports & ~SOCKHOST_TRANSPORTS_ALL) != 0)
-        return plugin_error(file, "descriptor transports " + std::to_string(descriptor->transports) +
-                                      " name no known transport or unknown ones");
-    if ((descriptor->create == nullptr) != (descriptor->destroy == nullptr))
-        return plugin_error(file, "descriptor has create without destroy, or destroy without create");
-    return {};
-}
-
 }  // namespace
 
 Result<void> check_abi_version(std::uint16_t plugin_major, std::uint16_t plugin_minor) {
-    const auto versions = "plugin ABI " + std::to_string(plugin_major) + "." + std::to_string(plugin_minor) +
-                          ", host ABI " + std::to_string(SOCKHOST_ABI_MAJOR) + "." + std::to_string(SOCKHOST_ABI_MINOR);
-    if (plugin_major != SOCKHOST_ABI_MAJOR) return fail("incompatible ABI major version: " + versions);
-    if (plugin_minor > SOCKHOST_ABI_MINOR) return fail("plugin needs a newer host: " + versions);
+    if (std::string problem = abi_version_problem(plugin_major, plugin_minor); !problem.empty()) return fail(problem);
     return {};
 }
 
@@ -99,7 +77,8 @@ Result<std::shared_ptr<LoadedPlugin>> LoadedPlugin::load(const std::filesystem::
     } catch (...) {  // the ABI forbids it; survive a plugin that throws anyway
         return plugin_error(file, "entry function threw an exception");
     }
-    if (auto checked = check_descriptor(file, plugin->descriptor_); !checked) return std::unexpected(checked.error());
+    if (std::string problem = descriptor_problem(plugin->descriptor_); !problem.empty())
+        return plugin_error(file, problem);
     return plugin;
 }
 

@@ -47,7 +47,10 @@ WaitResult Request::wait(int fd, short events, const char *what, bool idle) {
 }
 
 std::int64_t Request::read(void *buffer, std::size_t capacity) {
-    if (capacity == 0) return 0;
+    if (capacity == 0) {  // 0 would read as end of input
+        fail("read: the buffer capacity is 0");
+        return -1;
+    }
     const std::size_t buffered = input_.size() - input_start_;
     if (buffered > 0) {
         const std::size_t count = std::min(buffered, capacity);

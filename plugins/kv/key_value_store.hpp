@@ -1,6 +1,6 @@
 // The kv plugin's data: one map per plugin instance, shared by every request of that
 // instance. Requests run concurrently under the threading mode, so readers share a lock
-// and writers take it alone. No lock is held across host I/O (the event mode would stall).
+// and writers take it alone. No lock is held across host I/O, so a slow client never blocks other requests.
 #ifndef SOCKHOST_EXAMPLES_KEY_VALUE_STORE_HPP
 #define SOCKHOST_EXAMPLES_KEY_VALUE_STORE_HPP
 

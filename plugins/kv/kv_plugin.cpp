@@ -13,7 +13,7 @@
 //
 // As socketserver warns for its forking mix-in: the store lives in the process that runs
 // the request. Under the forking mode each request runs in a child process, so a SET is
-// lost when its request ends. Use the sync, threading or event mode to keep data.
+// lost when its request ends. Use the sync or threading mode to keep data.
 #include <sockhost/plugin.hpp>
 
 #include "key_value_store.hpp"

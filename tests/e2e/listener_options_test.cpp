@@ -77,21 +77,23 @@ TEST(ListenerOptions, WithoutReuseAddressTimeWaitHoldsThePort) {
 }
 
 TEST(ListenerOptions, BlockOnCloseFalseCancelsInFlightRequestsAtStop) {
-    nlohmann::json config = {{"drain_timeout", 600},
-                             {"listeners",
-                              {{{"listen", "tcp://127.0.0.1:0"},
-                                {"plugin", "probe"},
-                                {"mode", "threading"},
-                                {"block_on_close", false},
-                                {"config", {{"log_hooks", true}}}}}}};
-    HostUnderTest host(config, {test_plugin("probe")});
-    ASSERT_TRUE(host.ready()) << host.log();
-    UniqueFd client = connect_stream(host.listening()[0]);
-    send_all(client.get(), "sleep 600000\n");
-    ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
-    EXPECT_EQ(host.stop(SIGTERM), 0) << "did not wait for the request despite a long drain_timeout";
-    EXPECT_EQ(read_until_eof(client.get()), "");
-    EXPECT_NE(host.log().find("sleep cancelled: the server is stopping"), std::string::npos) << host.log();
+    for (const char *mode : {"sync", "threading", "forking"}) {
+        nlohmann::json config = {{"drain_timeout", 600},
+                                 {"listeners",
+                                  {{{"listen", "tcp://127.0.0.1:0"},
+                                    {"plugin", "probe"},
+                                    {"mode", mode},
+                                    {"block_on_close", false},
+                                    {"config", {{"log_hooks", true}}}}}}};
+        HostUnderTest host(config, {test_plugin("probe")});
+        ASSERT_TRUE(host.ready()) << host.log();
+        UniqueFd client = connect_stream(host.listening()[0]);
+        send_all(client.get(), "sleep 600000\n");
+        ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
+        EXPECT_EQ(host.stop(SIGTERM), 0) << mode << ": did not wait for the request despite a long drain_timeout";
+        EXPECT_EQ(read_until_eof(client.get()), "") << mode;
+        EXPECT_NE(host.log().find("sleep cancelled: the server is stopping"), std::string::npos) << host.log();
+    }
 }
 
 }  // namespace

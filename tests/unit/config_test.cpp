@@ -93,6 +93,11 @@ TEST(Config, ErrorsNameTheKeyAndTheReason) {
         {R"({"plugin_dir": "p", "listeners": [{"listen": "unix:/x", "plugin": "echo", "allow": ["::1"]}]})", "allow/deny lists apply to tcp and udp listeners only"},
         {R"({"plugin_dir": "p", "listeners": [{)" + listen + "}, {" + listen + "}]}", "listeners[1].listen: 'tcp://127.0.0.1:0' is already used by listeners[0]"},
         {R"({"plugin_dir": "p", "log_level": "loud", "listeners": [{)" + listen + "}]}", "log_level: unknown level 'loud'"},
+        {R"({"plugin_dir": "p", "listeners": [{"listen": "unix:/x", "plugin": "echo", "reuse_address": true}]})", "listeners[0].reuse_address: only tcp and udp listeners reuse an address"},
+        {R"({"plugin_dir": "p", "listeners": [{"listen": "unix:/x", "plugin": "echo", "reuse_port": false}]})", "listeners[0].reuse_port: only tcp and udp"},
+        {R"({"plugin_dir": "p", "listeners": [{"listen": "unix:/x", "plugin": "echo", "deny": []}]})", "allow/deny lists apply to tcp and udp listeners only"},
+        {R"({"plugin_dir": "p", "listeners": [{"listen": "udp://127.0.0.1:0", "plugin": "echo", "request_queue_size": 5}]})", "listeners[0].request_queue_size: datagram listeners have no connection queue"},
+        {R"({"plugin_dir": "p", "listeners": [{"listen": "unix:)" + std::string(100, 'x') + R"(", "plugin": "echo"}]})", "listeners[0].listen: socket path '/etc/sockhost/xxxx"},
     };
     for (const auto &[text, expected] : cases) {
         const std::string message = error_of(text);

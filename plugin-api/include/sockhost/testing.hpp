@@ -22,6 +22,7 @@
 #ifndef SOCKHOST_TESTING_HPP
 #define SOCKHOST_TESTING_HPP
 
+#include <sockhost/descriptor_check.hpp>
 #include <sockhost/plugin.h>
 
 #include <arpa/inet.h>
@@ -442,22 +443,8 @@ public:
 
 private:
     void check_descriptor() const {
-        auto fail = [&](const std::string &reason) {
-            throw std::runtime_error(origin_ + ": " + reason);
-        };
-        if (descriptor_ == nullptr) fail("the entry function returned no descriptor");
-        if (descriptor_->struct_size < sizeof(sockhost_plugin_descriptor))
-            fail("descriptor struct_size " + std::to_string(descriptor_->struct_size) +
-                 " is smaller than ABI 1.0's " + std::to_string(sizeof(sockhost_plugin_descriptor)));
-        const auto plugin_abi = std::to_string(descriptor_->abi_major) + "." +
-                                std::to_string(descriptor_->abi_minor);
-        const auto host_abi =
-            std::to_string(SOCKHOST_ABI_MAJOR) + "." + std::to_string(SOCKHOST_ABI_MINOR);
-        if (descriptor_->abi_major != SOCKHOST_ABI_MAJOR || descriptor_->abi_minor > SOCKHOST_ABI_MINOR)
-            fail("plugin ABI " + plugin_abi + " is not compatible with host ABI " + host_abi);
-        if (descriptor_->name == nullptr || descriptor_->version == nullptr)
-            fail("descriptor without name or version");
-        if (descriptor_->handle == nullptr) fail("descriptor without a handle hook");
+        if (std::string problem = descriptor_problem(descriptor_); !problem.empty())
+            throw std::runtime_error(origin_ + ": " + problem);
     }
 
     std::string origin_;

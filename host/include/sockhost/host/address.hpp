@@ -7,6 +7,7 @@
 
 #include <sys/socket.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -14,6 +15,9 @@
 namespace sockhost {
 
 enum class Transport { tcp, udp, unix_stream, unix_dgram };
+
+// sun_path's size: a Unix socket path holds at most one byte less.
+inline constexpr std::size_t kUnixPathCapacity = 108;
 
 constexpr bool is_datagram(Transport transport) {
     return transport == Transport::udp || transport == Transport::unix_dgram;

@@ -1,6 +1,6 @@
-// One line per event on stderr: "2026-11-24T04:22:01.123Z sockhost[pid] LEVEL message".
-// Each line is formatted in a local buffer and written with a single write(2), with no
-// lock, so lines from threads and forked children never interleave or deadlock.
+// One line per event on stderr: "2026-11-24T04:22:01.123Z sockhost[pid] level: message".
+// Each line goes out in a single writev(2), with no lock, so lines from threads and
+// forked children never interleave or deadlock.
 #pragma once
 
 #include <sockhost/plugin.h>
