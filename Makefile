@@ -16,8 +16,9 @@ configure: deps
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# Only what serving needs: the executable and the bundled plugins.
+# Only what serving needs: the executable and the bundled plugins (and the tour's clients).
 run: configure
+	@scripts/install-deps --tour
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target sockhost echo http daytime kv
 	$(BUILD_DIR)/bin/sockhost --config $(CONFIG)
 
