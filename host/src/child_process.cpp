@@ -28,20 +28,23 @@ ChildProcess::ChildProcess(ChildProcess &&other) noexcept
 
 ChildProcess &ChildProcess::operator=(ChildProcess &&other) noexcept {
     if (this != &other) {
-        this->~ChildProcess();
+        kill_and_reap();
         pid_ = std::exchange(other.pid_, -1);
         pidfd_ = std::move(other.pidfd_);
     }
     return *this;
 }
 
-ChildProcess::~ChildProcess() {
+ChildProcess::~ChildProcess() { kill_and_reap(); }
+
+void ChildProcess::kill_and_reap() {
     if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
+    signal(SIGKILL);
     int status = 0;
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
     pid_ = -1;
+    pidfd_.reset();
 }
 
 std::optional<int> ChildProcess::try_reap() {
@@ -51,14 +54,19 @@ std::optional<int> ChildProcess::try_reap() {
     do {
         reaped = ::waitpid(pid_, &status, WNOHANG);
     } while (reaped < 0 && errno == EINTR);
-    if (reaped != pid_) return std::nullopt;
+    // ECHILD: someone else reaped it (a plugin's waitpid(-1)); it is gone all the same.
+    if (reaped < 0 && errno == ECHILD) status = 0;
+    else if (reaped != pid_) return std::nullopt;
     pid_ = -1;
     pidfd_.reset();
     return status;
 }
 
 void ChildProcess::signal(int signal_number) const {
-    if (pid_ > 0) ::kill(pid_, signal_number);
+    if (pid_ <= 0) return;
+    // Through the pidfd: the pid could be reused if somebody else reaped the child.
+    if (pidfd_) ::syscall(SYS_pidfd_send_signal, pidfd_.get(), signal_number, nullptr, 0);
+    else ::kill(pid_, signal_number);
 }
 
 std::string describe_wait_status(int status) {

@@ -250,9 +250,14 @@ Result<HostConfig> parse_config(std::string_view json_text, const std::filesyste
             config.listeners.push_back(std::move(*listener));
         }
         SOCKHOST_TRY(reader.reject_unknown());
+        // Port 0 asks for a free port each time, so it can appear more than once.
+        const auto fixed = [](const ListenerConfig &listener) {
+            return !is_inet(listener.address.transport) || listener.address.port != 0;
+        };
         for (std::size_t first = 0; first < config.listeners.size(); ++first)
             for (std::size_t second = first + 1; second < config.listeners.size(); ++second)
-                if (config.listeners[first].address.text() == config.listeners[second].address.text())
+                if (fixed(config.listeners[first]) &&
+                    config.listeners[first].address.text() == config.listeners[second].address.text())
                     return fail("listeners[" + std::to_string(second) + "].listen: '" +
                                 config.listeners[second].address.text() + "' is already used by listeners[" +
                                 std::to_string(first) + "]");

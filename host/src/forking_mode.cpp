@@ -114,8 +114,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<ConcurrencyMode> make_forking_mode(Handler &handler, int max_children,
-                                                   std::vector<int> inherited_fds_to_close) {
+Result<std::unique_ptr<ConcurrencyMode>> make_forking_mode(Handler &handler, int max_children,
+                                                           std::vector<int> inherited_fds_to_close) {
     return std::make_unique<ForkingMode>(handler, max_children, std::move(inherited_fds_to_close));
 }
 

@@ -41,7 +41,9 @@ uint64_t host_timeout_ms(const sockhost_request *request) {
     return static_cast<uint64_t>(self(request).timeout().count());
 }
 void host_set_timeout_ms(sockhost_request *request, uint64_t milliseconds) {
-    self(request).set_timeout(std::chrono::milliseconds(milliseconds));
+    // Anything beyond the longest wait (e.g. UINT64_MAX) means "practically never".
+    self(request).set_timeout(std::chrono::milliseconds(
+        std::min<uint64_t>(milliseconds, static_cast<uint64_t>(kLongestWait.count()))));
 }
 sockhost_status host_sleep_ms(sockhost_request *request, uint64_t milliseconds) {
     return status(self(request).sleep_ms(milliseconds));
@@ -59,6 +61,7 @@ void host_set_error(sockhost_request *request, const char *message) {
     self(request).set_handler_error(message != nullptr ? message : "");
 }
 const char *host_last_error(const sockhost_request *request) { return self(request).last_error().c_str(); }
+void host_between_requests(sockhost_request *request) { self(request).mark_between_requests(); }
 
 constexpr sockhost_host_api table = {
     .struct_size = sizeof(sockhost_host_api),
@@ -79,6 +82,7 @@ constexpr sockhost_host_api table = {
     .log = host_log,
     .set_error = host_set_error,
     .last_error = host_last_error,
+    .between_requests = host_between_requests,
 };
 
 }  // namespace

@@ -7,9 +7,7 @@
 
 #include <signal.h>
 
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <thread>
 
 namespace sockhost {
@@ -61,12 +59,48 @@ Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &con
     return servers;
 }
 
+// Waits for the signal that stops the host: SIGTERM (graceful, returns true), SIGINT or
+// SIGQUIT (fast, returns false). SIGHUP is logged and otherwise ignored.
+bool wait_for_stop_signal(const sigset_t &signals, std::chrono::milliseconds drain_timeout) {
+    for (;;) {
+        siginfo_t info{};
+        const int signal_number = ::sigwaitinfo(&signals, &info);
+        if (signal_number < 0) continue;  // EINTR
+        if (signal_number == SIGHUP) {
+            log_warning("SIGHUP: reload needs the supervisor; this host keeps serving unchanged");
+            continue;
+        }
+        if (signal_number == SIGTERM) {
+            log_info("SIGTERM: stopping gracefully, in-flight requests have " + std::to_string(drain_timeout.count()) +
+                     " ms");
+            return true;
+        }
+        log_info(std::string(strsignal(signal_number)) + ": stopping now");
+        return false;
+    }
+}
+
+// During a graceful stop: waits until `until` for SIGINT or SIGQUIT, which turn it into a
+// fast stop (true).
+bool fast_stop_requested(const sigset_t &signals, Clock::time_point until) {
+    const auto left = std::max(Clock::duration::zero(), until - Clock::now());
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(left);
+    const timespec timeout{static_cast<time_t>(seconds.count()),
+                           static_cast<long>(std::chrono::nanoseconds(left - seconds).count())};
+    const int signal_number = ::sigtimedwait(&signals, nullptr, &timeout);
+    if (signal_number != SIGINT && signal_number != SIGQUIT) return false;
+    log_info(std::string(strsignal(signal_number)) + " while stopping: cancelling in-flight requests now");
+    return true;
+}
+
 }  // namespace
 
 void prepare_process_signals() {
     const sigset_t signals = stop_signals();
     ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     ::signal(SIGPIPE, SIG_IGN);  // writes use MSG_NOSIGNAL too; this covers a plugin's own
+    // An inherited SIG_IGN would make the kernel reap request children behind our back.
+    ::signal(SIGCHLD, SIG_DFL);
 }
 
 int run_host(const HostConfig &config) {
@@ -79,58 +113,57 @@ int run_host(const HostConfig &config) {
     auto &servers = *started;
 
     std::atomic<int> failures{0};
+    std::atomic<std::size_t> loops_running{0};
     std::vector<std::thread> loops;
-    std::mutex loops_mutex;
-    std::condition_variable loop_ended;
-    std::size_t loops_running = servers.size();
     const sigset_t signals = stop_signals();
-    for (auto &server : servers) {
-        log_info("listening on " + server->listener().bound_text() + " (plugin " + std::string(server->handler().name()) +
-                 ", mode " + std::string(mode_name(server->options().mode)) + ")");
-        loops.emplace_back([&, serving = server.get()] {
-            if (auto served = serving->serve_forever(); !served) {
-                log_error(served.error().message);
-                failures.fetch_add(1);
-                ::kill(::getpid(), SIGINT);  // one broken listener stops the host
-            }
-            const std::lock_guard lock(loops_mutex);
-            --loops_running;
-            loop_ended.notify_all();
-        });
-    }
-    log_info("ready: " + std::to_string(servers.size()) + " listener(s)");
-
     bool graceful = true;
-    for (;;) {
-        siginfo_t info{};
-        const int signal_number = ::sigwaitinfo(&signals, &info);
-        if (signal_number < 0) continue;  // EINTR
-        if (signal_number == SIGHUP) {
-            log_warning("SIGHUP: reload needs the supervisor; this host keeps serving unchanged");
-            continue;
+    try {
+        for (auto &server : servers) {
+            log_info("listening on " + server->listener().bound_text() + " (plugin " +
+                     std::string(server->handler().name()) + ", mode " +
+                     std::string(mode_name(server->options().mode)) + ")");
+            loops_running.fetch_add(1);
+            loops.emplace_back([&, serving = server.get()] {
+                if (auto served = serving->serve_forever(); !served) {
+                    log_error(served.error().message);
+                    failures.fetch_add(1);
+                    ::kill(::getpid(), SIGINT);  // one broken listener stops the host
+                }
+                loops_running.fetch_sub(1);
+            });
         }
-        graceful = signal_number == SIGTERM;
-        log_info(std::string(graceful ? "SIGTERM: stopping gracefully, in-flight requests have " +
-                                            std::to_string(config.drain_timeout.count()) + " ms"
-                                      : std::string(strsignal(signal_number)) + ": stopping now"));
-        break;
+        log_info("ready: " + std::to_string(servers.size()) + " listener(s)");
+        graceful = wait_for_stop_signal(signals, config.drain_timeout);
+    } catch (const std::system_error &error) {  // a loop thread could not start
+        loops_running.fetch_sub(1);
+        log_error(std::string("cannot start a listener thread: ") + error.what());
+        failures.fetch_add(1);
+        graceful = false;
     }
+
     const auto deadline = Clock::now() + (graceful ? config.drain_timeout : std::chrono::milliseconds(0));
+    const auto next_check = [&] { return std::min(deadline, Clock::now() + std::chrono::milliseconds(50)); };
+    bool fast = !graceful;
     for (auto &server : servers) {
         server->shutdown();
         // Without block_on_close (or on a fast stop) in-flight requests are not waited for.
-        if (!graceful || !server->options().block_on_close) server->cancel_requests();
+        if (fast || !server->options().block_on_close) server->cancel_requests();
     }
-    if (graceful) {
-        // A sync listener's loop runs its request itself: past the deadline, cancel it.
-        std::unique_lock lock(loops_mutex);
-        if (!loop_ended.wait_until(lock, deadline, [&] { return loops_running == 0; })) {
-            log_warning("requests still in flight at the stop deadline; cancelling them");
-            for (auto &server : servers) server->cancel_requests();
-        }
+    // A sync listener's loop runs its request itself: wait for the loops, then for the
+    // threading and forking modes' requests, each until the deadline or a fast-stop signal.
+    while (!fast && loops_running.load() > 0 && Clock::now() < deadline) fast = fast_stop_requested(signals, next_check());
+    if (loops_running.load() > 0) {
+        if (!fast) log_warning("requests still in flight at the stop deadline; cancelling them");
+        for (auto &server : servers) server->cancel_requests();
     }
     for (auto &loop : loops) loop.join();
-    for (auto &server : servers) server->close(deadline);
+    while (!fast && Clock::now() < deadline) {
+        bool idle = true;
+        for (auto &server : servers) idle = server->wait_idle(next_check()) && idle;
+        if (idle) break;
+        fast = fast_stop_requested(signals, Clock::now());
+    }
+    for (auto &server : servers) server->close(fast ? Clock::now() : deadline);
     servers.clear();  // closes listeners, removes the Unix socket files this host created
     log_info("stopped");
     return failures.load() == 0 ? exit_ok : exit_runtime_failure;

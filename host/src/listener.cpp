@@ -6,6 +6,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <utility>
+
 namespace sockhost {
 
 namespace {
@@ -48,7 +50,10 @@ Result<ListenerSocket> ListenerSocket::bind(const ListenAddress &address, const 
 
     ListenerSocket listener;
     listener.address_ = address;
-    listener.fd_ = UniqueFd(::socket(socket_address->family(), socket_type(address.transport) | SOCK_CLOEXEC, 0));
+    // Non-blocking: another process may accept from the same socket (a later generation,
+    // systemd), so readiness seen by poll() may be gone by the time accept() runs.
+    listener.fd_ = UniqueFd(
+        ::socket(socket_address->family(), socket_type(address.transport) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!listener.fd_) return fail_errno(address.text() + ": socket");
     const int fd = listener.fd_.get();
 
@@ -92,7 +97,22 @@ Result<ListenerSocket> ListenerSocket::bind(const ListenAddress &address, const 
     return listener;
 }
 
-ListenerSocket::~ListenerSocket() {
+ListenerSocket &ListenerSocket::operator=(ListenerSocket &&other) noexcept {
+    if (this != &other) {
+        remove_own_path();
+        fd_ = std::move(other.fd_);
+        address_ = std::move(other.address_);
+        local_ = other.local_;
+        owns_path_ = std::exchange(other.owns_path_, false);
+        path_device_ = other.path_device_;
+        path_inode_ = other.path_inode_;
+    }
+    return *this;
+}
+
+ListenerSocket::~ListenerSocket() { remove_own_path(); }
+
+void ListenerSocket::remove_own_path() noexcept {
     if (!owns_path_ || !fd_) return;
     // Remove the socket file only if it is still the one this process bound.
     struct stat status {};

@@ -34,7 +34,7 @@ bool Request::fail(std::string reason) {
 
 std::optional<Clock::time_point> Request::io_deadline() const {
     if (timeout_.count() == 0) return std::nullopt;
-    return Clock::now() + timeout_;
+    return Clock::now() + std::min(timeout_, kLongestWait);
 }
 
 WaitResult Request::wait(int fd, short events, const char *what, bool idle) {
@@ -79,24 +79,26 @@ std::int64_t Request::read_line(char *buffer, std::size_t capacity) {
         return -1;
     }
     const std::size_t limit = capacity - 1;
-    std::size_t searched = 0;
+    std::size_t searched = 0;  // bytes after the buffered start known to hold no '\n'
+    bool at_end = false;
     for (;;) {
+        // Recomputed each round: fill_input() may move or reallocate the buffer.
         const char *begin = input_.data() + input_start_;
         const std::size_t buffered = input_.size() - input_start_;
-        const auto *newline = buffered > searched ? static_cast<const char *>(std::memchr(begin + searched, '\n', buffered - searched))
-                                                  : nullptr;
-        std::size_t line_length = 0;
+        const auto *newline =
+            buffered > searched ? static_cast<const char *>(std::memchr(begin + searched, '\n', buffered - searched))
+                                : nullptr;
+        std::size_t line_length = buffered;  // at end of input: the last line, without '\n'
         if (newline != nullptr) {
             line_length = static_cast<std::size_t>(newline - begin) + 1;
-        } else if (buffered > limit) {
-            fail("read_line: line longer than " + std::to_string(limit) + " bytes");
-            return -1;
-        } else {
+        } else if (!at_end && buffered <= limit) {
             searched = buffered;
             last_error_.clear();
-            if (fill_input()) continue;
-            if (!last_error_.empty()) return -1;
-            line_length = buffered;  // end of input: the last line, without '\n'
+            if (!fill_input()) {
+                if (!last_error_.empty()) return -1;
+                at_end = true;
+            }
+            continue;
         }
         if (line_length > limit) {
             fail("read_line: line longer than " + std::to_string(limit) + " bytes");
@@ -114,7 +116,8 @@ bool Request::write(const void *data, std::size_t length) {
 }
 
 bool Request::sleep_ms(std::uint64_t milliseconds) {
-    const auto wake = Clock::now() + std::chrono::milliseconds(milliseconds);
+    const auto wake = Clock::now() + std::chrono::milliseconds(std::min<std::uint64_t>(
+                                         milliseconds, static_cast<std::uint64_t>(kLongestWait.count())));
     if (waiter_->sleep_until(wake) == WaitResult::cancelled) return fail("sleep cancelled: the server is stopping");
     return true;
 }
@@ -128,7 +131,11 @@ StreamRequest::StreamRequest(UniqueFd connection, Transport transport, SocketAdd
 std::int64_t StreamRequest::receive(char *buffer, std::size_t capacity, bool nothing_pending) {
     for (;;) {
         const ssize_t count = ::recv(connection_.get(), buffer, capacity, MSG_DONTWAIT);
-        if (count > 0) answered_everything_ = false;
+        if (count > 0) {
+            received_anything_ = true;
+            between_requests_ = false;
+        }
+        if (count == 0) saw_end_of_input_ = true;
         if (count >= 0) return count;
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -138,7 +145,7 @@ std::int64_t StreamRequest::receive(char *buffer, std::size_t capacity, bool not
         // About to wait for the peer: what the handler wrote must reach it first, or a
         // request-response protocol would wait on both sides.
         if (!output_.empty() && !flush()) return -1;
-        const bool idle = nothing_pending && answered_everything_;
+        const bool idle = nothing_pending && (!received_anything_ || between_requests_);
         switch (wait(connection_.get(), POLLIN, "read", idle)) {
         case WaitResult::ready: continue;
         case WaitResult::stopping: return 0;  // an idle connection ends like a client's close
@@ -159,7 +166,6 @@ bool StreamRequest::send_all(const char *data, std::size_t length) {
         if (errno != EAGAIN && errno != EWOULDBLOCK) return fail(std::string("write: ") + std::strerror(errno));
         if (wait(connection_.get(), POLLOUT, "write") != WaitResult::ready) return false;
     }
-    answered_everything_ = true;
     return true;
 }
 
@@ -183,7 +189,35 @@ bool StreamRequest::complete() {
     const bool flushed = flush();
     // Send FIN now; close() follows when the request is destroyed.
     ::shutdown(connection_.get(), SHUT_WR);
+    if (flushed && !saw_end_of_input_ && unread_input_pending()) linger();
     return flushed;
+}
+
+bool StreamRequest::unread_input_pending() {
+    if (has_buffered_input()) return true;
+    char probe = 0;
+    return ::recv(connection_.get(), &probe, 1, MSG_DONTWAIT | MSG_PEEK) > 0;
+}
+
+// Closing a TCP socket with unread input makes the kernel send RST, and the peer may then
+// lose the end of the reply it has not read yet. So, like nginx's lingering close, read
+// and drop the client's input until it closes too, within a bound.
+void StreamRequest::linger() {
+    constexpr std::size_t kLingerBytes = 1024 * 1024;
+    constexpr auto kLingerTime = std::chrono::seconds(2);
+    const auto until = Clock::now() + kLingerTime;
+    char scratch[16 * 1024];
+    for (std::size_t drained = 0; drained < kLingerBytes;) {
+        const ssize_t count = ::recv(connection_.get(), scratch, sizeof scratch, MSG_DONTWAIT);
+        if (count == 0) return;
+        if (count > 0) {
+            drained += static_cast<std::size_t>(count);
+            continue;
+        }
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) return;
+        if (waiter_->wait_for(connection_.get(), POLLIN, until, true) != WaitResult::ready) return;
+    }
 }
 
 // --- datagrams -------------------------------------------------------------------------

@@ -32,6 +32,7 @@ bool admit_request(Handler &handler, const AccessList &access, Request &request)
 bool run_request(Handler &handler, Request &request) {
     if (handler.setup(request) != SOCKHOST_OK) {
         log_hook_failure(handler, request, "setup");
+        request.complete();  // what setup wrote may explain the refusal (plugin.h)
         return false;
     }
     bool succeeded = handler.handle(request) == SOCKHOST_OK;

@@ -26,8 +26,8 @@ bool is_wildcard(const SocketAddress &address) {
     return false;
 }
 
-std::unique_ptr<ConcurrencyMode> make_mode(const ServerOptions &options, Handler &handler,
-                                           std::vector<int> child_closes) {
+Result<std::unique_ptr<ConcurrencyMode>> make_mode(const ServerOptions &options, Handler &handler,
+                                                   std::vector<int> child_closes) {
     switch (options.mode) {
     case Mode::sync: return make_sync_mode(handler);
     case Mode::threading: return make_threading_mode(handler, options.max_threads);
@@ -43,8 +43,16 @@ Result<std::unique_ptr<Server>> Server::create(ListenerSocket listener, ServerOp
     UniqueFd stop_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     UniqueFd cancel_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!stop_fd || !cancel_fd) return fail_errno(listener.bound_text() + ": eventfd");
-    return std::unique_ptr<Server>(
+    std::unique_ptr<Server> server(
         new Server(std::move(listener), std::move(options), std::move(handler), std::move(stop_fd), std::move(cancel_fd)));
+    // A request's child keeps what it needs: its connection, or for datagrams the socket
+    // it replies on, and the stop and cancel fds, which reach it through fork.
+    std::vector<int> child_closes;
+    if (!is_datagram(server->listener_.transport())) child_closes.push_back(server->listener_.fd());
+    auto mode = make_mode(server->options_, *server->handler_, std::move(child_closes));
+    if (!mode) return fail(server->listener_.bound_text() + ": " + mode.error().message);
+    server->mode_ = std::move(*mode);
+    return server;
 }
 
 Server::Server(ListenerSocket listener, ServerOptions options, std::shared_ptr<Handler> handler, UniqueFd stop_fd,
@@ -55,17 +63,12 @@ Server::Server(ListenerSocket listener, ServerOptions options, std::shared_ptr<H
       stop_fd_(std::move(stop_fd)),
       cancel_fd_(std::move(cancel_fd)),
       waiter_(cancel_fd_.get(), stop_fd_.get()) {
-    // A request's child keeps what it needs: its connection, or for datagrams the socket
-    // it replies on, and the stop and cancel fds, which reach it through fork.
-    std::vector<int> child_closes;
-    if (!is_datagram(listener_.transport())) child_closes.push_back(listener_.fd());
-    mode_ = make_mode(options_, *handler_, std::move(child_closes));
     local_is_wildcard_ = is_wildcard(listener_.local_address());
     if (is_datagram(listener_.transport())) datagram_buffer_.resize(options_.max_packet_size);
 }
 
 Server::~Server() {
-    if (!closed_) close(Clock::now());
+    if (!closed_ && mode_) close(Clock::now());
 }
 
 void Server::shutdown() { ::eventfd_write(stop_fd_.get(), 1); }

@@ -18,6 +18,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<ConcurrencyMode> make_sync_mode(Handler &handler) { return std::make_unique<SyncMode>(handler); }
+Result<std::unique_ptr<ConcurrencyMode>> make_sync_mode(Handler &handler) {
+    return std::make_unique<SyncMode>(handler);
+}
 
 }  // namespace sockhost

@@ -20,8 +20,8 @@ namespace {
 
 class ThreadingMode final : public ConcurrencyMode {
 public:
-    ThreadingMode(Handler &handler, int max_threads)
-        : handler_(handler), max_threads_(max_threads), ended_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+    ThreadingMode(Handler &handler, int max_threads, UniqueFd ended_fd)
+        : handler_(handler), max_threads_(max_threads), ended_fd_(std::move(ended_fd)) {}
 
     ~ThreadingMode() override {
         for (auto &worker : workers_) worker.thread.join();
@@ -94,8 +94,10 @@ private:
 
 }  // namespace
 
-std::unique_ptr<ConcurrencyMode> make_threading_mode(Handler &handler, int max_threads) {
-    return std::make_unique<ThreadingMode>(handler, max_threads);
+Result<std::unique_ptr<ConcurrencyMode>> make_threading_mode(Handler &handler, int max_threads) {
+    UniqueFd ended_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!ended_fd) return fail_errno("threading mode: eventfd");
+    return std::make_unique<ThreadingMode>(handler, max_threads, std::move(ended_fd));
 }
 
 }  // namespace sockhost

@@ -21,6 +21,7 @@ public:
         while (const std::size_t count = request.read(chunk.get(), kChunkBytes)) {
             request.write({chunk.get(), count});
             request.flush();  // a no-op for datagrams: their reply goes at finish
+            request.between_requests();  // all echoed: a stopping host need not wait
         }
     }
 };

@@ -83,6 +83,8 @@ void Connection::serve() {
                   ? responses_.method_not_allowed(connection)
                   : responses_.ok(connection, head.method == Method::head));
         if (!head.keep_alive) return flush_pending();
+        // Nothing of a next request buffered here: the connection is idle until it arrives.
+        if (begin_ == end_) host_.between_requests(raw_);
     }
 }
 

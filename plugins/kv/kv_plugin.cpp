@@ -82,6 +82,7 @@ public:
             reply += crlf ? "\r\n" : "\n";
             request.write(reply);
             request.flush();  // a no-op for datagrams: their reply goes at finish
+            request.between_requests();  // the host still holds any pipelined lines
         }
     }
 

@@ -92,6 +92,30 @@ TEST(Robustness, SigtermLetsInFlightRequestsFinishAndExitsZero) {
     }
 }
 
+TEST(Robustness, SigtermClosesIdleConnectionsButFinishesAHalfReceivedRequest) {
+    for (const char *mode : {"sync", "threading", "forking"}) {
+        const nlohmann::json listener = {{"listen", "tcp://127.0.0.1:0"}, {"plugin", "probe"}, {"mode", mode}};
+        HostUnderTest host({{"listeners", {listener, listener}}}, {test_plugin("probe")});
+        ASSERT_TRUE(host.ready()) << host.log();
+        // Idle: answered, and the plugin said it is between requests.
+        UniqueFd idle = connect_stream(host.listening()[0]);
+        send_all(idle.get(), "echo first\n");
+        EXPECT_EQ(read_line(idle.get()), "first\n");
+        // Mid-request: half a command line received.
+        UniqueFd busy = connect_stream(host.listening()[1]);
+        send_all(busy.get(), "echo first\n");
+        EXPECT_EQ(read_line(busy.get()), "first\n");
+        send_all(busy.get(), "echo hal");
+        ::kill(host.pid(), SIGTERM);
+        ASSERT_TRUE(host.wait_for_log("SIGTERM: stopping gracefully")) << host.log();
+        EXPECT_EQ(read_until_eof(idle.get()), "") << mode << ": the idle connection is closed at once";
+        send_all(busy.get(), "lo\n");
+        EXPECT_EQ(read_line(busy.get()), "hallo\n") << mode << ": the request in progress is finished";
+        EXPECT_EQ(read_until_eof(busy.get()), "") << "and then its connection is closed as idle";
+        EXPECT_EQ(host.wait_exit(), 0) << host.log();
+    }
+}
+
 TEST(Robustness, SigtermCutsRequestsStillRunningAtTheDrainDeadline) {
     nlohmann::json config = probe_on("threading");
     config["drain_timeout"] = 0.2;

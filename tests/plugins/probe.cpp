@@ -16,6 +16,9 @@
 
 namespace {
 
+// Long enough for a line that spans several of the host's input reads.
+constexpr std::size_t kMaxLine = 64 * 1024;
+
 class Probe {
 public:
     explicit Probe(std::string_view config_json) {
@@ -47,11 +50,12 @@ public:
     void handle(sockhost::Request &request) {
         trace(request, "handle");
         if (fail_handle_) throw std::runtime_error("deliberate handle failure");
-        for (std::string line = request.read_line(); !line.empty(); line = request.read_line()) {
+        for (std::string line = request.read_line(kMaxLine); !line.empty(); line = request.read_line(kMaxLine)) {
             while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
             run(request, line);
             request.flush();
             if (request.is_datagram()) break;
+            request.between_requests();
         }
     }
 

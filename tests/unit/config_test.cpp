@@ -67,6 +67,13 @@ TEST(Config, ReadsEveryOption) {
     EXPECT_EQ(kv.options.max_packet_size, 512u);
 }
 
+TEST(Config, PortZeroMayRepeat) {
+    const auto config = parse(R"({"plugin_dir": "p", "listeners": [{"listen": "tcp://127.0.0.1:0", "plugin": "echo"},
+                                                                  {"listen": "tcp://127.0.0.1:0", "plugin": "echo"}]})");
+    ASSERT_TRUE(config) << config.error().message;
+    EXPECT_EQ(config->listeners.size(), 2u);
+}
+
 TEST(Config, ErrorsNameTheKeyAndTheReason) {
     const std::string listen = R"("listen": "tcp://127.0.0.1:0", "plugin": "echo")";
     const std::pair<std::string, std::string> cases[] = {
@@ -91,7 +98,7 @@ TEST(Config, ErrorsNameTheKeyAndTheReason) {
         {R"({"plugin_dir": "p", "listeners": [{)" + listen + R"(, "max_packet_size": 2}]})", "listeners[0].max_packet_size: only udp and unix-dgram"},
         {R"({"plugin_dir": "p", "listeners": [{"listen": "unix:/x", "plugin": "echo", "reuse_port": true}]})", "listeners[0].reuse_port: only tcp and udp"},
         {R"({"plugin_dir": "p", "listeners": [{"listen": "unix:/x", "plugin": "echo", "allow": ["::1"]}]})", "allow/deny lists apply to tcp and udp listeners only"},
-        {R"({"plugin_dir": "p", "listeners": [{)" + listen + "}, {" + listen + "}]}", "listeners[1].listen: 'tcp://127.0.0.1:0' is already used by listeners[0]"},
+        {R"({"plugin_dir": "p", "listeners": [{"listen": "udp://[::1]:53", "plugin": "echo"}, {"listen": "udp://[::1]:53", "plugin": "echo"}]})", "listeners[1].listen: 'udp://[::1]:53' is already used by listeners[0]"},
         {R"({"plugin_dir": "p", "log_level": "loud", "listeners": [{)" + listen + "}]}", "log_level: unknown level 'loud'"},
         {R"({"plugin_dir": "p", "listeners": [{"listen": "unix:/x", "plugin": "echo", "reuse_address": true}]})", "listeners[0].reuse_address: only tcp and udp listeners reuse an address"},
         {R"({"plugin_dir": "p", "listeners": [{"listen": "unix:/x", "plugin": "echo", "reuse_port": false}]})", "listeners[0].reuse_port: only tcp and udp"},

@@ -134,6 +134,13 @@ typedef struct sockhost_host_api {
     /* The reason for the last failed read, read_line, write, flush or sleep. Owned by the
      * host, valid until the next call on the request. Never NULL. */
     const char *(*last_error)(const sockhost_request *request);
+
+    /* Tells the host that this stream connection is between requests: everything received
+     * so far has been answered. Until its next byte arrives, a stopping server may end the
+     * connection instead of waiting for it: the read then returns 0, as at the client's
+     * close. A connection that has received nothing yet counts as between requests too.
+     * A no-op for datagrams. */
+    void (*between_requests)(sockhost_request *request);
 } sockhost_host_api;
 
 /*

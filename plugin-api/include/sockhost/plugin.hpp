@@ -98,6 +98,10 @@ public:
         host_->log(request_, level, message.c_str());
     }
 
+    // Everything received so far is answered: a stopping server may close the connection
+    // instead of waiting for the next request (the next read then returns 0).
+    void between_requests() { host_->between_requests(request_); }
+
     sockhost_request *raw() const noexcept { return request_; }
     const sockhost_host_api *host() const noexcept { return host_; }
 

@@ -85,6 +85,8 @@ struct RequestResult {
     std::size_t flush_count = 0;    // flush calls on a stream
     std::size_t unflushed_bytes = 0;  // written after the last flush (the host sends them at finish)
     std::size_t bytes_read = 0;     // input the plugin consumed
+    // bytes_read at each between_requests call: where the plugin said a request ended.
+    std::vector<std::size_t> between_requests_at;
 
     std::string error;  // the last message given to set_error
     std::vector<LogLine> log;
@@ -349,6 +351,10 @@ struct FakeHost {
     static const char *last_error(const sockhost_request *handle) {
         return unwrap(handle).last_error.c_str();
     }
+    static void between_requests(sockhost_request *handle) {
+        FakeRequest &request = unwrap(handle);
+        if (allowed(request, "between_requests")) request.result->between_requests_at.push_back(request.result->bytes_read);
+    }
 
     static const sockhost_host_api &table() {
         static const sockhost_host_api api = [] {
@@ -371,6 +377,7 @@ struct FakeHost {
             value.log = &log;
             value.set_error = &set_error;
             value.last_error = &last_error;
+            value.between_requests = &between_requests;
             return value;
         }();
         return api;

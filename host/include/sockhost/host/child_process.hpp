@@ -29,6 +29,7 @@ public:
 
 private:
     ChildProcess(pid_t pid, UniqueFd pidfd) : pid_(pid), pidfd_(std::move(pidfd)) {}
+    void kill_and_reap();
 
     pid_t pid_ = -1;  // -1 once reaped or moved from
     UniqueFd pidfd_;

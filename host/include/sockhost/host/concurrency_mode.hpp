@@ -2,6 +2,7 @@
 // ThreadingMixIn. The server's loop asks the mode for capacity before it accepts more.
 #pragma once
 
+#include <sockhost/host/error.hpp>
 #include <sockhost/host/handler.hpp>
 #include <sockhost/host/io_waiter.hpp>
 #include <sockhost/host/request.hpp>
@@ -39,10 +40,10 @@ public:
     virtual std::size_t in_flight() const { return 0; }
 };
 
-std::unique_ptr<ConcurrencyMode> make_sync_mode(Handler &handler);
-std::unique_ptr<ConcurrencyMode> make_threading_mode(Handler &handler, int max_threads);
+Result<std::unique_ptr<ConcurrencyMode>> make_sync_mode(Handler &handler);
+Result<std::unique_ptr<ConcurrencyMode>> make_threading_mode(Handler &handler, int max_threads);
 // `inherited_fds_to_close`: descriptors a child must not keep (the server's own).
-std::unique_ptr<ConcurrencyMode> make_forking_mode(Handler &handler, int max_children,
-                                                   std::vector<int> inherited_fds_to_close);
+Result<std::unique_ptr<ConcurrencyMode>> make_forking_mode(Handler &handler, int max_children,
+                                                           std::vector<int> inherited_fds_to_close);
 
 }  // namespace sockhost

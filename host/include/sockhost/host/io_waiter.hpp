@@ -11,6 +11,9 @@ namespace sockhost {
 
 using Clock = std::chrono::steady_clock;
 
+// Longer timeouts and sleeps are cut to this, so that now() + wait cannot overflow.
+inline constexpr std::chrono::milliseconds kLongestWait{365LL * 24 * 3600 * 1000};
+
 enum class WaitResult { ready, timed_out, cancelled, stopping };
 
 class IoWaiter {

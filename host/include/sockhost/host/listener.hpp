@@ -17,7 +17,7 @@ public:
     static Result<ListenerSocket> bind(const ListenAddress &address, const ServerOptions &options);
 
     ListenerSocket(ListenerSocket &&) noexcept = default;
-    ListenerSocket &operator=(ListenerSocket &&) noexcept = default;
+    ListenerSocket &operator=(ListenerSocket &&other) noexcept;
     ~ListenerSocket();
 
     int fd() const { return fd_.get(); }
@@ -29,6 +29,7 @@ public:
 
 private:
     ListenerSocket() = default;
+    void remove_own_path() noexcept;
 
     UniqueFd fd_;
     ListenAddress address_;

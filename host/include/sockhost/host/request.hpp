@@ -50,6 +50,9 @@ public:
     const std::string &handler_error() const { return handler_error_; }
     void set_handler_error(std::string message) { handler_error_ = std::move(message); }
 
+    // The plugin's between_requests(): see plugin.h. Only streams have requests to be between.
+    virtual void mark_between_requests() {}
+
     // Moves the request to the waiter of the thread or fiber that will run it.
     void set_waiter(IoWaiter &waiter) { waiter_ = &waiter; }
 
@@ -65,6 +68,7 @@ protected:
 
     bool fail(std::string reason);
     std::optional<Clock::time_point> io_deadline() const;
+    bool has_buffered_input() const { return input_.size() > input_start_; }
     // Waits for readiness; on timeout or cancellation sets last_error and returns false.
     WaitResult wait(int fd, short events, const char *what, bool idle = false);
 
@@ -94,6 +98,7 @@ public:
 
     bool flush() override;
     bool complete() override;
+    void mark_between_requests() override { between_requests_ = true; }
     int fd() const { return connection_.get(); }
 
 protected:
@@ -102,12 +107,16 @@ protected:
 
 private:
     bool send_all(const char *data, std::size_t length);
+    bool unread_input_pending();
+    void linger();
 
     UniqueFd connection_;
     std::vector<char> output_;
-    // True until the first bytes arrive, and again after each reply is sent: the
-    // connection is between requests (keep-alive idle).
-    bool answered_everything_ = true;
+    // A connection that has received nothing, or whose plugin said everything received
+    // is answered, is idle: a stopping server ends its wait for more (see plugin.h).
+    bool received_anything_ = false;
+    bool between_requests_ = false;
+    bool saw_end_of_input_ = false;
 };
 
 // One datagram received on a listener socket (not owned), and the reply to it.

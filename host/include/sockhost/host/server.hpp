@@ -33,6 +33,10 @@ public:
     // From any thread: every host I/O wait of an in-flight request fails from now on.
     void cancel_requests();
 
+    // After serve_forever returned: waits until no request is in flight or the deadline
+    // passes; true if none is left.
+    bool wait_idle(Clock::time_point deadline) { return mode_->wait_idle(deadline); }
+
     // After serve_forever returned: with block_on_close, waits for in-flight requests until
     // `deadline`; then cancels what is left (host I/O waits fail) and reaps it.
     void close(Clock::time_point deadline);

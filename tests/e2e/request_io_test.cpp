@@ -1,0 +1,75 @@
+// The host's request I/O as plugins see it: lines at end of input, large replies to
+// clients that send more than the plugin reads, and waits that must not overflow.
+#include "clients.hpp"
+#include "host_under_test.hpp"
+
+#include <sys/socket.h>
+
+#include <gtest/gtest.h>
+
+namespace sockhost::test {
+namespace {
+
+nlohmann::json probe_on(const char *mode, const char *listen = "tcp://127.0.0.1:0") {
+    return {{"listeners",
+             {{{"listen", listen}, {"plugin", "probe"}, {"mode", mode}, {"config", {{"log_hooks", true}}}}}}};
+}
+
+TEST(RequestIo, LastLineWithoutNewlineIsStillALine) {
+    for (const char *mode : {"sync", "threading", "forking"}) {
+        HostUnderTest host(probe_on(mode), {test_plugin("probe")});
+        ASSERT_TRUE(host.ready()) << host.log();
+        EXPECT_EQ(stream_exchange(host.listening()[0], "echo hi"), "hi\n") << mode;
+        EXPECT_EQ(stream_exchange(host.listening()[0], "echo a\necho b"), "a\nb\n") << mode;
+        const std::string long_last_line = "echo " + std::string(40000, 'x');
+        EXPECT_EQ(stream_exchange(host.listening()[0], "echo a\n" + long_last_line).size(), 2u + 40001u)
+            << mode << ": a last line longer than one read buffer";
+    }
+    HostUnderTest datagrams(probe_on("sync", "udp://127.0.0.1:0"), {test_plugin("probe")});
+    ASSERT_TRUE(datagrams.ready()) << datagrams.log();
+    DatagramClient client(datagrams.listening()[0]);
+    EXPECT_EQ(client.exchange("echo hi"), "hi\n");
+}
+
+TEST(RequestIo, LargeReplyArrivesWholeWhenTheClientSentMoreThanWasRead) {
+    for (const char *mode : {"threading", "forking"}) {
+        HostUnderTest host(probe_on(mode), {test_plugin("probe")});
+        ASSERT_TRUE(host.ready()) << host.log();
+        UniqueFd client = connect_stream(host.listening()[0]);
+        // The handler fails on "bogus" and never reads the rest: closing with that unread
+        // would reset the connection and cut the reply still in flight.
+        send_all(client.get(), "big 8000000\nbogus\n" + std::string(200000, 'z'));
+        const std::string reply = read_until_eof(client.get(), std::chrono::seconds(30));
+        EXPECT_EQ(reply.size(), 8000000u) << mode;
+    }
+}
+
+TEST(RequestIo, HugeSleepIsAWaitNotAnOverflow) {
+    nlohmann::json config = probe_on("threading");
+    config["drain_timeout"] = 0.2;
+    HostUnderTest host(config, {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    UniqueFd client = connect_stream(host.listening()[0]);
+    send_all(client.get(), "sleep 18446744073709551615\n");
+    ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
+    EXPECT_EQ(host.stop(SIGTERM), 0);
+    EXPECT_EQ(read_until_eof(client.get()), "") << "still sleeping at the drain deadline, then cancelled";
+    EXPECT_NE(host.log().find("sleep cancelled: the server is stopping"), std::string::npos) << host.log();
+}
+
+TEST(RequestIo, SigintDuringAGracefulStopStopsAtOnce) {
+    nlohmann::json config = probe_on("threading");
+    config["drain_timeout"] = 600;
+    HostUnderTest host(config, {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    UniqueFd client = connect_stream(host.listening()[0]);
+    send_all(client.get(), "sleep 600000\n");
+    ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
+    ::kill(host.pid(), SIGTERM);
+    ASSERT_TRUE(host.wait_for_log("SIGTERM: stopping gracefully")) << host.log();
+    EXPECT_EQ(host.stop(SIGINT), 0) << "the drain of 600 s was cut short";
+    EXPECT_NE(host.log().find("while stopping: cancelling in-flight requests now"), std::string::npos) << host.log();
+}
+
+}  // namespace
+}  // namespace sockhost::test
