@@ -327,3 +327,22 @@ TEST(HttpPlugin, FailsWhenAReadFailsMidRequest) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(HttpPlugin, SaysItIsBetweenRequestsOnlyWhenNothingOfTheNextIsBuffered) {
+    // Arriving one request per read: idle after each response.
+    Input separate;
+    separate.bytes = std::string(kGet) + std::string(kGet);
+    separate.max_read_bytes = kGet.size();
+    const auto one_by_one = run(http(), "{}", separate);
+    EXPECT_EQ(one_by_one.between_requests_at, (std::vector<std::size_t>{kGet.size(), 2 * kGet.size()}));
+    // Pipelined in one read: the second is already buffered after the first response.
+    const auto pipelined = serve(std::string(kGet) + std::string(kGet));
+    EXPECT_EQ(pipelined.between_requests_at, (std::vector<std::size_t>{2 * kGet.size()}));
+    // Mid-body is never "between requests".
+    const auto with_body = serve("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhel", "{}");
+    EXPECT_TRUE(with_body.between_requests_at.empty());
+}
+
+}  // namespace

@@ -126,3 +126,12 @@ TEST(KvPlugin, ServesConcurrentRequestsOfOneInstance) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(KvPlugin, SaysItIsBetweenRequestsAfterEachAnsweredLine) {
+    const auto result = run(kv(), "{}", lines("SET a 1\nGET a\n"));
+    EXPECT_EQ(result.between_requests_at, (std::vector<std::size_t>{8, 14}));
+}
+
+}  // namespace
