@@ -27,10 +27,9 @@ Result<std::map<std::string, std::shared_ptr<LoadedPlugin>>> load_plugins(const 
         if (plugins.contains(listener.plugin)) continue;
         auto plugin = LoadedPlugin::load(config.plugin_dir / (listener.plugin + ".so"));
         if (!plugin) return std::unexpected(plugin.error());
-        log_info("loaded plugin " + (*plugin)->file().string() + ": " + (*plugin)->name() + " " +
-                 ((*plugin)->descriptor().version != nullptr ? (*plugin)->descriptor().version : "") + ", ABI " +
-                 std::to_string((*plugin)->descriptor().abi_major) + "." +
-                 std::to_string((*plugin)->descriptor().abi_minor));
+        const auto &descriptor = (*plugin)->descriptor();  // checked: name and version are set
+        log_info("loaded plugin " + (*plugin)->file().string() + ": " + descriptor.name + " " + descriptor.version +
+                 ", ABI " + std::to_string(descriptor.abi_major) + "." + std::to_string(descriptor.abi_minor));
         plugins.emplace(listener.plugin, std::move(*plugin));
     }
     return plugins;
