@@ -5,7 +5,6 @@
 #include <sockhost/host/log.hpp>
 #include <sockhost/host/request_lifecycle.hpp>
 
-#include <poll.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -65,18 +64,6 @@ public:
             } else {
                 ++child;
             }
-        }
-    }
-
-    bool wait_idle(Clock::time_point deadline) override {
-        for (;;) {
-            collect_finished();
-            if (children_.empty()) return true;
-            const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
-            if (left <= 0) return false;
-            std::vector<pollfd> watched;
-            for (const auto &child : children_) watched.push_back({child.pidfd(), POLLIN, 0});
-            ::poll(watched.data(), watched.size(), static_cast<int>(std::min<long long>(left, 1000)));
         }
     }
 

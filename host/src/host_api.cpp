@@ -41,9 +41,7 @@ uint64_t host_timeout_ms(const sockhost_request *request) {
     return static_cast<uint64_t>(self(request).timeout().count());
 }
 void host_set_timeout_ms(sockhost_request *request, uint64_t milliseconds) {
-    // Anything beyond the longest wait (e.g. UINT64_MAX) means "practically never".
-    self(request).set_timeout(std::chrono::milliseconds(
-        std::min<uint64_t>(milliseconds, static_cast<uint64_t>(kLongestWait.count()))));
+    self(request).set_timeout(bounded_wait(milliseconds));
 }
 sockhost_status host_sleep_ms(sockhost_request *request, uint64_t milliseconds) {
     return status(self(request).sleep_ms(milliseconds));

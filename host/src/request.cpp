@@ -23,8 +23,6 @@ Request::Request(Transport transport, SocketAddress peer, SocketAddress local, I
       transport_(transport),
       peer_(peer),
       local_(local),
-      peer_text_(format_address(peer)),
-      local_text_(format_address(local)),
       timeout_(timeout) {}
 
 bool Request::fail(std::string reason) {
@@ -34,7 +32,7 @@ bool Request::fail(std::string reason) {
 
 std::optional<Clock::time_point> Request::io_deadline() const {
     if (timeout_.count() == 0) return std::nullopt;
-    return Clock::now() + std::min(timeout_, kLongestWait);
+    return Clock::now() + timeout_;  // at most kLongestWait: the config and set_timeout_ms bound it
 }
 
 WaitResult Request::wait(int fd, short events, const char *what, bool idle) {
@@ -116,8 +114,7 @@ bool Request::write(const void *data, std::size_t length) {
 }
 
 bool Request::sleep_ms(std::uint64_t milliseconds) {
-    const auto wake = Clock::now() + std::chrono::milliseconds(std::min<std::uint64_t>(
-                                         milliseconds, static_cast<std::uint64_t>(kLongestWait.count())));
+    const auto wake = Clock::now() + bounded_wait(milliseconds);
     if (waiter_->sleep_until(wake) == WaitResult::cancelled) return fail("sleep cancelled: the server is stopping");
     return true;
 }
@@ -249,8 +246,7 @@ bool DatagramRequest::queue_output(const char *data, std::size_t length) {
 
 bool DatagramRequest::complete() {
     if (reply_.empty()) return true;  // nothing written: no reply (documented)
-    const bool unbound = peer().family() == AF_UNIX && peer().length <= sizeof(sa_family_t);
-    if (unbound) return fail("reply dropped: the unix-dgram client has no bound address to reply to");
+    if (peer().is_unbound_unix()) return fail("reply dropped: the unix-dgram client has no bound address to reply to");
     for (;;) {
         if (::sendto(socket_fd_, reply_.data(), reply_.size(), MSG_DONTWAIT | MSG_NOSIGNAL, peer().get(),
                      peer().length) >= 0)

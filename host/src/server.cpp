@@ -126,10 +126,7 @@ void Server::accept_connection() {
         const int on = 1;
         ::setsockopt(connection.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     }
-    if (peer.family() == AF_UNIX && peer.length == 0) {
-        peer.length = sizeof(sa_family_t);
-        peer.storage.ss_family = AF_UNIX;
-    }
+    if (peer.length == 0) peer = SocketAddress::unbound_unix();  // Linux may report no address at all
     dispatch_if_admitted(std::make_unique<StreamRequest>(std::move(connection), listener_.transport(), peer, local,
                                                          waiter_, options_.timeout));
 }
@@ -146,8 +143,7 @@ void Server::receive_datagram() {
     }
     if (peer.length == 0) {  // an unbound unix-dgram client: served, but cannot get a reply
         if (listener_.transport() != Transport::unix_dgram) return;
-        peer.length = sizeof(sa_family_t);
-        peer.storage.ss_family = AF_UNIX;
+        peer = SocketAddress::unbound_unix();
     }
     auto size = static_cast<std::size_t>(length);
     if (size > datagram_buffer_.size()) {

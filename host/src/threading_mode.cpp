@@ -5,7 +5,6 @@
 #include <sockhost/host/request_lifecycle.hpp>
 #include <sockhost/host/unique_fd.hpp>
 
-#include <poll.h>
 #include <sys/eventfd.h>
 
 #include <atomic>
@@ -29,17 +28,20 @@ public:
 
     void dispatch(std::unique_ptr<Request> request) override {
         auto &worker = workers_.emplace_back();
-        const std::string peer = request->peer_text();
         try {
-            worker.thread = std::thread([this, &ended = worker.ended, owned = std::move(request)]() mutable {
+            // The thread takes ownership; `request` keeps it only if the thread never starts.
+            worker.thread = std::thread([this, &ended = worker.ended, raw = request.get()] {
+                std::unique_ptr<Request> owned(raw);
                 run_request(handler_, *owned);
                 owned.reset();  // close the connection before the thread is counted as ended
                 ended.store(true, std::memory_order_release);
                 ::eventfd_write(ended_fd_.get(), 1);
             });
+            (void)request.release();
         } catch (const std::system_error &error) {
-            workers_.pop_back();  // the request was closed with the lambda that owned it
-            log_error(std::string(handler_.name()) + ": cannot start a thread for " + peer + ": " + error.what());
+            workers_.pop_back();
+            log_error(std::string(handler_.name()) + ": cannot start a thread for " + request->peer_text() + ": " +
+                      error.what());
         }
     }
 
@@ -57,17 +59,6 @@ public:
             } else {
                 ++worker;
             }
-        }
-    }
-
-    bool wait_idle(Clock::time_point deadline) override {
-        for (;;) {
-            collect_finished();
-            if (workers_.empty()) return true;
-            const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
-            if (left <= 0) return false;
-            pollfd ended{ended_fd_.get(), POLLIN, 0};
-            ::poll(&ended, 1, static_cast<int>(std::min<long long>(left, 1000)));
         }
     }
 

@@ -3,6 +3,8 @@
 #include "clients.hpp"
 #include "host_under_test.hpp"
 
+#include <sockhost/host/address.hpp>
+
 #include <sys/socket.h>
 
 #include <gtest/gtest.h>
@@ -69,6 +71,40 @@ TEST(RequestIo, SigintDuringAGracefulStopStopsAtOnce) {
     ASSERT_TRUE(host.wait_for_log("SIGTERM: stopping gracefully")) << host.log();
     EXPECT_EQ(host.stop(SIGINT), 0) << "the drain of 600 s was cut short";
     EXPECT_NE(host.log().find("while stopping: cancelling in-flight requests now"), std::string::npos) << host.log();
+}
+
+std::string local_address_of(int fd) {
+    SocketAddress address;
+    address.length = sizeof address.storage;
+    ::getsockname(fd, address.get(), &address.length);
+    return format_address(address);
+}
+
+TEST(RequestIo, HostTableReportsAddressesTransportAndTimeout) {
+    nlohmann::json config = {{"listeners",
+                              {{{"listen", "tcp://127.0.0.1:0"}, {"plugin", "probe"}, {"timeout", 7}},
+                               {{"listen", "unix:who.sock"}, {"plugin", "probe"}},
+                               {{"listen", "udp://[::1]:0"}, {"plugin", "probe"}}}}};
+    HostUnderTest host(config, {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+
+    UniqueFd tcp = connect_stream(host.listening()[0]);
+    send_all(tcp.get(), "whoami\ntimeout 250\ntimeout 18446744073709551615\n");
+    const std::string listen_tcp = host.listening()[0].substr(std::string("tcp://").size());
+    EXPECT_EQ(read_line(tcp.get()), local_address_of(tcp.get()) + " " + listen_tcp + " " +
+                                        std::to_string(SOCKHOST_TRANSPORT_TCP) + " 16 16 7000\n");
+    EXPECT_EQ(read_line(tcp.get()), "timeout 250\n");
+    EXPECT_EQ(read_line(tcp.get()), "timeout 31536000000\n") << "UINT64_MAX is cut to a year";
+
+    const std::string over_unix = stream_exchange(host.listening()[1], "whoami\n");
+    EXPECT_EQ(over_unix, "unix:(unbound) " + host.listening()[1] + " " +
+                             std::to_string(SOCKHOST_TRANSPORT_UNIX_STREAM) + " 2 " +
+                             std::to_string(2 + host.listening()[1].size() - 5 + 1) + " 60000\n");
+
+    DatagramClient udp(host.listening()[2]);
+    const std::string over_udp = udp.exchange("whoami\n");
+    EXPECT_NE(over_udp.find("[::1]:"), std::string::npos) << over_udp;
+    EXPECT_NE(over_udp.find(" " + std::to_string(SOCKHOST_TRANSPORT_UDP) + " 28 28 "), std::string::npos) << over_udp;
 }
 
 }  // namespace

@@ -37,8 +37,8 @@ TEST_P(TransportModeMatrix, ThreeSequentialClientsAreEchoed) {
     ASSERT_TRUE(host.ready()) << host.log();
     ASSERT_EQ(host.listening().size(), 1u);
     const std::string address = host.listening()[0];
-    if (transport.listen == std::string("tcp://127.0.0.1:0") || transport.datagram) {
-        EXPECT_EQ(address.find(":0 "), std::string::npos) << "the log shows the real port, not 0";
+    if (address.find("://") != std::string::npos) {
+        EXPECT_NE(host.port(0), 0) << "the log shows the port as bound, not 0: " << address;
     }
     for (int client = 0; client < 3; ++client) {
         const std::string message = "client " + std::to_string(client) + " via " + transport.name + "/" + mode + "\n";

@@ -76,6 +76,19 @@ private:
             request.write(rest + "\n");
         } else if (command == "pid") {
             request.write(std::to_string(::getpid()) + "\n");
+        } else if (command == "whoami") {
+            // Every address function of the host table, as one line.
+            std::size_t peer_length = 0, local_length = 0;
+            request.host()->peer_sockaddr(request.raw(), &peer_length);
+            request.host()->local_sockaddr(request.raw(), &local_length);
+            request.write(std::string(request.peer()) + " " + std::string(request.local()) + " " +
+                          std::to_string(request.transport()) + " " + std::to_string(peer_length) + " " +
+                          std::to_string(local_length) + " " + std::to_string(request.timeout_ms()) + "\n");
+        } else if (command == "timeout") {
+            std::uint64_t milliseconds = 0;
+            words >> milliseconds;
+            request.set_timeout_ms(milliseconds);
+            request.write("timeout " + std::to_string(request.timeout_ms()) + "\n");
         } else if (command == "tag") {
             request.write(tag_ + "\n");
         } else if (command == "sleep") {

@@ -1,5 +1,7 @@
 #include "clients.hpp"
 
+#include <sockhost/host/address.hpp>
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
@@ -17,45 +19,13 @@ namespace sockhost::test {
 
 namespace {
 
-struct Target {
-    int family = AF_INET;
-    sockaddr_storage address{};
-    socklen_t length = 0;
-};
-
-// Parses the host's "scheme://ip:port" / "unix:path" text into a socket address.
-Target parse_target(const std::string &bound) {
-    Target target;
-    const auto scheme_end = bound.find("://");
-    if (scheme_end == std::string::npos) {
-        const auto path = bound.substr(bound.find(':') + 1);
-        auto *local = reinterpret_cast<sockaddr_un *>(&target.address);
-        local->sun_family = AF_UNIX;
-        std::strncpy(local->sun_path, path.c_str(), sizeof local->sun_path - 1);
-        target.family = AF_UNIX;
-        target.length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
-        return target;
-    }
-    const auto rest = bound.substr(scheme_end + 3);
-    const auto colon = rest.rfind(':');
-    std::string host = rest.substr(0, colon);
-    const auto port = static_cast<std::uint16_t>(std::stoi(rest.substr(colon + 1)));
-    if (host.starts_with('[')) {
-        host = host.substr(1, host.size() - 2);
-        auto *inet6 = reinterpret_cast<sockaddr_in6 *>(&target.address);
-        inet6->sin6_family = AF_INET6;
-        inet6->sin6_port = htons(port);
-        ::inet_pton(AF_INET6, host.c_str(), &inet6->sin6_addr);
-        target.family = AF_INET6;
-        target.length = sizeof(sockaddr_in6);
-    } else {
-        auto *inet = reinterpret_cast<sockaddr_in *>(&target.address);
-        inet->sin_family = AF_INET;
-        inet->sin_port = htons(port);
-        ::inet_pton(AF_INET, host.c_str(), &inet->sin_addr);
-        target.length = sizeof(sockaddr_in);
-    }
-    return target;
+// The host's own parser reads the addresses it logs ("tcp://127.0.0.1:5000", "unix:/x").
+SocketAddress parse_target(const std::string &bound) {
+    auto listen = parse_listen_address(bound);
+    if (!listen) throw std::runtime_error(listen.error().message);
+    auto address = resolve_listen_address(*listen);
+    if (!address) throw std::runtime_error(address.error().message);
+    return *address;
 }
 
 bool wait_readable(int fd, std::chrono::steady_clock::time_point deadline) {
@@ -65,9 +35,9 @@ bool wait_readable(int fd, std::chrono::steady_clock::time_point deadline) {
     return ::poll(&watched, 1, static_cast<int>(left.count())) > 0;
 }
 
-UniqueFd connect_to(const Target &target, const std::string &what) {
-    UniqueFd fd(::socket(target.family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (::connect(fd.get(), reinterpret_cast<const sockaddr *>(&target.address), target.length) != 0)
+UniqueFd connect_to(const SocketAddress &target, const std::string &what) {
+    UniqueFd fd(::socket(target.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (::connect(fd.get(), target.get(), target.length) != 0)
         throw std::runtime_error("connect " + what + ": " + std::strerror(errno));
     return fd;
 }
@@ -79,14 +49,14 @@ UniqueFd connect_stream(const std::string &bound_address) {
 }
 
 UniqueFd connect_tcp_from(const std::string &bound_address, const std::string &source_ip) {
-    const Target target = parse_target(bound_address);
+    const SocketAddress target = parse_target(bound_address);
     UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_in source{};
     source.sin_family = AF_INET;
     ::inet_pton(AF_INET, source_ip.c_str(), &source.sin_addr);
     if (::bind(fd.get(), reinterpret_cast<sockaddr *>(&source), sizeof source) != 0)
         throw std::runtime_error("bind " + source_ip + ": " + std::strerror(errno));
-    if (::connect(fd.get(), reinterpret_cast<const sockaddr *>(&target.address), target.length) != 0)
+    if (::connect(fd.get(), target.get(), target.length) != 0)
         throw std::runtime_error("connect " + bound_address + ": " + std::strerror(errno));
     return fd;
 }
@@ -138,11 +108,11 @@ std::string stream_exchange(const std::string &bound_address, const std::string 
 }
 
 DatagramClient::DatagramClient(const std::string &bound_address, bool bound) {
-    const Target target = parse_target(bound_address);
-    fd_ = UniqueFd(::socket(target.family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    if (target.family == AF_UNIX && bound) {
+    const SocketAddress target = parse_target(bound_address);
+    fd_ = UniqueFd(::socket(target.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (target.family() == AF_UNIX && bound) {
         // A bound client, so the host has an address to reply to.
-        own_path_ = reinterpret_cast<const sockaddr_un *>(&target.address)->sun_path + std::string(".client-") +
+        own_path_ = reinterpret_cast<const sockaddr_un *>(&target.storage)->sun_path + std::string(".client-") +
                     std::to_string(::getpid()) + "-" + std::to_string(fd_.get());
         sockaddr_un self{};
         self.sun_family = AF_UNIX;
@@ -151,7 +121,7 @@ DatagramClient::DatagramClient(const std::string &bound_address, bool bound) {
         if (::bind(fd_.get(), reinterpret_cast<sockaddr *>(&self), sizeof self) != 0)
             throw std::runtime_error("bind " + own_path_ + ": " + std::strerror(errno));
     }
-    if (::connect(fd_.get(), reinterpret_cast<const sockaddr *>(&target.address), target.length) != 0)
+    if (::connect(fd_.get(), target.get(), target.length) != 0)
         throw std::runtime_error("connect " + bound_address + ": " + std::strerror(errno));
 }
 

@@ -74,12 +74,7 @@ HostUnderTest::HostUnderTest(nlohmann::json config, const std::vector<std::files
             ready_ = true;
             break;
         }
-        int status = 0;
-        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-            exit_code_ = decode_status(status);
-            pid_ = -1;
-            break;
-        }
+        if (reaped()) break;
         std::this_thread::sleep_for(5ms);
     }
     static const std::regex listening_line("info: listening on (\\S+) ");
@@ -123,18 +118,19 @@ bool HostUnderTest::wait_for_log(const std::string &text, std::chrono::milliseco
     return false;
 }
 
+bool HostUnderTest::reaped() {
+    int status = 0;
+    if (pid_ <= 0) return true;
+    if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
+    exit_code_ = decode_status(status);
+    pid_ = -1;
+    return true;
+}
+
 std::optional<int> HostUnderTest::wait_exit(std::chrono::milliseconds timeout) {
     if (exit_code_) return exit_code_;
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (pid_ > 0 && std::chrono::steady_clock::now() < deadline) {
-        int status = 0;
-        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-            exit_code_ = decode_status(status);
-            pid_ = -1;
-            break;
-        }
-        std::this_thread::sleep_for(5ms);
-    }
+    while (!reaped() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
     return exit_code_;
 }
 

@@ -46,6 +46,9 @@ public:
     std::optional<int> wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 private:
+    // Reaps the host if it has exited (recording its exit code); true once it is gone.
+    bool reaped();
+
     TempDir dir_;
     pid_t pid_ = -1;
     bool ready_ = false;

@@ -44,6 +44,15 @@ struct SocketAddress {
     sockaddr_storage storage{};
     socklen_t length = 0;
 
+    // A Unix client that bound no path: nothing can be sent back to it.
+    static SocketAddress unbound_unix() {
+        SocketAddress address;
+        address.storage.ss_family = AF_UNIX;
+        address.length = sizeof(sa_family_t);
+        return address;
+    }
+    bool is_unbound_unix() const { return family() == AF_UNIX && length <= sizeof(sa_family_t); }
+
     const sockaddr *get() const { return reinterpret_cast<const sockaddr *>(&storage); }
     sockaddr *get() { return reinterpret_cast<sockaddr *>(&storage); }
     int family() const { return storage.ss_family; }

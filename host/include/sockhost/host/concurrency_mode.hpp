@@ -31,7 +31,8 @@ public:
     virtual void collect_finished() {}
 
     // Waits until no request is in flight or the deadline passes; true if none is left.
-    virtual bool wait_idle(Clock::time_point) { return true; }
+    // Reaps as requests end, waking on the mode's wake fds.
+    bool wait_idle(Clock::time_point deadline);
 
     // After the server's cancel fd is set: ends what is left and reaps it. Returns once
     // nothing of the mode is alive.

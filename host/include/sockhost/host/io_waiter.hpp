@@ -4,7 +4,9 @@
 // idle wait (a connection between requests) ends as soon as the server starts to stop.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <optional>
 
 namespace sockhost {
@@ -13,6 +15,12 @@ using Clock = std::chrono::steady_clock;
 
 // Longer timeouts and sleeps are cut to this, so that now() + wait cannot overflow.
 inline constexpr std::chrono::milliseconds kLongestWait{365LL * 24 * 3600 * 1000};
+
+// A plugin's wait in milliseconds (any uint64_t, e.g. UINT64_MAX for "forever"), bounded.
+inline std::chrono::milliseconds bounded_wait(std::uint64_t milliseconds) {
+    return std::chrono::milliseconds(
+        std::min<std::uint64_t>(milliseconds, static_cast<std::uint64_t>(kLongestWait.count())));
+}
 
 enum class WaitResult { ready, timed_out, cancelled, stopping };
 

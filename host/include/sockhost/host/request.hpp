@@ -39,8 +39,15 @@ public:
     Transport transport() const { return transport_; }
     const SocketAddress &peer() const { return peer_; }
     const SocketAddress &local() const { return local_; }
-    const std::string &peer_text() const { return peer_text_; }
-    const std::string &local_text() const { return local_text_; }
+    // Formatted on first use: most requests never print their addresses.
+    const std::string &peer_text() const {
+        if (peer_text_.empty()) peer_text_ = format_address(peer_);
+        return peer_text_;
+    }
+    const std::string &local_text() const {
+        if (local_text_.empty()) local_text_ = format_address(local_);
+        return local_text_;
+    }
 
     std::chrono::milliseconds timeout() const { return timeout_; }
     void set_timeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
@@ -80,8 +87,8 @@ private:
     Transport transport_;
     SocketAddress peer_;
     SocketAddress local_;
-    std::string peer_text_;
-    std::string local_text_;
+    mutable std::string peer_text_;
+    mutable std::string local_text_;
     std::chrono::milliseconds timeout_;
     std::string last_error_;
     std::string handler_error_;

@@ -1,5 +1,16 @@
-/* A plugin declaring the ABI version given at build time (BAD_ABI_MAJOR/MINOR). */
+/* A plugin whose descriptor breaks one rule, chosen at build time: BAD_ABI_MAJOR and
+ * BAD_ABI_MINOR (default: this ABI), and BAD_HANDLE (default: a working handle hook). */
 #include <sockhost/plugin.h>
+
+#ifndef BAD_ABI_MAJOR
+#define BAD_ABI_MAJOR SOCKHOST_ABI_MAJOR
+#endif
+#ifndef BAD_ABI_MINOR
+#define BAD_ABI_MINOR SOCKHOST_ABI_MINOR
+#endif
+#ifndef BAD_HANDLE
+#define BAD_HANDLE handle
+#endif
 
 static sockhost_status handle(void *instance, sockhost_request *request) {
     (void)instance;
@@ -9,14 +20,15 @@ static sockhost_status handle(void *instance, sockhost_request *request) {
 
 SOCKHOST_EXPORT const sockhost_plugin_descriptor *sockhost_plugin_entry(const sockhost_host_api *host) {
     (void)host;
+    (void)handle;
     static sockhost_plugin_descriptor descriptor = {
         .struct_size = sizeof(sockhost_plugin_descriptor),
         .abi_major = BAD_ABI_MAJOR,
         .abi_minor = BAD_ABI_MINOR,
-        .name = "bad_abi_version",
+        .name = "bad_descriptor",
         .version = "1",
         .transports = SOCKHOST_TRANSPORTS_ALL,
-        .handle = handle,
+        .handle = BAD_HANDLE,
     };
     return &descriptor;
 }
