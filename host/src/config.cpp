@@ -6,6 +6,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 namespace sockhost {
 
@@ -126,8 +127,9 @@ Result<Mode> parse_mode(const std::string &text, const std::string &path) {
     return fail(path + ": unknown mode '" + text + "' (use sync, threading or forking)");
 }
 
+// `implied_plugin` is set for a sidecar's listeners: `plugin` may then be left out.
 Result<ListenerConfig> parse_listener(const json &object, const std::string &path,
-                                      const std::filesystem::path &base_dir) {
+                                      const std::filesystem::path &base_dir, const std::string &implied_plugin = {}) {
     if (!object.is_object()) return fail(path + ": expected an object, got " + std::string(object.type_name()));
     ObjectReader reader(object, path);
     ListenerConfig listener;
@@ -141,7 +143,17 @@ Result<ListenerConfig> parse_listener(const json &object, const std::string &pat
     if (!is_inet(listener.address.transport))
         listener.address.path = (base_dir / listener.address.path).lexically_normal().string();
 
-    SOCKHOST_TRY(reader.string("plugin", listener.plugin, true));
+    SOCKHOST_TRY(reader.string("name", listener.name, false));
+    if (object.contains("name") &&
+        (listener.name.empty() || listener.name.size() > 255 || listener.name.find(':') != std::string::npos))
+        return fail(reader.key_path("name") + ": '" + listener.name +
+                    "' must be 1 to 255 characters without ':' (systemd's LISTEN_FDNAMES rules)");
+
+    listener.plugin = implied_plugin;
+    SOCKHOST_TRY(reader.string("plugin", listener.plugin, implied_plugin.empty()));
+    if (!implied_plugin.empty() && listener.plugin != implied_plugin)
+        return fail(reader.key_path("plugin") + ": '" + listener.plugin + "' in the sidecar of plugin '" +
+                    implied_plugin + "': a sidecar declares only its own plugin's listeners");
     if (listener.plugin.empty() || listener.plugin.find('/') != std::string::npos || listener.plugin.ends_with(".so"))
         return fail(reader.key_path("plugin") + ": '" + listener.plugin +
                     "' must be a plugin name: the file name in plugin_dir without '.so'");
@@ -234,38 +246,93 @@ Result<HostConfig> parse_config(std::string_view json_text, const std::filesyste
         SOCKHOST_TRY(reader.string("plugin_dir", plugin_dir, true));
         config.plugin_dir = (base_dir / plugin_dir).lexically_normal();
         SOCKHOST_TRY(reader.seconds("drain_timeout", config.drain_timeout));
+        SOCKHOST_TRY(reader.seconds("ready_timeout", config.ready_timeout));
+        if (const json *workers = reader.find("workers")) {
+            if (workers->is_string() && workers->get<std::string>() == "auto") {
+                config.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+            } else {
+                long long count = 1;
+                SOCKHOST_TRY(reader.integer("workers", 1, 1024, count));
+                config.workers = static_cast<int>(count);
+            }
+        }
+        std::string path_text;
+        SOCKHOST_TRY(reader.string("pid_file", path_text, false));
+        if (!path_text.empty()) config.pid_file = (base_dir / path_text).lexically_normal();
+        path_text.clear();
+        SOCKHOST_TRY(reader.string("control_socket", path_text, false));
+        if (!path_text.empty()) {
+            config.control_socket = (base_dir / path_text).lexically_normal();
+            if (config.control_socket.string().size() >= kUnixPathCapacity)
+                return fail("control_socket: path '" + config.control_socket.string() + "' is longer than " +
+                            std::to_string(kUnixPathCapacity - 1) + " bytes");
+        }
         std::string level = "info";
         SOCKHOST_TRY(reader.string("log_level", level, false));
         auto log_level = parse_log_level(level);
         if (!log_level) return std::unexpected(log_level.error());
         config.log_level = *log_level;
 
-        const json *listeners = reader.find("listeners");
-        if (listeners == nullptr) return fail("listeners: required key is missing");
-        if (!listeners->is_array()) return reader.type_error("listeners", "an array", *listeners);
-        if (listeners->empty()) return fail("listeners: at least one listener is needed");
-        for (std::size_t index = 0; index < listeners->size(); ++index) {
-            auto listener = parse_listener((*listeners)[index], "listeners[" + std::to_string(index) + "]", base_dir);
-            if (!listener) return std::unexpected(listener.error());
-            config.listeners.push_back(std::move(*listener));
+        // Optional: sidecars in plugin_dir may declare every listener.
+        if (const json *listeners = reader.find("listeners")) {
+            if (!listeners->is_array()) return reader.type_error("listeners", "an array", *listeners);
+            for (std::size_t index = 0; index < listeners->size(); ++index) {
+                auto listener = parse_listener((*listeners)[index], "listeners[" + std::to_string(index) + "]", base_dir);
+                if (!listener) return std::unexpected(listener.error());
+                config.listeners.push_back(std::move(*listener));
+            }
         }
         SOCKHOST_TRY(reader.reject_unknown());
-        // Port 0 asks for a free port each time, so it can appear more than once.
-        const auto fixed = [](const ListenerConfig &listener) {
-            return !is_inet(listener.address.transport) || listener.address.port != 0;
-        };
-        for (std::size_t first = 0; first < config.listeners.size(); ++first)
-            for (std::size_t second = first + 1; second < config.listeners.size(); ++second)
-                if (fixed(config.listeners[first]) &&
-                    config.listeners[first].address.text() == config.listeners[second].address.text())
-                    return fail("listeners[" + std::to_string(second) + "].listen: '" +
-                                config.listeners[second].address.text() + "' is already used by listeners[" +
-                                std::to_string(first) + "]");
+        SOCKHOST_TRY(check_listeners_distinct(config.listeners, [](std::size_t index) {
+            return "listeners[" + std::to_string(index) + "]";
+        }));
         return config;
     };
     auto config = parse();
     if (!config) return in_source(config.error());
     return config;
+}
+
+Result<void> check_listeners_distinct(const std::vector<ListenerConfig> &listeners,
+                                      const std::function<std::string(std::size_t)> &describe) {
+    // Port 0 asks for a free port each time, so it can appear more than once.
+    const auto fixed = [](const ListenerConfig &listener) {
+        return !is_inet(listener.address.transport) || listener.address.port != 0;
+    };
+    for (std::size_t first = 0; first < listeners.size(); ++first)
+        for (std::size_t second = first + 1; second < listeners.size(); ++second) {
+            if (fixed(listeners[first]) && listeners[first].address.text() == listeners[second].address.text())
+                return fail(describe(second) + ".listen: '" + listeners[second].address.text() +
+                            "' is already used by " + describe(first));
+            if (!listeners[first].name.empty() && listeners[first].name == listeners[second].name)
+                return fail(describe(second) + ".name: '" + listeners[second].name + "' is already used by " +
+                            describe(first));
+        }
+    return {};
+}
+
+Result<std::vector<ListenerConfig>> parse_sidecar(std::string_view json_text, const std::filesystem::path &base_dir,
+                                                  std::string_view source, const std::string &plugin_name) {
+    const auto in_source = [&](const std::string &message) { return fail("sidecar " + std::string(source) + ": " + message); };
+    json document;
+    try {
+        document = json::parse(json_text);
+    } catch (const json::parse_error &error) {
+        return in_source(std::string("not valid JSON: ") + error.what());
+    }
+    if (!document.is_object()) return in_source("expected a JSON object at the top");
+    ObjectReader reader(document, "");
+    std::vector<ListenerConfig> result;
+    const json *listeners = reader.find("listeners");
+    if (listeners == nullptr) return in_source("listeners: required key is missing");
+    if (!listeners->is_array()) return in_source(reader.type_error("listeners", "an array", *listeners).error().message);
+    for (std::size_t index = 0; index < listeners->size(); ++index) {
+        auto listener = parse_listener((*listeners)[index], "listeners[" + std::to_string(index) + "]", base_dir, plugin_name);
+        if (!listener) return in_source(listener.error().message);
+        result.push_back(std::move(*listener));
+    }
+    if (auto known = reader.reject_unknown(); !known) return in_source(known.error().message);
+    return result;
 }
 
 Result<HostConfig> load_config(const std::filesystem::path &file) {

@@ -6,6 +6,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <string>
 #include <utility>
 
 namespace sockhost {
@@ -95,6 +97,56 @@ Result<ListenerSocket> ListenerSocket::bind(const ListenAddress &address, const 
     if (::getsockname(fd, listener.local_.get(), &listener.local_.length) != 0)
         return fail_errno(address.text() + ": getsockname");
     return listener;
+}
+
+Result<ListenerSocket> ListenerSocket::adopt(UniqueFd fd, const ListenAddress &address) {
+    ListenerSocket listener;
+    listener.address_ = address;
+    listener.fd_ = std::move(fd);
+    int type = 0;
+    socklen_t type_length = sizeof type;
+    if (::getsockopt(listener.fd_.get(), SOL_SOCKET, SO_TYPE, &type, &type_length) != 0)
+        return fail_errno(address.text() + ": inherited fd " + std::to_string(listener.fd_.get()) + " is not a socket");
+    if (type != socket_type(address.transport))
+        return fail(address.text() + ": inherited fd " + std::to_string(listener.fd_.get()) +
+                    " is a socket of another type");
+    listener.local_.length = sizeof listener.local_.storage;
+    if (::getsockname(listener.fd_.get(), listener.local_.get(), &listener.local_.length) != 0)
+        return fail_errno(address.text() + ": getsockname");
+    const int family = listener.local_.family();
+    if (is_inet(address.transport) ? (family != AF_INET && family != AF_INET6) : family != AF_UNIX)
+        return fail(address.text() + ": inherited fd " + std::to_string(listener.fd_.get()) +
+                    " is a socket of another family");
+    return listener;
+}
+
+bool ListenerSocket::matches(int fd, const ListenAddress &address) {
+    int type = 0;
+    socklen_t type_length = sizeof type;
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_length) != 0 || type != socket_type(address.transport))
+        return false;
+    SocketAddress local;
+    local.length = sizeof local.storage;
+    if (::getsockname(fd, local.get(), &local.length) != 0) return false;
+    if (!is_inet(address.transport)) {
+        if (local.family() != AF_UNIX) return false;
+        const auto *unix_address = reinterpret_cast<const sockaddr_un *>(&local.storage);
+        return std::string(unix_address->sun_path) == address.path;
+    }
+    auto wanted = resolve_listen_address(address);
+    if (!wanted || wanted->family() != local.family()) return false;
+    if (local.family() == AF_INET) {
+        const auto *have = reinterpret_cast<const sockaddr_in *>(&local.storage);
+        const auto *want = reinterpret_cast<const sockaddr_in *>(&wanted->storage);
+        return have->sin_addr.s_addr == want->sin_addr.s_addr && (want->sin_port == 0 || have->sin_port == want->sin_port);
+    }
+    if (local.family() == AF_INET6) {
+        const auto *have = reinterpret_cast<const sockaddr_in6 *>(&local.storage);
+        const auto *want = reinterpret_cast<const sockaddr_in6 *>(&wanted->storage);
+        return std::memcmp(&have->sin6_addr, &want->sin6_addr, sizeof have->sin6_addr) == 0 &&
+               (want->sin6_port == 0 || have->sin6_port == want->sin6_port);
+    }
+    return false;
 }
 
 ListenerSocket &ListenerSocket::operator=(ListenerSocket &&other) noexcept {

@@ -74,7 +74,7 @@ TEST(Concurrency, ForkingRunsEachRequestInItsOwnChild) {
     ASSERT_TRUE(host.ready()) << host.log();
     const std::string first = stream_exchange(host.listening()[0], "pid\n");
     const std::string second = stream_exchange(host.listening()[0], "pid\n");
-    EXPECT_NE(first, std::to_string(host.pid()) + "\n");
+    EXPECT_NE(first, std::to_string(host.worker_pid()) + "\n");
     EXPECT_NE(first, second);
 }
 

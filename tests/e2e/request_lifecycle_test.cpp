@@ -45,7 +45,8 @@ TEST(RequestLifecycle, ProcessInitRunsInTheHostAndInEachForkedChild) {
     ASSERT_TRUE(host.ready()) << host.log();
     const std::string child = stream_exchange(host.listening()[0], "pid\n");
     ASSERT_FALSE(child.empty());
-    EXPECT_TRUE(host.wait_for_log("probe process_init in pid " + std::to_string(host.pid()) + "\n")) << host.log();
+    EXPECT_TRUE(host.wait_for_log("probe process_init in pid " + std::to_string(host.worker_pid()) + "\n"))
+        << host.log();
     EXPECT_TRUE(host.wait_for_log("probe process_init in pid " + child)) << "the child ran it too: " << host.log();
 }
 

@@ -51,8 +51,10 @@ TEST(Robustness, NoFdThreadOrChildOutlivesItsRequest) {
                                    {{"listen", "unix:leak.sock"}, {"plugin", "probe"}, {"mode", mode}}}}};
         HostUnderTest host(config, {test_plugin("probe")});
         ASSERT_TRUE(host.ready()) << host.log();
-        const int fds_before = open_fd_count(host.pid());
-        const int threads_before = thread_count(host.pid());
+        // The worker serves; the supervisor only owns the listeners.
+        const pid_t worker = host.worker_pid();
+        const int fds_before = open_fd_count(worker);
+        const int threads_before = thread_count(worker);
         std::vector<std::future<std::string>> clients;
         for (int round = 0; round < 20; ++round) {
             clients.push_back(std::async(std::launch::async, [&] { return stream_exchange(host.listening()[0], "echo t\n"); }));
@@ -66,14 +68,14 @@ TEST(Robustness, NoFdThreadOrChildOutlivesItsRequest) {
         // A client sees the answer before the host has closed its side: allow the last
         // requests a moment to be collected (bounded; the assertions below decide).
         const auto settled = [&] {
-            return thread_count(host.pid()) == threads_before && child_pids(host.pid()).empty() &&
-                   open_fd_count(host.pid()) == fds_before;
+            return thread_count(worker) == threads_before && child_pids(worker).empty() &&
+                   open_fd_count(worker) == fds_before;
         };
         for (int wait = 0; wait < 200 && !settled(); ++wait) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        EXPECT_EQ(thread_count(host.pid()), threads_before) << mode;
-        EXPECT_TRUE(child_pids(host.pid()).empty()) << mode;
-        EXPECT_FALSE(has_zombie_children(host.pid())) << mode;
-        EXPECT_EQ(open_fd_count(host.pid()), fds_before) << mode;
+        EXPECT_EQ(thread_count(worker), threads_before) << mode;
+        EXPECT_TRUE(child_pids(worker).empty()) << mode;
+        EXPECT_FALSE(has_zombie_children(worker)) << mode;
+        EXPECT_EQ(open_fd_count(worker), fds_before) << mode;
         EXPECT_EQ(host.stop(SIGTERM), 0);
     }
 }

@@ -1,5 +1,7 @@
 #include "host_under_test.hpp"
 
+#include "clients.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -7,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -66,8 +69,8 @@ std::filesystem::path write_config(const TempDir &dir, nlohmann::json config,
 }  // namespace
 
 HostUnderTest::HostUnderTest(nlohmann::json config, const std::vector<std::filesystem::path> &plugin_files) {
-    const auto config_path = write_config(dir_, std::move(config), plugin_files);
-    pid_ = spawn(config_path, dir_ / "sockhost.log");
+    config_path_ = write_config(dir_, std::move(config), plugin_files);
+    pid_ = spawn(config_path_, dir_ / "sockhost.log");
     const auto deadline = std::chrono::steady_clock::now() + 20s;
     while (std::chrono::steady_clock::now() < deadline) {
         if (log().find("] info: ready:") != std::string::npos) {
@@ -95,6 +98,24 @@ HostUnderTest::~HostUnderTest() {
     const std::string text = log();
     if (text.find("Sanitizer") != std::string::npos || text.find("runtime error:") != std::string::npos)
         ADD_FAILURE() << "sanitizer report from sockhost:\n" << text;
+}
+
+std::vector<pid_t> HostUnderTest::worker_pids() const { return pid_ > 0 ? child_pids(pid_) : std::vector<pid_t>{}; }
+
+pid_t HostUnderTest::worker_pid() const {
+    const auto workers = worker_pids();
+    EXPECT_EQ(workers.size(), 1u) << "expected one worker process";
+    return workers.empty() ? -1 : workers.front();
+}
+
+CommandOutcome run_sockhost_command(const std::string &arguments) {
+    const std::string command = sockhost_binary().string() + " " + arguments + " 2>&1";
+    FILE *pipe = ::popen(command.c_str(), "r");
+    std::string output;
+    char buffer[4096];
+    while (const std::size_t count = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, count);
+    const int status = ::pclose(pipe);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
 std::uint16_t HostUnderTest::port(std::size_t listener) const {

@@ -28,8 +28,15 @@ public:
     HostUnderTest &operator=(const HostUnderTest &) = delete;
 
     bool ready() const { return ready_; }
-    pid_t pid() const { return pid_; }
+    pid_t pid() const { return pid_; }  // the supervisor
     const TempDir &dir() const { return dir_; }
+    const std::filesystem::path &config_path() const { return config_path_; }
+    std::filesystem::path plugin_dir() const { return dir_ / "plugins"; }
+
+    // The supervisor's children: the workers of every live generation.
+    std::vector<pid_t> worker_pids() const;
+    // The one worker (fails the test unless there is exactly one).
+    pid_t worker_pid() const;
 
     // Bound addresses in listener order, from the "listening on" log lines.
     const std::vector<std::string> &listening() const { return listening_; }
@@ -50,6 +57,7 @@ private:
     bool reaped();
 
     TempDir dir_;
+    std::filesystem::path config_path_;
     pid_t pid_ = -1;
     bool ready_ = false;
     std::optional<int> exit_code_;
@@ -61,6 +69,13 @@ struct StartFailure {
     int exit_code;
     std::string log;
 };
+// Runs `sockhost ARGUMENTS` to completion (e.g. "reload -c FILE"): exit code and output.
+struct CommandOutcome {
+    int exit_code;
+    std::string output;  // stdout and stderr together
+};
+CommandOutcome run_sockhost_command(const std::string &arguments);
+
 StartFailure run_expecting_exit(nlohmann::json config, const std::vector<std::filesystem::path> &plugin_files);
 
 }  // namespace sockhost::test

@@ -16,6 +16,8 @@ public:
     // Takes ownership of the freshly forked `pid`.
     static Result<ChildProcess> adopt(pid_t pid);
 
+    ChildProcess() = default;  // none: pid() is -1
+
     ChildProcess(ChildProcess &&other) noexcept;
     ChildProcess &operator=(ChildProcess &&other) noexcept;
     ~ChildProcess();

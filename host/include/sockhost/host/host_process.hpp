@@ -1,20 +1,30 @@
-// The `sockhost` process: loads every plugin, binds every listener, serves each in its own
-// loop thread, and stops on a signal. Nothing serves unless everything started.
+// The `sockhost` processes: the supervisor (owns the listeners, runs generations of
+// workers, never loads a plugin) and the worker (loads the plugins and serves the
+// listeners it inherited). See docs/architecture.md, "Process model".
 #pragma once
 
 #include <sockhost/host/config.hpp>
+#include <sockhost/host/generation.hpp>
 
 namespace sockhost {
 
-// Exit codes, documented in docs/config.md.
+// Exit codes, documented in docs/config.md and docs/operations.md.
 enum ExitCode : int { exit_ok = 0, exit_runtime_failure = 1, exit_startup_failure = 2 };
 
-// Blocks the stop signals (they are taken with sigwaitinfo) and ignores SIGPIPE. Call
-// before any thread starts.
+// Blocks the stop and reload signals (they are taken with sigwaitinfo or a signalfd) and
+// ignores SIGPIPE. Call before any thread starts.
 void prepare_process_signals();
 
-// Serves `config` until SIGTERM (graceful: in-flight requests get drain_timeout) or
-// SIGINT/SIGQUIT (fast). Returns the exit code.
-int run_host(const HostConfig &config);
+// The supervisor: serves `config_file` through generations of workers until SIGTERM
+// (graceful) or SIGINT/SIGQUIT (fast); SIGHUP reloads. Returns the exit code.
+int run_supervisor(const std::filesystem::path &config_file);
+
+// A worker of generation `arguments.generation`: adopts the inherited listeners, loads the
+// plugins, serves, reports READY, and drains on SIGTERM. Returns the exit code.
+int run_worker(const WorkerArguments &arguments);
+
+// `sockhost --check`: validates the configuration and loads every plugin in plugin_dir in
+// a throwaway process, serving nothing. Returns exit_ok or exit_startup_failure.
+int check_configuration(const std::filesystem::path &config_file);
 
 }  // namespace sockhost

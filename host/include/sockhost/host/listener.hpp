@@ -16,6 +16,15 @@ public:
     // a live one is "address in use"; a path that is not a socket is never removed.
     static Result<ListenerSocket> bind(const ListenAddress &address, const ServerOptions &options);
 
+    // Takes a socket bound elsewhere (by the supervisor, or by systemd) for `address`. Its
+    // blocking mode is not changed and its Unix path, if any, is never removed by this object.
+    // Fails if the fd is not a socket of the address's family and type.
+    static Result<ListenerSocket> adopt(UniqueFd fd, const ListenAddress &address);
+
+    // Whether an inherited socket `fd` is the one configured as `address`: same type, and
+    // the same bound address (a Unix path, or an inet address and port; port 0 matches any).
+    static bool matches(int fd, const ListenAddress &address);
+
     ListenerSocket(ListenerSocket &&) noexcept = default;
     ListenerSocket &operator=(ListenerSocket &&other) noexcept;
     ~ListenerSocket();

@@ -1,5 +1,10 @@
+// The worker: one process of a generation. It never binds: its listeners are inherited
+// from the supervisor, whose copies stay open, so nothing here may shutdown() them, change
+// their blocking mode or remove a Unix path (ListenerSocket::adopt does neither).
 #include <sockhost/host/host_process.hpp>
 
+#include <sockhost/host/effective_config.hpp>
+#include <sockhost/host/inherited_listeners.hpp>
 #include <sockhost/host/listener.hpp>
 #include <sockhost/host/log.hpp>
 #include <sockhost/host/plugin_loader.hpp>
@@ -21,6 +26,7 @@ sigset_t stop_signals() {
     return signals;
 }
 
+// Only the plugins some listener uses: an unused NAME.so in plugin_dir runs no code here.
 Result<std::map<std::string, std::shared_ptr<LoadedPlugin>>> load_plugins(const HostConfig &config) {
     std::map<std::string, std::shared_ptr<LoadedPlugin>> plugins;
     for (const auto &listener : config.listeners) {
@@ -35,12 +41,19 @@ Result<std::map<std::string, std::shared_ptr<LoadedPlugin>>> load_plugins(const 
     return plugins;
 }
 
-// Everything is loaded, created and bound before the first request is served.
-Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &config) {
+// Everything is loaded and created before the first request is served.
+Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &config,
+                                                          std::vector<InheritedListener> inherited) {
+    if (inherited.size() != config.listeners.size())
+        return fail("inherited " + std::to_string(inherited.size()) + " listener(s) for " +
+                    std::to_string(config.listeners.size()) + " configured");
+    // TODO(security): drop privileges here, after adopting the listeners and before
+    // loading any plugin code.
     auto plugins = load_plugins(config);
     if (!plugins) return std::unexpected(plugins.error());
     std::vector<std::unique_ptr<Server>> servers;
-    for (const auto &listener : config.listeners) {
+    for (std::size_t index = 0; index < config.listeners.size(); ++index) {
+        const auto &listener = config.listeners[index];
         const std::string where = "listener " + listener.address.text() + ": ";
         auto handler = PluginHandler::create(plugins->at(listener.plugin), listener.plugin_config_json);
         if (!handler) return fail(where + handler.error().message);
@@ -49,7 +62,7 @@ Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &con
                         std::string(transport_name(listener.address.transport)));
         if (auto initialized = (*handler)->process_init(); !initialized)
             return fail(where + initialized.error().message);
-        auto socket = ListenerSocket::bind(listener.address, listener.options);
+        auto socket = ListenerSocket::adopt(std::move(inherited[index].fd), listener.address);
         if (!socket) return std::unexpected(socket.error());
         auto server = Server::create(std::move(*socket), listener.options, std::shared_ptr<Handler>(std::move(*handler)));
         if (!server) return std::unexpected(server.error());
@@ -58,17 +71,14 @@ Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &con
     return servers;
 }
 
-// Waits for the signal that stops the host: SIGTERM (graceful, returns true), SIGINT or
-// SIGQUIT (fast, returns false). SIGHUP is logged and otherwise ignored.
+// Waits for the signal that stops the worker: SIGTERM (graceful, returns true), SIGINT or
+// SIGQUIT (fast, returns false). SIGHUP is for the supervisor; a worker ignores it.
 bool wait_for_stop_signal(const sigset_t &signals, std::chrono::milliseconds drain_timeout) {
     for (;;) {
         siginfo_t info{};
         const int signal_number = ::sigwaitinfo(&signals, &info);
         if (signal_number < 0) continue;  // EINTR
-        if (signal_number == SIGHUP) {
-            log_warning("SIGHUP: reload needs the supervisor; this host keeps serving unchanged");
-            continue;
-        }
+        if (signal_number == SIGHUP) continue;
         if (signal_number == SIGTERM) {
             log_info("SIGTERM: stopping gracefully, in-flight requests have " + std::to_string(drain_timeout.count()) +
                      " ms");
@@ -102,14 +112,36 @@ void prepare_process_signals() {
     ::signal(SIGCHLD, SIG_DFL);
 }
 
-int run_host(const HostConfig &config) {
-    set_log_threshold(config.log_level);
-    auto started = start_servers(config);
-    if (!started) {
-        log_error(started.error().message + "; not started");
+namespace {
+
+Result<HostConfig> worker_config(int config_fd) {
+    auto text = read_config_memfd(config_fd);
+    if (!text) return std::unexpected(text.error());
+    auto snapshot = ConfigSnapshot::from_json(*text);
+    if (!snapshot) return std::unexpected(snapshot.error());
+    return compose_config(*snapshot);
+}
+
+}  // namespace
+
+int run_worker(const WorkerArguments &arguments) {
+    // The supervisor logs a failure reported here, once, with what it means for the reload.
+    const auto refuse = [&](const Error &error) {
+        report_status(arguments.status_fd, "FAILED " + error.message);
         return exit_startup_failure;
-    }
+    };
+    auto inherited = take_inherited_listeners();
+    if (!inherited) return refuse(inherited.error());
+    auto config = worker_config(arguments.config_fd);
+    ::close(arguments.config_fd);
+    if (!config) return refuse(config.error());
+    set_log_threshold(config->log_level);
+    auto started = start_servers(*config, std::move(*inherited));
+    if (!started) return refuse(started.error());
     auto &servers = *started;
+    const auto &drain_timeout = config->drain_timeout;
+    const std::string who = "generation " + std::to_string(arguments.generation) + " worker " +
+                            std::to_string(arguments.index);
 
     std::atomic<int> failures{0};
     std::atomic<std::size_t> loops_running{0};
@@ -118,9 +150,9 @@ int run_host(const HostConfig &config) {
     bool graceful = true;
     try {
         for (auto &server : servers) {
-            log_info("listening on " + server->listener().bound_text() + " (plugin " +
-                     std::string(server->handler().name()) + ", mode " +
-                     std::string(mode_name(server->options().mode)) + ")");
+            log_debug(who + " serving " + server->listener().bound_text() + " (plugin " +
+                      std::string(server->handler().name()) + ", mode " +
+                      std::string(mode_name(server->options().mode)) + ")");
             loops_running.fetch_add(1);
             loops.emplace_back([&, serving = server.get()] {
                 if (auto served = serving->serve_forever(); !served) {
@@ -131,8 +163,9 @@ int run_host(const HostConfig &config) {
                 loops_running.fetch_sub(1);
             });
         }
-        log_info("ready: " + std::to_string(servers.size()) + " listener(s)");
-        graceful = wait_for_stop_signal(signals, config.drain_timeout);
+        report_status(arguments.status_fd, "READY");
+        ::close(arguments.status_fd);
+        graceful = wait_for_stop_signal(signals, drain_timeout);
     } catch (const std::system_error &error) {  // a loop thread could not start
         loops_running.fetch_sub(1);
         log_error(std::string("cannot start a listener thread: ") + error.what());
@@ -140,7 +173,7 @@ int run_host(const HostConfig &config) {
         graceful = false;
     }
 
-    const auto deadline = Clock::now() + (graceful ? config.drain_timeout : std::chrono::milliseconds(0));
+    const auto deadline = Clock::now() + (graceful ? drain_timeout : std::chrono::milliseconds(0));
     const auto next_check = [&] { return std::min(deadline, Clock::now() + std::chrono::milliseconds(50)); };
     bool fast = !graceful;
     for (auto &server : servers) {
@@ -163,8 +196,8 @@ int run_host(const HostConfig &config) {
         fast = fast_stop_requested(signals, Clock::now());
     }
     for (auto &server : servers) server->close(fast ? Clock::now() : deadline);
-    servers.clear();  // closes listeners, removes the Unix socket files this host created
-    log_info("stopped");
+    servers.clear();  // closes this worker's copies of the listeners; the supervisor keeps its own
+    log_info(who + " stopped");
     return failures.load() == 0 ? exit_ok : exit_runtime_failure;
 }
 
