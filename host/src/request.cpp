@@ -142,7 +142,10 @@ std::int64_t StreamRequest::receive(char *buffer, std::size_t capacity, bool not
         // About to wait for the peer: what the handler wrote must reach it first, or a
         // request-response protocol would wait on both sides.
         if (!output_.empty() && !flush()) return -1;
-        const bool idle = nothing_pending && (!received_anything_ || between_requests_);
+        // A connection that has sent nothing yet is not idle: its first request may be on its
+        // way (accepted just before a drain began); it has until its timeout or the drain
+        // deadline. Only a connection between two requests ends at once on stop.
+        const bool idle = nothing_pending && received_anything_ && between_requests_;
         switch (wait(connection_.get(), POLLIN, "read", idle)) {
         case WaitResult::ready: continue;
         case WaitResult::stopping: return 0;  // an idle connection ends like a client's close
