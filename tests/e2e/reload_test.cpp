@@ -1,0 +1,317 @@
+// Hot reload as an operator sees it: `sockhost reload` reports the outcome, a slow
+// request finishes on the old generation, a broken plugin changes nothing, a plugin
+// replaced by rename is live after the next reload, sidecars add and remove listeners,
+// a hung connection is cut at the drain deadline, nothing leaks, listeners are kept.
+#include "clients.hpp"
+#include "host_under_test.hpp"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <thread>
+
+namespace sockhost::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+nlohmann::json probe_listener(const std::string &listen = "tcp://127.0.0.1:0", const char *mode = "threading") {
+    return {{"listen", listen}, {"plugin", "probe"}, {"mode", mode}, {"config", {{"log_hooks", true}}}};
+}
+
+nlohmann::json with_control(nlohmann::json listeners) {
+    return {{"control_socket", "control.sock"}, {"listeners", std::move(listeners)}};
+}
+
+CommandOutcome reload(const HostUnderTest &host) { return run_sockhost_command("reload -c " + host.config_path().string()); }
+
+// The operator's way: a temporary file in the same directory, renamed into place.
+void install_file(const std::filesystem::path &source, const std::filesystem::path &target) {
+    const auto temporary = target.parent_path() / ("." + target.filename().string() + ".tmp");
+    std::filesystem::copy_file(source, temporary, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::rename(temporary, target);
+}
+
+void write_file(const std::filesystem::path &path, const std::string &text) { std::ofstream(path) << text; }
+
+int count_of(const std::string &text, const std::string &what) {
+    int count = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++count;
+    return count;
+}
+
+// "socket:[12345]" for each socket the process holds.
+std::multiset<std::string> socket_inodes(pid_t pid) {
+    std::multiset<std::string> inodes;
+    const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+    for (const auto &entry : std::filesystem::directory_iterator(dir)) {
+        std::error_code error;
+        const auto target = std::filesystem::read_symlink(entry.path(), error).string();
+        if (target.starts_with("socket:")) inodes.insert(target);
+    }
+    return inodes;
+}
+
+ino_t inode_of(const std::string &path) {
+    struct stat status {};
+    return ::stat(path.c_str(), &status) == 0 ? status.st_ino : 0;
+}
+
+// Sets sanitizer options for the processes started while it lives: a worker killed by
+// SIGSEGV from outside is not a sanitizer finding.
+class SanitizerSegvPassThrough {
+public:
+    SanitizerSegvPassThrough() {
+        for (const char *name : {"ASAN_OPTIONS", "TSAN_OPTIONS"}) {
+            const char *value = std::getenv(name);
+            saved_.emplace_back(name, value ? std::optional<std::string>(value) : std::nullopt);
+            ::setenv(name, ((value ? std::string(value) + ":" : std::string()) + "handle_segv=0").c_str(), 1);
+        }
+    }
+    ~SanitizerSegvPassThrough() {
+        for (const auto &[name, value] : saved_) {
+            if (value) ::setenv(name.c_str(), value->c_str(), 1);
+            else ::unsetenv(name.c_str());
+        }
+    }
+
+private:
+    std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+TEST(Reload, SlowRequestFinishesOnTheOldGenerationAndLaterRequestsReachTheNew) {
+    HostUnderTest host(with_control({probe_listener()}), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const std::string old_worker = stream_exchange(host.listening()[0], "pid\n");
+    UniqueFd slow = connect_stream(host.listening()[0]);
+    send_all(slow.get(), "sleep 1500\n");
+    ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
+
+    const auto outcome = reload(host);
+    EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
+    EXPECT_NE(outcome.output.find("reload: generation 2 is serving 1 listener(s)"), std::string::npos) << outcome.output;
+    const std::string new_worker = stream_exchange(host.listening()[0], "pid\n");
+    EXPECT_NE(new_worker, old_worker) << "answered by generation 2";
+    EXPECT_FALSE(new_worker.empty());
+    EXPECT_EQ(read_line(slow.get()), "slept\n") << "the old generation finished the slow request";
+    EXPECT_EQ(read_until_eof(slow.get()), "") << "then closed the connection";
+    EXPECT_TRUE(host.wait_for_log("generation 1 has exited")) << host.log();
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
+TEST(Reload, BrokenPluginFailsTheReloadWithItsReasonAndNothingChanges) {
+    HostUnderTest host(with_control({probe_listener()}), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const std::string worker = stream_exchange(host.listening()[0], "pid\n");
+
+    // A plugin that does not load, with a sidecar that uses it.
+    install_file(test_plugin("bad_no_entry"), host.plugin_dir() / "bad_no_entry.so");
+    write_file(host.plugin_dir() / "bad_no_entry.json", R"({"listeners": [{"listen": "tcp://127.0.0.1:0"}]})");
+    auto outcome = reload(host);
+    EXPECT_EQ(outcome.exit_code, 1) << outcome.output;
+    EXPECT_NE(outcome.output.find("reload failed: "), std::string::npos) << outcome.output;
+    EXPECT_NE(outcome.output.find("bad_no_entry.so: entry symbol 'sockhost_plugin_entry' not found"), std::string::npos)
+        << outcome.output;
+    EXPECT_TRUE(host.wait_for_log("; generation 1 keeps serving")) << host.log();
+    EXPECT_EQ(stream_exchange(host.listening()[0], "pid\n"), worker) << "generation 1 still serves";
+
+    // A sidecar that is not JSON fails before any worker starts.
+    std::filesystem::remove(host.plugin_dir() / "bad_no_entry.so");
+    install_file(test_plugin("probe"), host.plugin_dir() / "extra.so");
+    write_file(host.plugin_dir() / "extra.json", "{not json");
+    outcome = reload(host);
+    EXPECT_EQ(outcome.exit_code, 1) << outcome.output;
+    EXPECT_NE(outcome.output.find("extra.json: not valid JSON"), std::string::npos) << outcome.output;
+
+    // Fixed: the next reload succeeds.
+    std::filesystem::remove(host.plugin_dir() / "extra.json");
+    outcome = reload(host);
+    EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
+    EXPECT_NE(stream_exchange(host.listening()[0], "pid\n"), worker);
+    EXPECT_TRUE(host.wait_for_log("ignoring " + (host.plugin_dir() / "bad_no_entry.json").string() +
+                                  ": no plugin bad_no_entry.so beside it"))
+        << host.log();
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
+TEST(Reload, PluginReplacedByRenameIsLiveAfterTheNextReload) {
+    TempDir scratch;
+    std::filesystem::copy_file(test_plugin("probe"), scratch / "service.so");
+    nlohmann::json listener = {{"listen", "unix:service.sock"}, {"plugin", "service"}};
+    HostUnderTest host(with_control({listener}), {scratch / "service.so"});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const std::string address = host.listening()[0];
+    const std::string probe_pid = stream_exchange(address, "pid\n");
+    ASSERT_TRUE(std::isdigit(static_cast<unsigned char>(probe_pid.front()))) << probe_pid;
+
+    install_file(bundled_plugin("echo"), host.plugin_dir() / "service.so");
+    EXPECT_EQ(stream_exchange(address, "pid\n"), probe_pid) << "the running generation keeps its plugin";
+    const auto outcome = reload(host);
+    EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
+    EXPECT_EQ(stream_exchange(address, "pid\n"), "pid\n") << "now the echo plugin answers";
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
+TEST(Reload, SidecarAddsAListenerAndRemovingItClosesItAfterTheDrain) {
+    HostUnderTest host(with_control({probe_listener()}), {test_plugin("probe"), bundled_plugin("echo")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const auto side_path = host.plugin_dir() / "side.sock";
+    write_file(host.plugin_dir() / "README.txt", "notes for the operator\n");
+    write_file(host.plugin_dir() / "echo.json", R"({"listeners": [{"listen": "unix:side.sock"}]})");
+    auto outcome = reload(host);
+    ASSERT_EQ(outcome.exit_code, 0) << outcome.output;
+    EXPECT_NE(outcome.output.find("2 listener(s)"), std::string::npos) << outcome.output;
+    EXPECT_EQ(stream_exchange("unix:" + side_path.string(), "hello"), "hello");
+    EXPECT_TRUE(host.wait_for_log("ignoring " + (host.plugin_dir() / "README.txt").string() + ": not a plugin"))
+        << host.log();
+
+    std::filesystem::remove(host.plugin_dir() / "echo.json");
+    outcome = reload(host);
+    ASSERT_EQ(outcome.exit_code, 0) << outcome.output;
+    EXPECT_TRUE(host.wait_for_log("closed listener unix:" + side_path.string() + ": no longer configured")) << host.log();
+    EXPECT_FALSE(std::filesystem::exists(side_path)) << "the supervisor removed the socket file it created";
+    EXPECT_THROW(connect_stream("unix:" + side_path.string()), std::runtime_error);
+    EXPECT_FALSE(stream_exchange(host.listening()[0], "pid\n").empty()) << "the main listener serves on";
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
+TEST(Reload, HungConnectionIsCutAtTheDrainDeadlineAndNothingLeaksOrIsRebound) {
+    auto config = with_control({probe_listener(), probe_listener("unix:kept.sock")});
+    config["drain_timeout"] = 0.5;
+    HostUnderTest host(config, {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const int supervisor_fds = open_fd_count(host.pid());
+    const auto listener_inodes = socket_inodes(host.pid());
+    const auto unix_path = host.listening()[1].substr(5);
+    const auto path_inode = inode_of(unix_path);
+
+    UniqueFd hung = connect_stream(host.listening()[0]);
+    send_all(hung.get(), "sleep 600000\n");
+    ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
+    for (int round = 0; round < 5; ++round) {
+        const auto outcome = reload(host);
+        ASSERT_EQ(outcome.exit_code, 0) << outcome.output;
+        EXPECT_EQ(stream_exchange(host.listening()[1], "echo still\n"), "still\n");
+    }
+    EXPECT_EQ(read_until_eof(hung.get()), "") << "cut at generation 1's drain deadline";
+    EXPECT_TRUE(host.wait_for_log("still in flight at the stop deadline")) << host.log();
+    for (int wait = 0; wait < 500 && count_of(host.log(), " has exited") < 5; ++wait) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(count_of(host.log(), " has exited"), 5) << host.log();
+
+    EXPECT_EQ(open_fd_count(host.pid()), supervisor_fds) << "the supervisor holds what it held before the reloads";
+    EXPECT_EQ(socket_inodes(host.pid()), listener_inodes) << "the same listening sockets: none was re-bound";
+    EXPECT_EQ(host.worker_pids().size(), 1u) << "only generation 6's worker is left";
+    EXPECT_FALSE(has_zombie_children(host.pid()));
+    EXPECT_EQ(inode_of(unix_path), path_inode) << "the same socket file: never unlinked or re-bound";
+    EXPECT_EQ(stream_exchange(host.listening()[1], "echo kept\n"), "kept\n");
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+    EXPECT_FALSE(std::filesystem::exists(unix_path)) << "removed when the supervisor stopped";
+}
+
+TEST(Reload, KilledWorkerIsReplacedAndTheOtherWorkerServesOn) {
+    SanitizerSegvPassThrough segv_is_expected;
+    auto config = with_control({probe_listener()});
+    config["workers"] = 2;
+    HostUnderTest host(config, {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    // Keep-alive connections until one is served by each worker.
+    std::map<std::string, UniqueFd> by_worker;
+    for (int attempt = 0; attempt < 200 && by_worker.size() < 2; ++attempt) {
+        UniqueFd connection = connect_stream(host.listening()[0]);
+        send_all(connection.get(), "pid\n");
+        const std::string pid = read_line(connection.get());
+        if (!by_worker.contains(pid)) by_worker.emplace(pid, std::move(connection));
+    }
+    ASSERT_EQ(by_worker.size(), 2u);
+    const pid_t victim = std::stoi(by_worker.begin()->first);
+    UniqueFd &survivor = std::next(by_worker.begin())->second;
+
+    ::kill(victim, SIGSEGV);
+    EXPECT_TRUE(host.wait_for_log("(pid " + std::to_string(victim) +
+                                  ") killed by signal 11 (Segmentation fault); starting a replacement"))
+        << host.log();
+    EXPECT_TRUE(host.wait_for_log(" replaced (pid ")) << host.log();
+    send_all(survivor.get(), "echo unaffected\n");
+    EXPECT_EQ(read_line(survivor.get()), "unaffected\n") << "the other worker's client saw nothing";
+    for (int round = 0; round < 20; ++round) EXPECT_EQ(stream_exchange(host.listening()[0], "echo new\n"), "new\n");
+    const auto workers = host.worker_pids();
+    EXPECT_EQ(workers.size(), 2u);
+    EXPECT_EQ(std::count(workers.begin(), workers.end(), victim), 0);
+    by_worker.clear();
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
+TEST(Reload, CheckValidatesTheConfigAndLoadsEveryPlugin) {
+    TempDir dir;
+    std::filesystem::create_directories(dir / "plugins");
+    std::filesystem::create_symlink(test_plugin("probe"), dir / "plugins" / "probe.so");
+    const nlohmann::json config = {{"plugin_dir", "plugins"}, {"listeners", {probe_listener()}}};
+    write_file(dir / "good.json", config.dump());
+    auto outcome = run_sockhost_command("--check -c " + (dir / "good.json").string());
+    EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
+    EXPECT_NE(outcome.output.find("is valid: 1 listener(s), 1 plugin(s) load"), std::string::npos) << outcome.output;
+    EXPECT_EQ(outcome.output.find("listening on"), std::string::npos) << "nothing is served";
+
+    // A broken plugin that no listener uses yet: --check loads it all the same.
+    std::filesystem::create_symlink(test_plugin("bad_no_entry"), dir / "plugins" / "bad_no_entry.so");
+    outcome = run_sockhost_command("--check -c " + (dir / "good.json").string());
+    EXPECT_EQ(outcome.exit_code, 2) << outcome.output;
+    EXPECT_NE(outcome.output.find("check failed: "), std::string::npos) << outcome.output;
+    EXPECT_NE(outcome.output.find("bad_no_entry.so: entry symbol 'sockhost_plugin_entry' not found"), std::string::npos)
+        << outcome.output;
+
+    nlohmann::json bad = config;
+    bad["listeners"][0]["plugin"] = "missing";
+    write_file(dir / "bad.json", bad.dump());
+    outcome = run_sockhost_command("--check -c " + (dir / "bad.json").string());
+    EXPECT_EQ(outcome.exit_code, 2) << outcome.output;
+    EXPECT_NE(outcome.output.find("listeners[0]: listener tcp://127.0.0.1:0: plugin file " +
+                                  (dir / "plugins" / "missing.so").string() + ": file not found"),
+              std::string::npos)
+        << outcome.output;
+}
+
+TEST(Reload, ReloadWithoutARunningSupervisorIsAClearError) {
+    TempDir dir;
+    write_file(dir / "sockhost.json", R"({"plugin_dir": ".", "control_socket": "control.sock", "listeners": []})");
+    auto outcome = run_sockhost_command("reload -c " + (dir / "sockhost.json").string());
+    EXPECT_EQ(outcome.exit_code, 1) << outcome.output;
+    EXPECT_NE(outcome.output.find("control socket " + (dir / "control.sock").string() +
+                                  ": cannot reach the supervisor (No such file or directory); is sockhost running"),
+              std::string::npos)
+        << outcome.output;
+
+    write_file(dir / "plain.json", R"({"plugin_dir": ".", "listeners": []})");
+    outcome = run_sockhost_command("reload -c " + (dir / "plain.json").string());
+    EXPECT_EQ(outcome.exit_code, 1) << outcome.output;
+    EXPECT_NE(outcome.output.find("has no control_socket"), std::string::npos) << outcome.output;
+}
+
+TEST(Reload, PidFileAndControlSocketExistWhileRunningAndAreRemovedAtExit) {
+    auto config = with_control({probe_listener()});
+    config["pid_file"] = "sockhost.pid";
+    HostUnderTest host(config, {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    std::ifstream pid_file(host.dir() / "sockhost.pid");
+    pid_t written = 0;
+    pid_file >> written;
+    EXPECT_EQ(written, host.pid());
+    const auto control = host.dir() / "control.sock";
+    EXPECT_EQ(std::filesystem::status(control).permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+    EXPECT_FALSE(std::filesystem::exists(host.dir() / "sockhost.pid"));
+    EXPECT_FALSE(std::filesystem::exists(control));
+}
+
+}  // namespace
+}  // namespace sockhost::test
