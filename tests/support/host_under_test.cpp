@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+extern char **environ;
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -36,7 +38,20 @@ std::optional<int> decode_status(int status) {
     return std::nullopt;
 }
 
-pid_t spawn(const std::filesystem::path &config, const std::filesystem::path &log_file) {
+pid_t spawn(const std::filesystem::path &config, const std::filesystem::path &log_file, const Launch &launch) {
+    // Prepared before fork: the child only makes system calls.
+    std::vector<std::string> arguments = launch.prefix;
+    for (const std::string &argument : {sockhost_binary().string(), std::string("--config"), config.string()})
+        arguments.push_back(argument);
+    std::vector<char *> argv;
+    for (auto &argument : arguments) argv.push_back(argument.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> environment;
+    for (char **variable = environ; *variable != nullptr; ++variable) environment.emplace_back(*variable);
+    for (const auto &variable : launch.environment) environment.push_back(variable);
+    std::vector<char *> envp;
+    for (auto &variable : environment) envp.push_back(variable.data());
+    envp.push_back(nullptr);
     const pid_t pid = ::fork();
     if (pid != 0) return pid;
     const int log = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
@@ -49,9 +64,7 @@ pid_t spawn(const std::filesystem::path &config, const std::filesystem::path &lo
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    const std::string binary = sockhost_binary().string();
-    const std::string config_path = config.string();
-    ::execl(binary.c_str(), binary.c_str(), "--config", config_path.c_str(), static_cast<char *>(nullptr));
+    ::execvpe(argv[0], argv.data(), envp.data());
     ::_exit(127);
 }
 
@@ -68,9 +81,10 @@ std::filesystem::path write_config(const TempDir &dir, nlohmann::json config,
 
 }  // namespace
 
-HostUnderTest::HostUnderTest(nlohmann::json config, const std::vector<std::filesystem::path> &plugin_files) {
+HostUnderTest::HostUnderTest(nlohmann::json config, const std::vector<std::filesystem::path> &plugin_files,
+                             const Launch &launch) {
     config_path_ = write_config(dir_, std::move(config), plugin_files);
-    pid_ = spawn(config_path_, dir_ / "sockhost.log");
+    pid_ = spawn(config_path_, dir_ / "sockhost.log", launch);
     const auto deadline = std::chrono::steady_clock::now() + 20s;
     while (std::chrono::steady_clock::now() < deadline) {
         if (log().find("] info: ready:") != std::string::npos) {

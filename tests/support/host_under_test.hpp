@@ -18,11 +18,19 @@ std::filesystem::path sockhost_binary();
 std::filesystem::path bundled_plugin(const std::string &name);  // build/plugins/NAME.so
 std::filesystem::path test_plugin(const std::string &name);     // plugins built by the tests
 
+// How to start the binary: under a launcher (e.g. systemd-socket-activate ... --) and with
+// extra environment variables.
+struct Launch {
+    std::vector<std::string> prefix;
+    std::vector<std::string> environment;  // "NAME=VALUE"
+};
+
 class HostUnderTest {
 public:
     // Writes `config` (with plugin_dir pointing at a private directory holding links to
     // `plugin_files`) and starts sockhost. Waits until it is ready or has exited.
-    HostUnderTest(nlohmann::json config, const std::vector<std::filesystem::path> &plugin_files);
+    HostUnderTest(nlohmann::json config, const std::vector<std::filesystem::path> &plugin_files,
+                  const Launch &launch = {});
     ~HostUnderTest();  // SIGKILL and reap if still running
     HostUnderTest(const HostUnderTest &) = delete;
     HostUnderTest &operator=(const HostUnderTest &) = delete;
