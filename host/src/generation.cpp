@@ -144,6 +144,11 @@ bool Generation::all_ready() const {
     return !workers.empty() && std::all_of(workers.begin(), workers.end(), [](const Worker &worker) { return worker.ready; });
 }
 
+bool Generation::all_draining() const {
+    return std::all_of(workers.begin(), workers.end(),
+                       [](const Worker &worker) { return worker.draining || worker.process.pid() <= 0; });
+}
+
 bool Generation::all_exited() const {
     return std::all_of(workers.begin(), workers.end(), [](const Worker &worker) { return worker.process.pid() <= 0; });
 }

@@ -64,6 +64,7 @@ private:
     void begin_reload();
     void reload_failed(const std::string &reason);
     void promote_starting();
+    void complete_handover();
     void fail_starting(const std::string &reason);
     void on_generation(Generation &generation);
     void on_worker_exit(Generation &generation, Worker &worker, pid_t pid, int status);
@@ -89,6 +90,11 @@ private:
     std::vector<ControlClient> waiting_;   // waiting for the starting generation's outcome
     std::vector<ControlClient> waiting_next_;  // coalesced: for the reload after it
     bool reload_again_ = false;
+    // After a promotion: the old generation, until every worker of it said DRAINING. Only
+    // then is the reload reported complete, so a request made after the answer reaches
+    // the new generation.
+    Generation *handover_ = nullptr;
+    SteadyClock::time_point handover_deadline_;
     std::unique_ptr<Generation> serving_;
     std::unique_ptr<Generation> starting_;
     std::vector<std::unique_ptr<Generation>> draining_;
@@ -193,8 +199,10 @@ void Supervisor::loop() {
                     if (worker.process.pidfd() >= 0) watched.push_back({worker.process.pidfd(), POLLIN, 0});
                 }
         for (const auto &generation : draining_)
-            for (const auto &worker : generation->workers)
+            for (const auto &worker : generation->workers) {
+                if (worker.status) watched.push_back({worker.status.get(), POLLIN, 0});
                 if (worker.process.pidfd() >= 0) watched.push_back({worker.process.pidfd(), POLLIN, 0});
+            }
         if (::poll(watched.data(), watched.size(), poll_timeout_ms()) < 0 && errno != EINTR) {
             log_error(std::string("supervisor poll: ") + std::strerror(errno));
             exit_code_ = exit_runtime_failure;
@@ -206,6 +214,8 @@ void Supervisor::loop() {
         if (starting_) on_generation(*starting_);
         if (serving_) on_generation(*serving_);
         for (std::size_t index = 0; index < draining_.size(); ++index) on_generation(*draining_[index]);
+        if (handover_ != nullptr && (handover_->all_draining() || SteadyClock::now() >= handover_deadline_))
+            complete_handover();
         check_deadlines();
         if (startup_failed_) return;
     }
@@ -214,6 +224,7 @@ void Supervisor::loop() {
 int Supervisor::poll_timeout_ms() const {
     auto next = SteadyClock::now() + 1h;
     if (starting_) next = std::min(next, starting_->deadline);
+    if (handover_ != nullptr) next = std::min(next, handover_deadline_);
     for (const auto &generation : draining_) next = std::min(next, generation->deadline);
     if (stopping_) next = std::min(next, stop_deadline_);
     // Replacements wait for their delay: wake up to start them.
@@ -266,11 +277,12 @@ void Supervisor::request_reload(std::optional<ControlClient> client) {
         if (client) answer_control_client(*client, "failed the supervisor is stopping");
         return;
     }
-    if (starting_) {
+    if (starting_ || handover_ != nullptr) {
         // Coalesced: one more reload starts when this one has its outcome, reading the
         // files again; every request made meanwhile gets that reload's outcome.
         if (!reload_again_)
-            log_info("reload requested while " + starting_->name() + " is starting: it follows once that one settles");
+            log_info("reload requested while " + (starting_ ? starting_->name() : serving_->name()) +
+                     " is starting: it follows once that one settles");
         reload_again_ = true;
         if (client) waiting_next_.push_back(std::move(*client));
         return;
@@ -340,7 +352,15 @@ void Supervisor::promote_starting() {
         }
         log_info("ready: " + std::to_string(config_.listeners.size()) + " listener(s), " +
                  std::to_string(config_.workers) + " worker(s), " + serving_->name());
+        complete_handover();
+        return;
     }
+    handover_ = draining_.back().get();
+    handover_deadline_ = SteadyClock::now() + 2s;
+}
+
+void Supervisor::complete_handover() {
+    handover_ = nullptr;
     notifier_.notify("READY=1\nSTATUS=" + serving_status());
     finish_reload_waiters("ok " + serving_->name() + " is serving " + std::to_string(config_.listeners.size()) +
                           " listener(s)");
@@ -386,6 +406,7 @@ void Supervisor::on_generation(Generation &generation) {
                 const std::string line = worker.status_text.substr(0, newline);
                 worker.status_text.erase(0, newline + 1);
                 if (line == "READY") worker.ready = true;
+                else if (line == "DRAINING") worker.draining = true;
                 else if (line.starts_with("FAILED ")) worker.failure = line.substr(7);
             }
         }
@@ -428,6 +449,7 @@ void Supervisor::on_generation(Generation &generation) {
     auto draining = std::find_if(draining_.begin(), draining_.end(),
                                  [&](const auto &candidate) { return candidate.get() == &generation; });
     if (draining != draining_.end() && generation.all_exited()) {
+        if (handover_ == &generation) complete_handover();
         log_info(generation.name() + " has exited");
         draining_.erase(draining);
         retire_unused_listeners();
@@ -495,6 +517,7 @@ void Supervisor::begin_stop(bool graceful, int signal_number) {
         if (graceful) log_info("SIGTERM: stopping gracefully, in-flight requests have " + std::to_string(drain.count()) + " ms");
         else log_info(std::string(strsignal(signal_number)) + ": stopping now");
         control_.reset();  // no more reload requests
+        handover_ = nullptr;
         for (auto &client : clients_) answer_control_client(client, "failed the supervisor is stopping");
         clients_.clear();
         for (auto &waiter : waiting_) answer_control_client(waiter, "failed the supervisor is stopping");

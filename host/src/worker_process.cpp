@@ -164,7 +164,6 @@ int run_worker(const WorkerArguments &arguments) {
             });
         }
         report_status(arguments.status_fd, "READY");
-        ::close(arguments.status_fd);
         graceful = wait_for_stop_signal(signals, drain_timeout);
     } catch (const std::system_error &error) {  // a loop thread could not start
         loops_running.fetch_sub(1);
@@ -181,6 +180,10 @@ int run_worker(const WorkerArguments &arguments) {
         // Without block_on_close (or on a fast stop) in-flight requests are not waited for.
         if (fast || !server->options().block_on_close) server->cancel_requests();
     }
+    // Every loop has been told to stop accepting: the supervisor may now tell whoever
+    // asked for the reload that new connections go to the new generation.
+    report_status(arguments.status_fd, "DRAINING");
+    ::close(arguments.status_fd);
     // A sync listener's loop runs its request itself: wait for the loops, then for the
     // threading and forking modes' requests, each until the deadline or a fast-stop signal.
     while (!fast && loops_running.load() > 0 && Clock::now() < deadline) fast = fast_stop_requested(signals, next_check());

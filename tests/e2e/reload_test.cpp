@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <regex>
 #include <set>
@@ -313,6 +314,53 @@ TEST(Reload, ReloadWithoutARunningSupervisorIsAClearError) {
     outcome = run_sockhost_command("reload -c " + (dir / "plain.json").string());
     EXPECT_EQ(outcome.exit_code, 1) << outcome.output;
     EXPECT_NE(outcome.output.find("has no control_socket"), std::string::npos) << outcome.output;
+}
+
+// A second listener whose plugin instance takes `init_ms` to start (probe's init_sleep_ms).
+void add_slow_listener(const HostUnderTest &host, int init_ms) {
+    install_file(test_plugin("probe"), host.plugin_dir() / "slow.so");
+    write_file(host.plugin_dir() / "slow.json",
+               nlohmann::json{{"listeners",
+                               {{{"listen", "tcp://127.0.0.1:0"}, {"config", {{"init_sleep_ms", init_ms}}}}}}}
+                   .dump());
+}
+
+TEST(Reload, GenerationNotReadyInTimeIsStoppedAndTheOldOneServesOn) {
+    auto config = with_control({probe_listener()});
+    config["ready_timeout"] = 0.5;
+    HostUnderTest host(config, {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const std::string worker = stream_exchange(host.listening()[0], "pid\n");
+    add_slow_listener(host, 60000);
+    const auto outcome = reload(host);
+    EXPECT_EQ(outcome.exit_code, 1) << outcome.output;
+    EXPECT_NE(outcome.output.find("generation 2 was not READY within ready_timeout (500 ms)"), std::string::npos)
+        << outcome.output;
+    EXPECT_TRUE(host.wait_for_log("; generation 1 keeps serving")) << host.log();
+    EXPECT_EQ(stream_exchange(host.listening()[0], "pid\n"), worker);
+    for (int wait = 0; wait < 200 && host.worker_pids().size() != 1; ++wait) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(host.worker_pids().size(), 1u) << "generation 2's worker was stopped";
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
+TEST(Reload, ReloadsRequestedDuringAReloadAreCoalescedIntoOneMore) {
+    HostUnderTest host(with_control({probe_listener()}), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    add_slow_listener(host, 700);
+    auto first = std::async(std::launch::async, [&] { return reload(host); });
+    ASSERT_TRUE(host.wait_for_log("reload: generation 2 starting")) << host.log();
+    ::kill(host.pid(), SIGHUP);
+    ASSERT_TRUE(host.wait_for_log("reload requested while generation 2 is starting")) << host.log();
+    auto second = std::async(std::launch::async, [&] { return reload(host); });
+    const auto first_outcome = first.get();
+    const auto second_outcome = second.get();
+    EXPECT_EQ(first_outcome.exit_code, 0) << first_outcome.output;
+    EXPECT_NE(first_outcome.output.find("generation 2 is serving"), std::string::npos) << first_outcome.output;
+    EXPECT_EQ(second_outcome.exit_code, 0) << second_outcome.output;
+    EXPECT_NE(second_outcome.output.find("generation 3 is serving"), std::string::npos)
+        << "SIGHUP and the second request became one reload: " << second_outcome.output;
+    EXPECT_EQ(host.log().find("generation 4"), std::string::npos) << host.log();
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
 }
 
 TEST(Reload, PidFileAndControlSocketExistWhileRunningAndAreRemovedAtExit) {

@@ -29,11 +29,14 @@ public:
             else if (key == "fail_handle") fail_handle_ = value.get<bool>();
             else if (key == "refuse") refuse_ = value.get<bool>();
             else if (key == "tag") tag_ = value.get<std::string>();
+            else if (key == "init_sleep_ms") init_sleep_ms_ = value.get<int>();
             else throw std::invalid_argument("unknown config key '" + key + "'");
         }
     }
 
     void process_init() {
+        // A slow start, for the host's ready_timeout and reload coalescing.
+        if (init_sleep_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(init_sleep_ms_));
         if (log_hooks_) sockhost::log(SOCKHOST_LOG_INFO, ("probe process_init in pid " + std::to_string(::getpid())).c_str());
     }
 
@@ -140,6 +143,7 @@ private:
     bool fail_setup_ = false;
     bool fail_handle_ = false;
     bool refuse_ = false;
+    int init_sleep_ms_ = 0;
     std::string tag_ = "-";
 };
 

@@ -2,7 +2,8 @@
 // fresh fork+exec of the sockhost binary that inherits the generation's listeners as fds
 // 3.. (LISTEN_FDS / LISTEN_FDNAMES / LISTEN_PID), reads the configuration snapshot from an
 // inherited memfd and reports on a status pipe: "READY" once it serves every listener, or
-// "FAILED reason" if it could not start.
+// "FAILED reason" if it could not start; later "DRAINING" once told to stop, when its
+// loops have been told to stop accepting.
 #pragma once
 
 #include <sockhost/host/child_process.hpp>
@@ -35,6 +36,7 @@ struct Worker {
     UniqueFd status;              // read end of the status pipe; closed at end of input
     std::string status_text;      // what arrived, up to a newline
     bool ready = false;
+    bool draining = false;  // reported "DRAINING": it accepts nothing new
     std::optional<std::string> failure;  // "FAILED" reason reported by the worker
     SteadyClock::time_point started;
 };
@@ -60,6 +62,7 @@ struct Generation {
     // Forks and executes worker `index`; what fails before exec is an error here.
     Result<void> spawn_worker(int index);
     bool all_ready() const;
+    bool all_draining() const;  // every worker reported DRAINING or has exited
     bool all_exited() const;
     void signal_all(int signal_number);
     std::string name() const { return "generation " + std::to_string(number); }
