@@ -3,6 +3,7 @@
 #include <sockhost/host/listener.hpp>
 #include <sockhost/host/log.hpp>
 #include <sockhost/host/plugin_loader.hpp>
+#include <sockhost/host/privileges.hpp>
 #include <sockhost/host/server.hpp>
 
 #include <signal.h>
@@ -25,7 +26,7 @@ Result<std::map<std::string, std::shared_ptr<LoadedPlugin>>> load_plugins(const 
     std::map<std::string, std::shared_ptr<LoadedPlugin>> plugins;
     for (const auto &listener : config.listeners) {
         if (plugins.contains(listener.plugin)) continue;
-        auto plugin = LoadedPlugin::load(config.plugin_dir / (listener.plugin + ".so"));
+        auto plugin = LoadedPlugin::load(config.plugin_dir / (listener.plugin + ".so"), config.strict_modes);
         if (!plugin) return std::unexpected(plugin.error());
         const auto &descriptor = (*plugin)->descriptor();  // checked: name and version are set
         log_info("loaded plugin " + (*plugin)->file().string() + ": " + descriptor.name + " " + descriptor.version +
@@ -35,12 +36,33 @@ Result<std::map<std::string, std::shared_ptr<LoadedPlugin>>> load_plugins(const 
     return plugins;
 }
 
-// Everything is loaded, created and bound before the first request is served.
+// Binds every listener while the host may still be root (ports below 1024, socket owners).
+Result<std::vector<ListenerSocket>> bind_listeners(const HostConfig &config) {
+    std::vector<ListenerSocket> sockets;
+    for (const auto &listener : config.listeners) {
+        auto socket = ListenerSocket::bind(listener.address, listener.options);
+        if (!socket) return std::unexpected(socket.error());
+        sockets.push_back(std::move(*socket));
+    }
+    return sockets;
+}
+
+// Everything is bound, loaded and created before the first request is served. Plugins are
+// loaded only after the switch to `user`, so no plugin code ever runs as root.
 Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &config) {
+    auto sockets = bind_listeners(config);
+    if (!sockets) return std::unexpected(sockets.error());
+    if (config.run_as) {
+        if (auto dropped = drop_privileges(*config.run_as); !dropped) return std::unexpected(dropped.error());
+        log_info("running as user " + describe_run_as(*config.run_as));
+    }
+    if (!config.strict_modes)
+        log_warning("strict_modes is false: plugin files are loaded without checking their owner and mode");
     auto plugins = load_plugins(config);
     if (!plugins) return std::unexpected(plugins.error());
     std::vector<std::unique_ptr<Server>> servers;
-    for (const auto &listener : config.listeners) {
+    for (std::size_t index = 0; index < config.listeners.size(); ++index) {
+        const auto &listener = config.listeners[index];
         const std::string where = "listener " + listener.address.text() + ": ";
         auto handler = PluginHandler::create(plugins->at(listener.plugin), listener.plugin_config_json);
         if (!handler) return fail(where + handler.error().message);
@@ -49,9 +71,8 @@ Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &con
                         std::string(transport_name(listener.address.transport)));
         if (auto initialized = (*handler)->process_init(); !initialized)
             return fail(where + initialized.error().message);
-        auto socket = ListenerSocket::bind(listener.address, listener.options);
-        if (!socket) return std::unexpected(socket.error());
-        auto server = Server::create(std::move(*socket), listener.options, std::shared_ptr<Handler>(std::move(*handler)));
+        auto server = Server::create(std::move((*sockets)[index]), listener.options,
+                                     std::shared_ptr<Handler>(std::move(*handler)));
         if (!server) return std::unexpected(server.error());
         servers.push_back(std::move(*server));
     }

@@ -4,10 +4,12 @@
 #include <sockhost/host/address.hpp>
 #include <sockhost/host/error.hpp>
 #include <sockhost/host/log.hpp>
+#include <sockhost/host/privileges.hpp>
 #include <sockhost/host/server_options.hpp>
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +28,10 @@ struct HostConfig {
     std::vector<ListenerConfig> listeners;
     std::chrono::milliseconds drain_timeout{10000};  // SIGTERM: in-flight requests get this long
     LogLevel log_level = LogLevel::info;
+    // `user`/`group`: the host switches to them after binding and before loading plugins.
+    std::optional<RunAs> run_as;
+    // Refuse plugin files (and directories) that others than root or the host's user could change.
+    bool strict_modes = true;
 };
 
 // Reads and validates a config file. Relative paths in it are relative to its directory.

@@ -1,5 +1,6 @@
-// The `sockhost` process: loads every plugin, binds every listener, serves each in its own
-// loop thread, and stops on a signal. Nothing serves unless everything started.
+// The `sockhost` process: binds every listener, switches to the configured user, loads
+// every plugin, serves each listener in its own loop thread, and stops on a signal.
+// Nothing serves unless everything started.
 #pragma once
 
 #include <sockhost/host/config.hpp>
