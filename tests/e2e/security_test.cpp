@@ -194,10 +194,12 @@ TEST(RunAsUser, PluginCheckTrustsTheUserSwitchedTo) {
 
 TEST(RunAsUser, OtherUserWithoutRootIsAStartupError) {
     if (::geteuid() == 0) GTEST_SKIP() << "needs a user other than root";
+    const bool daemon = ::geteuid() == 1;
     auto config = tcp_probe_config();
-    config["user"] = "nobody";
+    config["user"] = daemon ? "nobody" : "daemon";
     const auto failure = run_expecting_exit(config, {test_plugin("probe")});
-    expect_refused(failure, "user nobody (uid 65534, gid 65534): cannot switch to it: sockhost runs as ");
+    expect_refused(failure, std::string(daemon ? "user nobody (uid 65534, gid 65534)" : "user daemon (uid 1, gid 1)") +
+                                ": cannot switch to it: sockhost runs as ");
 }
 
 }  // namespace

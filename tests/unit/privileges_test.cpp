@@ -19,12 +19,14 @@ TEST(Privileges, SameUserWithoutRootIsLeftAsItIs) {
 
 TEST(Privileges, OtherUserWithoutRootIsAnError) {
     if (::geteuid() == 0) GTEST_SKIP() << "needs a user other than root";
-    auto nobody = resolve_run_as("nobody", std::nullopt);
-    ASSERT_TRUE(nobody) << nobody.error().message;
-    const auto dropped = drop_privileges(*nobody);
+    const std::string other = ::geteuid() == 1 ? "nobody" : "daemon";
+    auto run_as = resolve_run_as(other, std::nullopt);
+    ASSERT_TRUE(run_as) << run_as.error().message;
+    const auto dropped = drop_privileges(*run_as);
     ASSERT_FALSE(dropped);
-    EXPECT_TRUE(dropped.error().message.starts_with("user nobody (uid 65534, gid 65534): cannot switch to it: "))
+    EXPECT_TRUE(dropped.error().message.starts_with("user " + describe_run_as(*run_as) + ": cannot switch to it: "))
         << dropped.error().message;
+    EXPECT_TRUE(dropped.error().message.ends_with(", and only root can change user")) << dropped.error().message;
 }
 
 TEST(Privileges, RootDropsToUserAndCannotRegainRoot) {
