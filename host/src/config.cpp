@@ -198,16 +198,18 @@ Result<ListenerConfig> parse_listener(const json &object, const std::string &pat
     if (!deny) return std::unexpected(deny.error());
     options.access = AccessList{std::move(*allow), std::move(*deny)};
 
+    // Read here, applied to Unix listeners only (refused on others below).
+    const bool has_socket_file = !is_inet(listener.address.transport);
     std::string socket_mode;
     SOCKHOST_TRY(reader.string("socket_mode", socket_mode, false));
-    if (object.contains("socket_mode")) {
+    if (object.contains("socket_mode") && has_socket_file) {
         auto permissions = parse_socket_mode(socket_mode, reader.key_path("socket_mode"));
         if (!permissions) return std::unexpected(permissions.error());
         options.socket_mode = *permissions;
     }
     std::string socket_owner;
     SOCKHOST_TRY(reader.string("socket_owner", socket_owner, false));
-    if (object.contains("socket_owner")) {
+    if (object.contains("socket_owner") && has_socket_file) {
         auto owner = resolve_socket_owner(socket_owner);
         if (!owner) return fail(reader.key_path("socket_owner") + ": " + owner.error().message);
         options.socket_owner = *owner;

@@ -95,6 +95,7 @@ TEST(SecurityConfig, ErrorsNameTheKeyAndTheReason) {
         {config_with("", R"("listen": "unix:/run/s.sock", "socket_owner": ":nogroup")"), "listeners[0].socket_owner: a user name or uid is needed"},
         {config_with("", R"("listen": "tcp://127.0.0.1:0", "socket_mode": "0660")"), "listeners[0].socket_mode: only unix and unix-dgram listeners have a socket file"},
         {config_with("", R"("listen": "udp://127.0.0.1:0", "socket_owner": "nobody")"), "listeners[0].socket_owner: only unix and unix-dgram listeners have a socket file"},
+        {config_with("", R"("listen": "tcp://127.0.0.1:0", "socket_owner": "no-such-user-sockhost")"), "listeners[0].socket_owner: only unix and unix-dgram listeners have a socket file"},
     };
     for (const auto &[text, expected] : cases) {
         const std::string message = error_of(text);
