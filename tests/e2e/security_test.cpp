@@ -157,10 +157,13 @@ TEST(RunAsUser, BindsPrivilegedPortThenServesAsTheUser) {
     const std::string address = "tcp://127.0.0.1:" + std::to_string(port);
     HostUnderTest host({{"user", "nobody"},
                         {"plugin_dir", plugins.path().string()},
-                        {"listeners", {{{"listen", address}, {"plugin", "probe"}}}}},
+                        {"listeners",
+                         {{{"listen", address}, {"plugin", "probe"}},
+                          {{"listen", "tcp://127.0.0.1:0"}, {"plugin", "probe"}, {"mode", "forking"}}}}},
                        {});
     ASSERT_TRUE(host.ready()) << host.log();
-    EXPECT_EQ(host.listening(), std::vector<std::string>{address});
+    ASSERT_EQ(host.listening().size(), 2u);
+    EXPECT_EQ(host.listening()[0], address);
     EXPECT_NE(host.log().find("running as user nobody (uid 65534, gid 65534)"), std::string::npos) << host.log();
 
     const UniqueFd connection = connect_stream(address);
@@ -171,7 +174,15 @@ TEST(RunAsUser, BindsPrivilegedPortThenServesAsTheUser) {
     EXPECT_EQ(process_status_field(serving, "Groups"), "65534") << "root's supplementary groups are gone";
     send_all(connection.get(), "echo served as nobody\n");
     EXPECT_EQ(read_line(connection.get()), "served as nobody\n");
+
+    // A forked request child is the same user: it never was root.
+    const UniqueFd forked = connect_stream(host.listening()[1]);
+    send_all(forked.get(), "pid\n");
+    const pid_t child = std::stoi(read_line(forked.get()));
+    EXPECT_NE(child, host.pid());
+    EXPECT_EQ(process_status_field(child, "Uid"), "65534\t65534\t65534\t65534");
     ::shutdown(connection.get(), SHUT_WR);
+    ::shutdown(forked.get(), SHUT_WR);
     EXPECT_EQ(host.stop(SIGTERM), 0);
 }
 
