@@ -77,7 +77,8 @@ Result<void> check_plugin_file_safety(const std::filesystem::path &file, uid_t t
         const auto next = current / name;
         if (::lstat(next.c_str(), &status) != 0) {
             if (errno == ENOENT || errno == ENOTDIR) return fail("plugin " + file.string() + ": file not found");
-            return fail_errno("plugin " + file.string() + ": cannot inspect " + next.string());
+            return fail_errno("plugin " + file.string() + ": cannot inspect " + next.string() + " as " +
+                              describe_user(::geteuid()));
         }
         if (S_ISLNK(status.st_mode)) {
             // The link's directory was checked on the way here; its target is checked next.
