@@ -9,6 +9,7 @@
 #include <sockhost/host/effective_config.hpp>
 #include <sockhost/host/log.hpp>
 #include <sockhost/host/plugin_loader.hpp>
+#include <sockhost/host/privileges.hpp>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,9 +21,14 @@ namespace sockhost {
 namespace {
 
 Result<void> load_everything(const HostConfig &config, const ConfigSnapshot &snapshot) {
+    // As a worker would: switched to `user` before any plugin code runs, and with the
+    // same file checks.
+    if (config.run_as) {
+        if (auto dropped = drop_privileges(*config.run_as); !dropped) return std::unexpected(dropped.error());
+    }
     std::map<std::string, std::shared_ptr<LoadedPlugin>> plugins;
     for (const auto &name : snapshot.plugins) {
-        auto plugin = LoadedPlugin::load(config.plugin_dir / (name + ".so"));
+        auto plugin = LoadedPlugin::load(config.plugin_dir / (name + ".so"), config.strict_modes);
         if (!plugin) return std::unexpected(plugin.error());
         log_info("check: plugin " + (*plugin)->file().string() + " loads: " + (*plugin)->descriptor().name + " " +
                  (*plugin)->descriptor().version);

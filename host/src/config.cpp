@@ -127,6 +127,25 @@ Result<Mode> parse_mode(const std::string &text, const std::string &path) {
     return fail(path + ": unknown mode '" + text + "' (use sync, threading or forking)");
 }
 
+// A mode as a string of octal digits ("0660"), at most 0777: the set-id and sticky bits
+// mean nothing on a socket.
+Result<mode_t> parse_socket_mode(const std::string &text, const std::string &path) {
+    if (text.empty() || text.size() > 4 || text.find_first_not_of("01234567") != std::string::npos)
+        return fail(path + ": '" + text + "' is not an octal mode such as \"0660\"");
+    const unsigned long mode = std::stoul(text, nullptr, 8);
+    if (mode > 0777) return fail(path + ": '" + text + "' is above 0777; only permission bits apply to a socket");
+    return static_cast<mode_t>(mode);
+}
+
+// A user or group given as a name or a numeric id: a JSON string or a non-negative integer.
+Result<std::optional<std::string>> read_id(ObjectReader &reader, std::string_view key) {
+    const json *value = reader.find(key);
+    if (value == nullptr) return std::optional<std::string>();
+    if (value->is_number_unsigned()) return std::optional<std::string>(std::to_string(value->get<unsigned long long>()));
+    if (!value->is_string()) return reader.type_error(key, "a name or a numeric id", *value);
+    return std::optional<std::string>(value->get<std::string>());
+}
+
 // `implied_plugin` is set for a sidecar's listeners: `plugin` may then be left out.
 Result<ListenerConfig> parse_listener(const json &object, const std::string &path,
                                       const std::filesystem::path &base_dir, const std::string &implied_plugin = {}) {
@@ -190,6 +209,23 @@ Result<ListenerConfig> parse_listener(const json &object, const std::string &pat
     auto deny = read_cidrs(reader, "deny");
     if (!deny) return std::unexpected(deny.error());
     options.access = AccessList{std::move(*allow), std::move(*deny)};
+
+    // Read here, applied to Unix listeners only (refused on others below).
+    const bool has_socket_file = !is_inet(listener.address.transport);
+    std::string socket_mode;
+    SOCKHOST_TRY(reader.string("socket_mode", socket_mode, false));
+    if (object.contains("socket_mode") && has_socket_file) {
+        auto permissions = parse_socket_mode(socket_mode, reader.key_path("socket_mode"));
+        if (!permissions) return std::unexpected(permissions.error());
+        options.socket_mode = *permissions;
+    }
+    std::string socket_owner;
+    SOCKHOST_TRY(reader.string("socket_owner", socket_owner, false));
+    if (object.contains("socket_owner") && has_socket_file) {
+        auto owner = resolve_socket_owner(socket_owner);
+        if (!owner) return fail(reader.key_path("socket_owner") + ": " + owner.error().message);
+        options.socket_owner = *owner;
+    }
     SOCKHOST_TRY(reader.reject_unknown());
 
     // An option that cannot apply to this listener is an error, never silently ignored.
@@ -201,6 +237,10 @@ Result<ListenerConfig> parse_listener(const json &object, const std::string &pat
         return fail(reader.key_path("reuse_port") + ": only tcp and udp listeners can reuse a port");
     if (!is_inet(transport) && (present("allow") || present("deny")))
         return fail(path + ": allow/deny lists apply to tcp and udp listeners only, not " + listener.address.text());
+    if (is_inet(transport) && present("socket_mode"))
+        return fail(reader.key_path("socket_mode") + ": only unix and unix-dgram listeners have a socket file");
+    if (is_inet(transport) && present("socket_owner"))
+        return fail(reader.key_path("socket_owner") + ": only unix and unix-dgram listeners have a socket file");
     if (transport != Transport::tcp && present("tcp_nodelay"))
         return fail(reader.key_path("tcp_nodelay") + ": only tcp listeners have TCP_NODELAY");
     if (is_datagram(transport) && present("request_queue_size"))
@@ -272,6 +312,17 @@ Result<HostConfig> parse_config(std::string_view json_text, const std::filesyste
         auto log_level = parse_log_level(level);
         if (!log_level) return std::unexpected(log_level.error());
         config.log_level = *log_level;
+        SOCKHOST_TRY(reader.boolean("strict_modes", config.strict_modes));
+        auto user = read_id(reader, "user");
+        if (!user) return std::unexpected(user.error());
+        auto group = read_id(reader, "group");
+        if (!group) return std::unexpected(group.error());
+        if (*group && !*user) return fail("group: needs user too (the host only switches groups when it switches user)");
+        if (*user) {
+            auto run_as = resolve_run_as(**user, *group ? std::optional<std::string_view>(**group) : std::nullopt);
+            if (!run_as) return std::unexpected(run_as.error());
+            config.run_as = std::move(*run_as);
+        }
 
         // Optional: sidecars in plugin_dir may declare every listener.
         if (const json *listeners = reader.find("listeners")) {

@@ -111,9 +111,12 @@ Result<void> Generation::spawn_worker(int index) {
         // A worker never outlives its supervisor: nobody would stop or replace it.
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (::getppid() != supervisor) ::_exit(127);
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        // The stop signals stay blocked across exec: one sent before the worker takes them
+        // with sigwaitinfo waits for it instead of killing it half-started.
+        sigset_t stop;
+        sigemptyset(&stop);
+        for (const int signal_number : {SIGTERM, SIGINT, SIGQUIT, SIGHUP}) sigaddset(&stop, signal_number);
+        ::sigprocmask(SIG_SETMASK, &stop, nullptr);
         // Move every source above all targets first, then into place: no source is
         // overwritten before it is copied.
         for (std::size_t position = 0; position < sources.size(); ++position) {

@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -44,6 +45,42 @@ Result<void> set_flag(int fd, int level, int option, const std::string &what) {
     return {};
 }
 
+// Narrows the process's umask for its lifetime, so that a socket file bound with a
+// configured socket_mode is never more open than that mode before chmod sets it. The umask
+// is per process: a thread creating files at the same moment would get it too, so binding
+// happens before the host starts threads.
+class TightUmask {
+public:
+    explicit TightUmask(bool active) : active_(active), saved_(active ? ::umask(0077) : 0) {}
+    ~TightUmask() {
+        if (active_) ::umask(saved_);
+    }
+    TightUmask(const TightUmask &) = delete;
+    TightUmask &operator=(const TightUmask &) = delete;
+
+private:
+    bool active_;
+    mode_t saved_;
+};
+
+// socket_owner, then socket_mode, on the socket file just bound: the mode is set last, so
+// the file is never open to a group it is not yet given.
+Result<void> apply_socket_permissions(const ListenAddress &address, const ServerOptions &options) {
+    if (options.socket_owner) {
+        const auto &owner = *options.socket_owner;
+        if (::lchown(address.path.c_str(), owner.uid, owner.gid.value_or(static_cast<gid_t>(-1))) != 0)
+            return fail_errno(address.text() + ": socket_owner '" + owner.text + "': cannot change the socket's owner");
+    }
+    if (options.socket_mode) {
+        if (::chmod(address.path.c_str(), *options.socket_mode) != 0) {
+            char mode[8];
+            std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(*options.socket_mode));
+            return fail_errno(address.text() + ": socket_mode " + mode + ": cannot change the socket's mode");
+        }
+    }
+    return {};
+}
+
 }  // namespace
 
 Result<ListenerSocket> ListenerSocket::bind(const ListenAddress &address, const ServerOptions &options) {
@@ -78,9 +115,13 @@ Result<ListenerSocket> ListenerSocket::bind(const ListenAddress &address, const 
             return std::unexpected(cleared.error());
     }
 
-    if (::bind(fd, socket_address->get(), socket_address->length) != 0) {
-        if (errno == EADDRINUSE) return fail(address.text() + ": address in use");
-        return fail_errno(address.text() + ": bind");
+    {
+        // Only a Unix socket creates a file; inet sockets ignore the umask.
+        const TightUmask umask(options.socket_mode.has_value() && !is_inet(address.transport));
+        if (::bind(fd, socket_address->get(), socket_address->length) != 0) {
+            if (errno == EADDRINUSE) return fail(address.text() + ": address in use");
+            return fail_errno(address.text() + ": bind");
+        }
     }
     if (!is_inet(address.transport)) {
         struct stat status {};
@@ -89,6 +130,7 @@ Result<ListenerSocket> ListenerSocket::bind(const ListenAddress &address, const 
             listener.path_device_ = status.st_dev;
             listener.path_inode_ = status.st_ino;
         }
+        if (auto applied = apply_socket_permissions(address, options); !applied) return std::unexpected(applied.error());
     }
     if (!is_datagram(address.transport) && ::listen(fd, options.request_queue_size) != 0)
         return fail_errno(address.text() + ": listen");

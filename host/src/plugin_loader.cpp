@@ -2,6 +2,7 @@
 
 #include <sockhost/host/host_api.hpp>
 #include <sockhost/host/log.hpp>
+#include <sockhost/host/plugin_file_check.hpp>
 #include <sockhost/descriptor_check.hpp>
 
 #include <dlfcn.h>
@@ -61,7 +62,10 @@ Result<void> check_abi_version(std::uint16_t plugin_major, std::uint16_t plugin_
     return {};
 }
 
-Result<std::shared_ptr<LoadedPlugin>> LoadedPlugin::load(const std::filesystem::path &file) {
+Result<std::shared_ptr<LoadedPlugin>> LoadedPlugin::load(const std::filesystem::path &file, bool strict_modes) {
+    if (strict_modes) {
+        if (auto safe = check_plugin_file_safety(file); !safe) return std::unexpected(safe.error());
+    }
     if (auto elf = check_elf_file(file); !elf) return std::unexpected(elf.error());
     auto plugin = std::shared_ptr<LoadedPlugin>(new LoadedPlugin());
     plugin->file_ = file;

@@ -8,6 +8,7 @@
 #include <sockhost/host/listener.hpp>
 #include <sockhost/host/log.hpp>
 #include <sockhost/host/plugin_loader.hpp>
+#include <sockhost/host/privileges.hpp>
 #include <sockhost/host/server.hpp>
 
 #include <signal.h>
@@ -31,7 +32,7 @@ Result<std::map<std::string, std::shared_ptr<LoadedPlugin>>> load_plugins(const 
     std::map<std::string, std::shared_ptr<LoadedPlugin>> plugins;
     for (const auto &listener : config.listeners) {
         if (plugins.contains(listener.plugin)) continue;
-        auto plugin = LoadedPlugin::load(config.plugin_dir / (listener.plugin + ".so"));
+        auto plugin = LoadedPlugin::load(config.plugin_dir / (listener.plugin + ".so"), config.strict_modes);
         if (!plugin) return std::unexpected(plugin.error());
         const auto &descriptor = (*plugin)->descriptor();  // checked: name and version are set
         log_info("loaded plugin " + (*plugin)->file().string() + ": " + descriptor.name + " " + descriptor.version +
@@ -41,14 +42,34 @@ Result<std::map<std::string, std::shared_ptr<LoadedPlugin>>> load_plugins(const 
     return plugins;
 }
 
-// Everything is loaded and created before the first request is served.
-Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &config,
-                                                          std::vector<InheritedListener> inherited) {
+// Adopts the inherited listeners, in config order. Wrapping an fd changes nothing about
+// the socket (see ListenerSocket::adopt).
+Result<std::vector<ListenerSocket>> adopt_listeners(const HostConfig &config, std::vector<InheritedListener> inherited) {
     if (inherited.size() != config.listeners.size())
         return fail("inherited " + std::to_string(inherited.size()) + " listener(s) for " +
                     std::to_string(config.listeners.size()) + " configured");
-    // TODO(security): drop privileges here, after adopting the listeners and before
-    // loading any plugin code.
+    std::vector<ListenerSocket> sockets;
+    for (std::size_t index = 0; index < inherited.size(); ++index) {
+        auto socket = ListenerSocket::adopt(std::move(inherited[index].fd), config.listeners[index].address);
+        if (!socket) return std::unexpected(socket.error());
+        sockets.push_back(std::move(*socket));
+    }
+    return sockets;
+}
+
+// Everything is adopted, loaded and created before the first request is served. Plugins
+// are loaded only after the switch to `user`, so no plugin code ever runs as root; the
+// supervisor bound the listeners (ports below 1024, socket owners) before.
+Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &config,
+                                                          std::vector<InheritedListener> inherited) {
+    auto sockets = adopt_listeners(config, std::move(inherited));
+    if (!sockets) return std::unexpected(sockets.error());
+    if (config.run_as) {
+        if (auto dropped = drop_privileges(*config.run_as); !dropped) return std::unexpected(dropped.error());
+        log_info("running as user " + describe_run_as(*config.run_as));
+    }
+    if (!config.strict_modes)
+        log_warning("strict_modes is false: plugin files are loaded without checking their owner and mode");
     auto plugins = load_plugins(config);
     if (!plugins) return std::unexpected(plugins.error());
     std::vector<std::unique_ptr<Server>> servers;
@@ -62,9 +83,8 @@ Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &con
                         std::string(transport_name(listener.address.transport)));
         if (auto initialized = (*handler)->process_init(); !initialized)
             return fail(where + initialized.error().message);
-        auto socket = ListenerSocket::adopt(std::move(inherited[index].fd), listener.address);
-        if (!socket) return std::unexpected(socket.error());
-        auto server = Server::create(std::move(*socket), listener.options, std::shared_ptr<Handler>(std::move(*handler)));
+        auto server = Server::create(std::move((*sockets)[index]), listener.options,
+                                     std::shared_ptr<Handler>(std::move(*handler)));
         if (!server) return std::unexpected(server.error());
         servers.push_back(std::move(*server));
     }

@@ -4,11 +4,13 @@
 #include <sockhost/host/address.hpp>
 #include <sockhost/host/error.hpp>
 #include <sockhost/host/log.hpp>
+#include <sockhost/host/privileges.hpp>
 #include <sockhost/host/server_options.hpp>
 
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +34,10 @@ struct HostConfig {
     std::filesystem::path pid_file;                  // empty: none
     std::filesystem::path control_socket;            // empty: none (`sockhost reload` needs it)
     std::chrono::milliseconds ready_timeout{30000};  // a new generation must be READY by then
+    // `user`/`group`: the host switches to them after binding and before loading plugins.
+    std::optional<RunAs> run_as;
+    // Refuse plugin files (and directories) that others than root or the host's user could change.
+    bool strict_modes = true;
 };
 
 // Reads and validates a config file. Relative paths in it are relative to its directory.

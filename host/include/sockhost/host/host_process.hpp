@@ -1,6 +1,6 @@
 // The `sockhost` processes: the supervisor (owns the listeners, runs generations of
-// workers, never loads a plugin) and the worker (loads the plugins and serves the
-// listeners it inherited). See docs/architecture.md, "Process model".
+// workers, never loads a plugin) and the worker (adopts the listeners it inherited, switches to the
+// configured user, loads the plugins and serves). See docs/architecture.md, "Process model".
 #pragma once
 
 #include <sockhost/host/config.hpp>

@@ -21,7 +21,9 @@ Result<void> check_abi_version(std::uint16_t plugin_major, std::uint16_t plugin_
 // A loaded plugin file. Never unloaded while an instance of it lives (instances hold it).
 class LoadedPlugin {
 public:
-    static Result<std::shared_ptr<LoadedPlugin>> load(const std::filesystem::path &file);
+    // With `strict_modes` the file and its directories must pass check_plugin_file_safety
+    // (for this process's effective user) before the dynamic loader sees the file.
+    static Result<std::shared_ptr<LoadedPlugin>> load(const std::filesystem::path &file, bool strict_modes = true);
 
     const sockhost_plugin_descriptor &descriptor() const { return *descriptor_; }
     const std::filesystem::path &file() const { return file_; }

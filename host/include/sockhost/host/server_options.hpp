@@ -3,9 +3,13 @@
 #pragma once
 
 #include <sockhost/host/access_list.hpp>
+#include <sockhost/host/privileges.hpp>
+
+#include <sys/types.h>
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 
 namespace sockhost {
 
@@ -25,6 +29,10 @@ struct ServerOptions {
     int max_threads = 256;                     // threading: live threads before accept waits
     bool block_on_close = true;                // on stop, wait for in-flight requests
     AccessList access;                         // allow/deny, before the plugin's verify
+    // Unix sockets only (not socketserver's): the socket file's mode and owner, set right
+    // after bind. Absent: as bind leaves them (umask, the host's user).
+    std::optional<mode_t> socket_mode;
+    std::optional<SocketOwner> socket_owner;
 };
 
 }  // namespace sockhost
