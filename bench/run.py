@@ -40,6 +40,7 @@ from typing import Callable, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import svg_plot  # noqa: E402  (bench/svg_plot.py)
+from doc_block import replace_block  # noqa: E402
 from processes import ProcessRegistry, tree_cpu_seconds, tree_rss_kib  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,8 +54,6 @@ PLUGINS = BUILD / "plugins"
 HTTP_BODY = "Hello from sockhost\n"  # the http plugin's default body; nginx and Python send the same
 BACKLOG = 1024  # every server's listen backlog, so none is favoured by a longer queue
 SOURCE_ADDRESSES = 8  # connect-per-request clients bind 127.0.0.2 .. 127.0.0.9
-GENERATED_BEGIN = "<!-- BEGIN GENERATED RESULTS (bench/run.py rewrites this part; edit outside it) -->"
-GENERATED_END = "<!-- END GENERATED RESULTS -->"
 
 registry = ProcessRegistry()
 
@@ -545,8 +544,7 @@ def machine_info() -> dict:
 
 
 def markdown(rows: list[Row], results: dict[str, dict], info: dict, command: str) -> str:
-    out = [GENERATED_BEGIN, "",
-           f"Run {info['date']} with `{command}`: {info['cpus']} CPUs ({info['cpu_model']}), kernel "
+    out = [f"Run {info['date']} with `{command}`: {info['cpus']} CPUs ({info['cpu_model']}), kernel "
            f"{info['kernel']}, load average at the start {info['load_average']}; {info['nginx']}, "
            f"{info['wrk']}, {info['python']}. Each cell ran {info['seconds']:g} s with {info['connections']} "
            "connections; the load generator runs on the same machine. Only ratios from one run count.", "",
@@ -559,18 +557,11 @@ def markdown(rows: list[Row], results: dict[str, dict], info: dict, command: str
         goals = goal_lines(row, results.get(row.id, {}))
         if goals:
             out += [f"- {text}: **{verdict}**" for text, verdict in goals] + [""]
-    out.append(GENERATED_END)
     return "\n".join(out)
 
 
 def write_docs(text: str, svg: str, output: Path) -> None:
-    template = (BENCH / "benchmarks-template.md").read_text()
-    current = output.read_text() if output.exists() else template
-    if GENERATED_BEGIN not in current or GENERATED_END not in current:
-        current = template
-    before, rest = current.split(GENERATED_BEGIN, 1)
-    _, after = rest.split(GENERATED_END, 1)
-    output.write_text(before + text + after)
+    replace_block(output, BENCH / "benchmarks-template.md", "RESULTS", text)
     output.with_suffix(".svg").write_text(svg)
 
 
