@@ -280,24 +280,29 @@ def target_for(row: Row, tmp: Path) -> str:
     return f"{row.transport}://127.0.0.1:{free_port()}"
 
 
-def answers(target: str) -> bool:
-    """True once the server accepts a connection (streams) or echoes a datagram."""
+def answers(target: str, plugin: str) -> bool:
+    """True once the server answers a real request: an HTTP GET, or an echoed probe. (A
+    supervisor accepts connections before its workers serve them.)"""
     scheme, _, rest = target.partition(":")
+    probe_bytes = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n" if plugin == "http" else b"ready?"
     try:
         if scheme == "udp":
             host, port = rest.removeprefix("//").rsplit(":", 1)
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
                 probe.settimeout(0.2)
-                probe.sendto(b"ready?", (host, int(port)))
-                return probe.recv(64) == b"ready?"
+                probe.sendto(probe_bytes, (host, int(port)))
+                return probe.recv(64) == probe_bytes
         if scheme == "unix":
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-                probe.settimeout(0.2)
-                probe.connect(rest)
-                return True
-        host, port = rest.removeprefix("//").rsplit(":", 1)
-        with socket.create_connection((host, int(port)), timeout=0.2):
-            return True
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            probe.settimeout(0.5)
+            probe.connect(rest)
+        else:
+            host, port = rest.removeprefix("//").rsplit(":", 1)
+            probe = socket.create_connection((host, int(port)), timeout=0.5)
+        with probe:
+            probe.sendall(probe_bytes)
+            reply = probe.recv(4096)
+            return reply.startswith(b"HTTP/1.1 200") if plugin == "http" else reply == probe_bytes
     except OSError:
         return False
 
@@ -363,13 +368,13 @@ def run_cell(cell: Cell) -> dict:
         process = registry.start(command, log, preexec=raise_nofile)
         try:
             deadline = time.monotonic() + 15
-            while not answers(cell.target):
+            while not answers(cell.target, cell.row.plugin):
                 if process.poll() is not None:
                     return {"na": f"server exited with status {process.returncode}: {last_log_line(log)}"}
                 if time.monotonic() > deadline:
                     return {"na": f"server not answering after 15 s: {last_log_line(log)}"}
                 time.sleep(0.05)
-            time.sleep(0.3)  # workers of a supervisor may still be loading
+            time.sleep(0.2)  # every worker of a supervisor may not be serving yet
             if cell.row.driver == "idle":
                 return run_idle(cell, process)
             cpu_before = tree_cpu_seconds(process.pid)
