@@ -155,6 +155,13 @@ def python_echo_server(mode: str, label: str, key: str = "python") -> Server:
     return Server(label, key, "peer", group=key, start=start)
 
 
+def http_responder() -> Server:
+    def start(cell: Cell, tmp: Path) -> list[str]:
+        return [str(BIN / "epoll_http"), cell.target, HTTP_BODY]
+
+    return Server("epoll HTTP responder", "reference", "peer", group="reference", start=start)
+
+
 def reference_server(label: str) -> Server:
     def start(cell: Cell, tmp: Path) -> list[str]:
         tool = "dgram_echo" if cell.target.startswith(("udp:", "unix-dgram:")) else "epoll_echo"
@@ -215,7 +222,7 @@ def reference_goal(mode: str, factor: float = 0.9) -> Goal:
 ROWS: list[Row] = [
     Row("http", "HTTP/1.1 keep-alive, `http` plugin, wrk 1 thread / 50 connections", "tcp", "http", "wrk",
         [sockhost_server("event", 1), sockhost_server("event", 2), sockhost_server("threading", 1),
-         sockhost_server("threading", 2), nginx_server(1), nginx_server(2), python_http_server()],
+         sockhost_server("threading", 2), nginx_server(1), nginx_server(2), python_http_server(), http_responder()],
         [Goal("event ×1: req/s ≥ 1.0× nginx ×1", lambda r: compare(r, "event-1", "nginx-1", "rps", at_least(1.0))),
          Goal("event ×1: p99 ≤ nginx ×1", lambda r: compare(r, "event-1", "nginx-1", "p99_us", at_most(1.0))),
          Goal("event ×1: CPU per request ≤ nginx ×1",
@@ -225,7 +232,8 @@ ROWS: list[Row] = [
          Goal("threading ×2: req/s ≥ 0.7× nginx ×2",
               lambda r: compare(r, "threading-2", "nginx-2", "rps", at_least(0.7)))],
         note="wrk with one thread saturates a core itself, so req/s ratios near 1.0 say little; "
-             "CPU per request tells the servers apart."),
+             "CPU per request tells the servers apart. The epoll HTTP responder (bench/epoll_http.cpp) "
+             "answers every request head without parsing it: the floor, shown for scale."),
     Row("tcp", "TCP echo, 64-byte round trips, 50 connections", "tcp", "echo", "stream",
         [sockhost_server("event"), sockhost_server("threading"), reference_server("epoll reference"),
          python_echo_server("threading", "Python ThreadingTCPServer")],
