@@ -22,8 +22,9 @@ class ProcessRegistry:
         self._running: list[subprocess.Popen] = []
 
     def __enter__(self) -> "ProcessRegistry":
-        # SIGTERM and SIGHUP become KeyboardInterrupt, so `finally` blocks and __exit__ run.
-        for number in (signal.SIGTERM, signal.SIGHUP):
+        # SIGINT (also when started in the background, where it is ignored), SIGTERM and
+        # SIGHUP become KeyboardInterrupt, so `finally` blocks and __exit__ run.
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(number, _interrupt)
         return self
 
