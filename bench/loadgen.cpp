@@ -61,6 +61,11 @@ struct Options {
 struct PhaseStats {
     std::uint64_t requests = 0;
     std::uint64_t errors[kErrorKinds] = {};
+    // Stream requests the server closed the connection on before answering any byte, after
+    // answering earlier ones: a server may close a keep-alive connection between requests
+    // (a draining generation does). Retried on a new connection, as HTTP clients do; their
+    // latency includes the retry. Not errors, but reported.
+    std::uint64_t retried = 0;
     bench::LatencyHistogram latency;
     double seconds = 0;
 };
@@ -76,6 +81,8 @@ struct Connection {
     std::string received;
     int source = 0;
     bool answered_in_round = false;
+    std::uint64_t answered_on_connection = 0;
+    bool retrying = false;  // keeps started_ns: the retry's latency counts from the first send
 };
 
 std::string error_text(int error) { return std::strerror(error); }
@@ -171,11 +178,15 @@ private:
         Connection &connection = connections_[index];
         const std::uint64_t now = bench::now_ns();
         connection.received.clear();
-        connection.started_ns = now;
-        connection.deadline_ns = now + static_cast<std::uint64_t>(options_.timeout_ms) * 1'000'000ULL;
+        if (!connection.retrying) {
+            connection.started_ns = now;
+            connection.deadline_ns = now + static_cast<std::uint64_t>(options_.timeout_ms) * 1'000'000ULL;
+        }
+        connection.retrying = false;
         if (connection.fd >= 0 && options_.mode != Mode::connect) {  // the same connection or socket
             return send_request(index);
         }
+        connection.answered_on_connection = 0;
         connection.fd = ::socket(target_.family(), target_.socket_type() | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (connection.fd < 0) {
             record_error(other, "socket: " + error_text(errno));
@@ -236,6 +247,7 @@ private:
         const ssize_t sent = ::send(connection.fd, request.data(), request.size(), MSG_NOSIGNAL);
         if (sent != static_cast<ssize_t>(request.size())) {
             const int error = sent < 0 ? errno : EMSGSIZE;
+            if (closed_between_requests(connection, error)) return retry(index);
             record_error(kind_of(error), "send: " + error_text(error));
             return back_off(connection);
         }
@@ -274,6 +286,10 @@ private:
                 continue;
             }
             if (count < 0 && (errno == EAGAIN || errno == EINTR)) return false;
+            if (closed_between_requests(connection, count == 0 ? 0 : errno)) {
+                retry(index);
+                return false;
+            }
             if (count == 0 && options_.mode != Mode::dgram) {
                 record_error(eof, "closed by the server before the answer");
             } else {
@@ -306,7 +322,23 @@ private:
         ++stats.requests;
         stats.latency.record(bench::now_ns() - connection.started_ns);
         connection.received.clear();
+        ++connection.answered_on_connection;
         return true;
+    }
+
+    // End of input or a reset (error 0: end of input) before any byte of the answer, on a
+    // stream connection that has answered before: closed between requests.
+    bool closed_between_requests(const Connection &connection, int error) const {
+        return options_.mode == Mode::stream && connection.received.empty() && connection.answered_on_connection > 0 &&
+               (error == 0 || error == ECONNRESET || error == EPIPE);
+    }
+
+    void retry(std::size_t index) {
+        Connection &connection = connections_[index];
+        ++phase().retried;
+        close_connection(connection);
+        connection.retrying = true;
+        start(index);
     }
 
     void check_deadlines(std::uint64_t now) {
@@ -473,11 +505,11 @@ private:
         char text[512];
         std::snprintf(text, sizeof text,
                       "\"seconds\": %.3f, \"requests\": %llu, \"rps\": %.1f, \"p50_us\": %.1f, \"p90_us\": %.1f, "
-                      "\"p99_us\": %.1f, \"max_us\": %.1f, \"error_total\": %llu, ",
+                      "\"p99_us\": %.1f, \"max_us\": %.1f, \"retried\": %llu, \"error_total\": %llu, ",
                       seconds, static_cast<unsigned long long>(stats.requests),
                       seconds > 0 ? static_cast<double>(stats.requests) / seconds : 0.0, micros(0.50), micros(0.90),
                       micros(0.99), static_cast<double>(stats.latency.max()) / 1e3,
-                      static_cast<unsigned long long>(error_total));
+                      static_cast<unsigned long long>(stats.retried), static_cast<unsigned long long>(error_total));
         return std::string(text) + "\"errors\": {" + errors + "}";
     }
 
@@ -485,6 +517,7 @@ private:
         PhaseStats total;
         for (const auto &stats : phases_) {
             total.requests += stats.requests;
+            total.retried += stats.retried;
             for (int kind = 0; kind < kErrorKinds; ++kind) total.errors[kind] += stats.errors[kind];
             total.latency.merge(stats.latency);
         }

@@ -493,6 +493,8 @@ def row_table(row: Row, results: dict) -> list[str]:
             ratios.append(f"{ours / theirs:.2f}×" if ours and theirs else "—")
         errors = result.get("error_total", 0)
         detail = ", ".join(f"{k} {v}" for k, v in result.get("errors", {}).items() if v)
+        if result.get("retried"):
+            detail += (", " if detail else "") + f"retried {result['retried']} (closed between requests)"
         lines.append("| " + " | ".join([server.label, fmt(result.get("rps"))] + ratios + [
             fmt(result.get("p50_us"), 1), fmt(result.get("p99_us"), 1), fmt(result.get("cpu_us_per_request"), 2),
             f"{errors}" + (f" ({detail})" if detail else "")]) + " |")
