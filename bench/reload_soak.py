@@ -19,8 +19,10 @@ How a reload is made and its end observed, best first:
 
 Environment: RELOADS (250), RELOAD_STEADY_SECONDS (10), RELOAD_CONNECTIONS (per
 transport, 10), RELOAD_WORKERS (1; >1 adds the `workers` key), RELOAD_STREAM_MODE
-(threading), RELOAD_DGRAM_MODE (sync), RELOAD_READY_PATTERN, RELOAD_READY_TIMEOUT (15),
-RELOAD_INTERVAL (0.05), BENCH_BUILD_DIR (build). --no-docs: print only.
+(threading), RELOAD_DGRAM_MODE (sync), RELOAD_READY_PATTERN / RELOAD_FAILED_PATTERN (the
+supervisor's "reload: generation N is serving" / "reload failed" lines), RELOAD_READY_TIMEOUT (15),
+RELOAD_INTERVAL (0.05), RELOAD_METHOD (auto; `signal` skips the command), BENCH_BUILD_DIR (build), BENCH_SOCKHOST_BUILD_DIR (where sockhost
+and its plugins come from; default BENCH_BUILD_DIR). --no-docs: print only.
 """
 from __future__ import annotations
 
@@ -45,16 +47,20 @@ from processes import ProcessRegistry  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = (ROOT / os.environ.get("BENCH_BUILD_DIR", "build")).resolve()
 BIN = BUILD / "bin"
+SOCKHOST_BUILD = (ROOT / os.environ.get("BENCH_SOCKHOST_BUILD_DIR", str(BUILD))).resolve()
+SOCKHOST = SOCKHOST_BUILD / "bin/sockhost"
 RELOADS = int(os.environ.get("RELOADS", "250"))
 STEADY_SECONDS = float(os.environ.get("RELOAD_STEADY_SECONDS", "10"))
 CONNECTIONS = int(os.environ.get("RELOAD_CONNECTIONS", "10"))
 WORKERS = int(os.environ.get("RELOAD_WORKERS", "1"))
 STREAM_MODE = os.environ.get("RELOAD_STREAM_MODE", "threading")
 DGRAM_MODE = os.environ.get("RELOAD_DGRAM_MODE", "sync")
-READY_PATTERN = re.compile(os.environ.get("RELOAD_READY_PATTERN", r"generation \d+\b.*\bready|ready.*\bgeneration \d+"),
-                           re.IGNORECASE)
+# The supervisor's log lines for the outcome of a reload.
+READY_PATTERN = re.compile(os.environ.get("RELOAD_READY_PATTERN", r"reload: generation \d+ is serving"))
+FAILED_PATTERN = re.compile(os.environ.get("RELOAD_FAILED_PATTERN", r"reload failed"))
 READY_TIMEOUT = float(os.environ.get("RELOAD_READY_TIMEOUT", "15"))
 INTERVAL = float(os.environ.get("RELOAD_INTERVAL", "0.05"))
+METHOD = os.environ.get("RELOAD_METHOD", "auto")  # auto, command or signal
 TRANSPORTS = ("tcp", "udp", "unix", "unix-dgram")
 
 registry = ProcessRegistry()
@@ -79,7 +85,7 @@ def write_config(tmp: Path, addresses: dict[str, str], control_socket: bool) -> 
         datagram = transport in ("udp", "unix-dgram")
         listener = {"listen": address, "plugin": "echo", "mode": DGRAM_MODE if datagram else STREAM_MODE}
         listeners.append(listener)
-    config: dict = {"plugin_dir": str(BUILD / "plugins"), "drain_timeout": 5, "log_level": "info",
+    config: dict = {"plugin_dir": str(SOCKHOST_BUILD / "plugins"), "drain_timeout": 5, "log_level": "info",
                     "listeners": listeners}
     if WORKERS != 1:
         config["workers"] = WORKERS
@@ -137,12 +143,14 @@ class LogWatch:
         self.lines += lines
         return lines
 
-    def wait_for(self, pattern: re.Pattern, timeout: float) -> Optional[str]:
+    def wait_for(self, patterns: list[re.Pattern], timeout: float) -> Optional[tuple[int, str]]:
+        """(index of the pattern, line) of the first new line matching one of them."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for line in self.new_lines():
-                if pattern.search(line):
-                    return line
+                for index, pattern in enumerate(patterns):
+                    if pattern.search(line):
+                        return index, line
             time.sleep(0.01)
         return None
 
@@ -152,7 +160,7 @@ def start_host(tmp: Path, addresses: dict[str, str]) -> tuple[subprocess.Popen, 
     for control_socket in (True, False):
         config = write_config(tmp, addresses, control_socket)
         log = tmp / f"sockhost-{'control' if control_socket else 'plain'}.log"
-        process = registry.start([str(BIN / "sockhost"), "--config", str(config)], log)
+        process = registry.start([str(SOCKHOST), "--config", str(config)], log)
         deadline = time.monotonic() + 20
         while process.poll() is None and time.monotonic() < deadline:
             if all(answers(address) for address in addresses.values()):
@@ -169,15 +177,17 @@ def start_host(tmp: Path, addresses: dict[str, str]) -> tuple[subprocess.Popen, 
 def reload_once(method: str, process: subprocess.Popen, config: Path, log: LogWatch) -> tuple[bool, str]:
     if method == "command":
         try:
-            done = subprocess.run([str(BIN / "sockhost"), "reload", "-c", str(config)], capture_output=True,
+            done = subprocess.run([str(SOCKHOST), "reload", "-c", str(config)], capture_output=True,
                                   text=True, timeout=READY_TIMEOUT + 30)
         except subprocess.TimeoutExpired:
             return False, "sockhost reload did not return"
         return done.returncode == 0, (done.stdout + done.stderr).strip()
     process.send_signal(signal.SIGHUP)
     if method == "signal+log":
-        line = log.wait_for(READY_PATTERN, READY_TIMEOUT)
-        return line is not None, line or f"no line matching {READY_PATTERN.pattern!r} in {READY_TIMEOUT:g} s"
+        found = log.wait_for([READY_PATTERN, FAILED_PATTERN], READY_TIMEOUT)
+        if found is None:
+            return False, f"no line matching {READY_PATTERN.pattern!r} in {READY_TIMEOUT:g} s"
+        return found[0] == 0, found[1]
     time.sleep(INTERVAL)
     return True, ""
 
@@ -187,7 +197,8 @@ def soak() -> dict:
         tmp = Path(tmp_name)
         addresses = targets(tmp)
         process, config, log, control_socket = start_host(tmp, addresses)
-        method = "command" if control_socket else "signal+log"
+        method = "command" if control_socket and METHOD != "signal" else "signal+log"
+        log.new_lines()  # the start-up lines are not an answer to a reload
         loads = {}
         for transport, address in addresses.items():
             loads[transport] = registry.start(

@@ -14,6 +14,7 @@ Environment:
   BENCH_IDLE_CONNECTIONS  connections of the idle row (default 10000)
   BENCH_IDLE_MODES        sockhost modes of the idle row (default event)
   BENCH_BUILD_DIR         the build tree with bin/ and plugins/ (default build)
+  BENCH_SOCKHOST_BUILD_DIR  where sockhost and its plugins come from (default BENCH_BUILD_DIR)
 
 Every server runs in its own process group and is stopped (SIGTERM, then SIGKILL) when its
 cell ends, when the run fails and on Ctrl-C; every load run has a time bound.
@@ -53,7 +54,9 @@ IDLE_CONNECTIONS = int(os.environ.get("BENCH_IDLE_CONNECTIONS", "10000"))
 IDLE_MODES = [mode for mode in os.environ.get("BENCH_IDLE_MODES", "event").split(",") if mode]
 BUILD = (ROOT / os.environ.get("BENCH_BUILD_DIR", "build")).resolve()
 BIN = BUILD / "bin"
-PLUGINS = BUILD / "plugins"
+# sockhost and its plugins may come from another build tree (another branch, for a comparison).
+SOCKHOST_BUILD = (ROOT / os.environ.get("BENCH_SOCKHOST_BUILD_DIR", str(BUILD))).resolve()
+PLUGINS = SOCKHOST_BUILD / "plugins"
 HTTP_BODY = "Hello from sockhost\n"  # the http plugin's default body; nginx and Python send the same
 BACKLOG = 1024  # every server's listen backlog, so none is favoured by a longer queue
 SOURCE_ADDRESSES = 8  # connect-per-request clients bind 127.0.0.2 .. 127.0.0.9
@@ -96,7 +99,7 @@ def sockhost_server(mode: str, workers: int = 1) -> Server:
             config["workers"] = workers
         path = tmp / "sockhost.json"
         path.write_text(json.dumps(config, indent=2))
-        return [str(BIN / "sockhost"), "--config", str(path)]
+        return [str(SOCKHOST_BUILD / "bin/sockhost"), "--config", str(path)]
 
     suffix = f" ×{workers}" if workers != 1 or mode in ("event", "threading") else ""
     return Server(f"sockhost {mode}{suffix}", f"{mode}-{workers}", "sockhost", workers, mode, start=start)
