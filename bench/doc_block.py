@@ -10,16 +10,13 @@ def markers(name: str) -> tuple[str, str]:
             f"<!-- END GENERATED {name} -->")
 
 
-def replace_block(document: Path, template: Path, name: str, text: str) -> None:
+def replace_block(document: Path, name: str, text: str) -> None:
     """Puts `text` between the markers of block `name` in `document`; a document without
-    them starts from `template`, and a template without them gets the block appended."""
+    them gets the block appended (a missing document is started with a title)."""
     begin, end = markers(name)
-    current = document.read_text() if document.exists() else template.read_text()
+    current = document.read_text() if document.exists() else "# Benchmarks\n"
     if begin not in current or end not in current:
-        base = current if document.exists() else template.read_text()
-        if begin not in base or end not in base:
-            base = base.rstrip("\n") + f"\n\n{begin}\n{end}\n"
-        current = base
+        current = current.rstrip("\n") + f"\n\n{begin}\n{end}\n"
     before, rest = current.split(begin, 1)
     _, after = rest.split(end, 1)
     document.write_text(f"{before}{begin}\n\n{text.strip()}\n\n{end}{after}")

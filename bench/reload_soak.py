@@ -312,7 +312,7 @@ def main() -> int:
     text = report(outcome)
     print(text)
     if not args.no_docs:
-        replace_block(Path(args.output), ROOT / "bench/benchmarks-template.md", "RELOAD SOAK", text)
+        replace_block(Path(args.output), "RELOAD SOAK", text)
         print(f"\nwrote {args.output}")
     return 0
 
