@@ -78,6 +78,7 @@ struct Connection {
     std::uint64_t started_ns = 0;
     std::uint64_t deadline_ns = 0;
     std::uint64_t sequence = 0;
+    std::string request;
     std::string received;
     int source = 0;
     bool answered_in_round = false;
@@ -108,11 +109,14 @@ public:
 private:
     // ---- requests and answers ------------------------------------------------------------
 
-    std::string make_request(std::uint64_t sequence) const {
-        if (options_.http) return "GET / HTTP/1.1\r\nHost: bench\r\n\r\n";
-        std::string payload(options_.size, 'x');
-        std::memcpy(payload.data(), &sequence, sizeof sequence);
-        return payload;
+    // The request bytes, in the connection's own buffer (no allocation once it has grown).
+    void make_request(Connection &connection) const {
+        if (options_.http) {
+            connection.request = "GET / HTTP/1.1\r\nHost: bench\r\n\r\n";
+            return;
+        }
+        connection.request.assign(options_.size, 'x');
+        std::memcpy(connection.request.data(), &connection.sequence, sizeof connection.sequence);
     }
 
     // > 0 complete, 0 incomplete, < 0 wrong.
@@ -120,7 +124,7 @@ private:
         const std::string &bytes = connection.received;
         if (!options_.http) {
             if (bytes.size() < options_.size) return 0;
-            return bytes.size() == options_.size && bytes == make_request(connection.sequence) ? 1 : -1;
+            return bytes == connection.request ? 1 : -1;  // an echo: the same bytes
         }
         const auto head_end = bytes.find("\r\n\r\n");
         if (head_end == std::string::npos) return bytes.size() > 16384 ? -1 : 0;
@@ -243,7 +247,8 @@ private:
     void send_request(std::size_t index) {
         Connection &connection = connections_[index];
         connection.sequence = ++next_sequence_;
-        const std::string request = make_request(connection.sequence);
+        make_request(connection);
+        const std::string &request = connection.request;
         const ssize_t sent = ::send(connection.fd, request.data(), request.size(), MSG_NOSIGNAL);
         if (sent != static_cast<ssize_t>(request.size())) {
             const int error = sent < 0 ? errno : EMSGSIZE;
