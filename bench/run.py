@@ -360,7 +360,8 @@ def run_load_generator(cell: Cell) -> dict:
     bound = SECONDS + 30  # every load run has a time limit
     if driver == "wrk":
         url = "http://" + cell.target.split("://", 1)[1] + "/"
-        out = registry.run(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS:g}s", "--latency", url], timeout=bound)
+        seconds = max(1, round(SECONDS))  # wrk takes whole seconds
+        out = registry.run(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", url], timeout=bound)
         return parse_wrk(out)
     command = [str(BIN / "loadgen"), "--target", cell.target, "--connections", str(CONNECTIONS),
                "--size", "64", "--duration", f"{SECONDS:g}"]
