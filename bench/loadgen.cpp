@@ -70,7 +70,7 @@ struct PhaseStats {
     double seconds = 0;
 };
 
-enum class State { idle, backoff, connecting, awaiting, held };
+enum class State { idle, backoff, connecting, sending, awaiting, held };
 
 struct Connection {
     int fd = -1;
@@ -248,8 +248,22 @@ private:
         Connection &connection = connections_[index];
         connection.sequence = ++next_sequence_;
         make_request(connection);
+        transmit(index);
+    }
+
+    // Sends the connection's request. A full receiver (a Unix datagram socket queues only
+    // net.unix.max_dgram_qlen datagrams, 10 by default) is waited for, as a blocking client
+    // would, not counted as an error.
+    void transmit(std::size_t index) {
+        Connection &connection = connections_[index];
         const std::string &request = connection.request;
         const ssize_t sent = ::send(connection.fd, request.data(), request.size(), MSG_NOSIGNAL);
+        if (sent < 0 && errno == EAGAIN) {
+            if (connection.state != State::sending) watch(index, EPOLLOUT, EPOLL_CTL_MOD);
+            connection.state = State::sending;
+            return;
+        }
+        if (connection.state == State::sending) watch(index, EPOLLIN, EPOLL_CTL_MOD);
         if (sent != static_cast<ssize_t>(request.size())) {
             const int error = sent < 0 ? errno : EMSGSIZE;
             if (closed_between_requests(connection, error)) return retry(index);
@@ -353,11 +367,12 @@ private:
             if (connection.state == State::backoff) {
                 connection.state = State::idle;
                 if (options_.mode != Mode::idle) start(index);
-            } else if (connection.state == State::connecting || connection.state == State::awaiting) {
+            } else if (connection.state == State::connecting || connection.state == State::sending ||
+                       connection.state == State::awaiting) {
                 record_error(timeout, "no answer in time");
                 if (options_.mode == Mode::idle) {
                     close_connection(connection);
-                } else if (options_.mode == Mode::dgram && connection.state == State::awaiting) {
+                } else if (options_.mode == Mode::dgram && connection.state != State::connecting) {
                     start(index);  // the same socket, a new sequence number
                 } else {
                     close_connection(connection);
@@ -388,6 +403,10 @@ private:
                 Connection &connection = connections_[index];
                 if (connection.state == State::connecting) {
                     on_writable(index);
+                    continue;
+                }
+                if (connection.state == State::sending) {
+                    transmit(index);
                     continue;
                 }
                 if (connection.state != State::awaiting) continue;
@@ -434,7 +453,8 @@ private:
         for (;;) {
             std::size_t in_flight = 0;
             for (const auto &connection : connections_)
-                in_flight += connection.state == State::connecting || connection.state == State::awaiting;
+                in_flight += connection.state == State::connecting || connection.state == State::sending ||
+                             connection.state == State::awaiting;
             while (next_to_open < connections_.size() && in_flight < kConnectingAtOnce) {
                 start(next_to_open++);
                 ++in_flight;
@@ -447,6 +467,8 @@ private:
                 Connection &connection = connections_[index];
                 if (connection.state == State::connecting) {
                     on_writable(index);
+                } else if (connection.state == State::sending) {
+                    transmit(index);
                 } else if (on_readable(index)) {
                     connection.state = State::held;
                     connection.answered_in_round = true;

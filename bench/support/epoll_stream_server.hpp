@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 
 #include <cerrno>
+#include <csignal>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -25,6 +26,7 @@ public:
     EpollStreamServer(const Endpoint &endpoint, Protocol protocol)
         : endpoint_(endpoint), protocol_(std::move(protocol)), listener_(listen_on(endpoint)),
           epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
+        ::signal(SIGPIPE, SIG_IGN);  // a peer gone mid-answer is an EPIPE, not the end of the server
         set_nonblocking(listener_.get());
         watch(listener_.get(), EPOLLIN, EPOLL_CTL_ADD);
     }
