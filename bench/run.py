@@ -336,8 +336,14 @@ def last_log_line(log: Path) -> str:
 
 
 def raise_nofile() -> None:
+    """In each started process: the idle row needs more than 10,000 descriptors. Root may
+    raise the hard limit too; others get their hard limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    wanted = max(hard, 65536) if hard != resource.RLIM_INFINITY else hard
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def children_cpu_seconds() -> float:
@@ -491,6 +497,11 @@ def fmt(value: Optional[float], digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def cell_text(text: str) -> str:
+    """Text from a server's log, safe inside a Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
 def ratio_peers(row: Row) -> list[str]:
     groups: list[str] = []
     for server in row.servers:
@@ -522,7 +533,7 @@ def row_table(row: Row, results: dict) -> list[str]:
     for server in row.servers:
         result = results.get(server.key, {})
         if result.get("na"):
-            lines.append(f"| {server.label} | n/a ({result['na']}) |" + " |" * (len(header) - 2))
+            lines.append(f"| {server.label} | n/a ({cell_text(result['na'])}) |" + " |" * (len(header) - 2))
             continue
         ratios = []
         for group in groups:
@@ -546,7 +557,7 @@ def idle_table(row: Row, results: dict) -> list[str]:
     for server in row.servers:
         result = results.get(server.key, {})
         if result.get("na"):
-            lines.append(f"| {server.label} | n/a ({result['na']}) | | | | | | |")
+            lines.append(f"| {server.label} | n/a ({cell_text(result['na'])}) | | | | | | |")
             continue
         lines.append(f"| {server.label} | {fmt(result.get('opened'))} | {fmt(result.get('held'))} | "
                      f"{fmt(result.get('answered_after_hold'))} | {fmt(result.get('rss_baseline_kib'))} KiB | "

@@ -56,10 +56,15 @@ inline void set_nodelay(int fd) {
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-// Raises the soft descriptor limit to the hard one: the idle-connection row needs 10,000+.
+// Raises the descriptor limit: the idle-connection row needs 10,000+. Root may raise the
+// hard limit too; others get their hard limit.
 inline rlim_t raise_descriptor_limit() {
     rlimit limit{};
     ::getrlimit(RLIMIT_NOFILE, &limit);
+    if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < 65536) {
+        const rlimit wanted{65536, 65536};
+        if (::setrlimit(RLIMIT_NOFILE, &wanted) == 0) return wanted.rlim_cur;
+    }
     limit.rlim_cur = limit.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &limit);
     return limit.rlim_cur;
