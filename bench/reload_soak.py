@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from doc_block import replace_block  # noqa: E402
 from processes import ProcessRegistry  # noqa: E402

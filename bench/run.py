@@ -18,8 +18,9 @@ Environment:
   BENCH_SOCKHOST_BUILD_DIR  where sockhost and its plugins come from (default BENCH_BUILD_DIR)
 
 The rows, their servers and goals are a table in bench/rows.py: a new mode or peer is one
-entry there. Every server runs in its own process group and is stopped (SIGTERM, then SIGKILL) when its
-cell ends, when the run fails and on Ctrl-C; every load run has a time bound.
+entry there. Every server runs in its own process group and is stopped (SIGTERM, then
+SIGKILL) when its cell ends, when the run fails and on Ctrl-C; every load run has a time
+bound.
 Standard library only.
 """
 from __future__ import annotations
@@ -31,6 +32,7 @@ import shutil
 import sys
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import svg_plot  # noqa: E402  (the bench/ modules)
 from cells import registry, run_dispatch, run_repeated  # noqa: E402
