@@ -5,7 +5,7 @@ TSAN_BUILD_DIR ?= build-tsan
 CONFIG         ?= examples/sockhost.json
 JOBS           ?= $(shell nproc)
 
-.PHONY: deps configure build run test test-release test-asan test-tsan clean
+.PHONY: deps configure build run test test-release test-asan test-tsan bench bench-tools bench-reload clean
 
 deps:
 	@scripts/install-deps
@@ -37,6 +37,22 @@ test-tsan: deps
 	cmake -S . -B $(TSAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSOCKHOST_SANITIZE=thread
 	cmake --build $(TSAN_BUILD_DIR) -j $(JOBS)
 	ctest --test-dir $(TSAN_BUILD_DIR) --output-on-failure -j $(JOBS)
+
+# The benchmark suite (docs/benchmarks.md): sockhost against nginx, Python and reference
+# servers on loopback. Installs wrk, nginx, Python and Google Benchmark first, then
+# configures (so Google Benchmark is found), builds the release tree's tools and runs.
+# BENCH_SECONDS (per cell, default 5) and BENCH_ROWS (e.g. http,tcp) narrow a run.
+bench: bench-tools
+	BENCH_BUILD_DIR=$(BUILD_DIR) python3 bench/run.py
+
+# The reload soak: 250 reloads under load on tcp, udp, unix and unix-dgram.
+bench-reload: bench-tools
+	BENCH_BUILD_DIR=$(BUILD_DIR) python3 bench/reload_soak.py
+
+bench-tools:
+	@scripts/install-deps --bench
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOCKHOST_BUILD_BENCH=ON
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target bench_tools
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(TSAN_BUILD_DIR)

@@ -1,0 +1,236 @@
+"""One cell of the table: start a server, wait until it answers, load it for a fixed time,
+measure, stop it. Every process goes through the registry, so it is stopped however the
+run ends."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import resource
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional
+
+from processes import ProcessRegistry, tree_cpu_seconds, tree_rss_kib
+from rows import Row, Server
+from settings import BIN, CONNECTIONS, IDLE_CONNECTIONS, REPEAT, SECONDS, SOURCE_ADDRESSES
+
+registry = ProcessRegistry()
+
+
+# ---------------------------------------------------------------------------------------
+# One cell: start a server, wait until it answers, load it, stop it.
+# ---------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Cell:
+    row: Row
+    server: Server
+    target: str
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def target_for(row: Row, tmp: Path) -> str:
+    if row.transport == "unix":
+        return f"unix:{tmp}/echo.sock"
+    return f"{row.transport}://127.0.0.1:{free_port()}"
+
+
+def answers(target: str, plugin: str) -> bool:
+    """True once the server answers a real request: an HTTP GET, or an echoed probe. (A
+    supervisor accepts connections before its workers serve them.)"""
+    scheme, _, rest = target.partition(":")
+    probe_bytes = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n" if plugin == "http" else b"ready?"
+    try:
+        if scheme == "udp":
+            host, port = rest.removeprefix("//").rsplit(":", 1)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                probe.settimeout(0.2)
+                probe.sendto(probe_bytes, (host, int(port)))
+                return probe.recv(64) == probe_bytes
+        if scheme == "unix":
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            probe.settimeout(0.5)
+            probe.connect(rest)
+        else:
+            host, port = rest.removeprefix("//").rsplit(":", 1)
+            probe = socket.create_connection((host, int(port)), timeout=0.5)
+        with probe:
+            probe.sendall(probe_bytes)
+            reply = probe.recv(4096)
+            return reply.startswith(b"HTTP/1.1 200") if plugin == "http" else reply == probe_bytes
+    except OSError:
+        return False
+
+
+def last_log_line(log: Path) -> str:
+    try:
+        lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return "no output"
+    errors = [line for line in lines if "error" in line.lower() or "unknown" in line.lower()]
+    line = (errors or lines or ["no output"])[-1]
+    # sockhost's "TIME sockhost[PID] error: config FILE: " prefix says nothing about the reason.
+    line = re.sub(r"^.*?\berror: (config \S+: )?", "", line)
+    return line.removesuffix("; not started")[:300]
+
+
+def raise_nofile() -> None:
+    """In each started process: the idle row needs more than 10,000 descriptors. Root may
+    raise the hard limit too; others get their hard limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = max(hard, 65536) if hard != resource.RLIM_INFINITY else hard
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_load(cell: Cell) -> dict:
+    """Runs the row's load generator against the cell's server. The generator is the only
+    child reaped meanwhile, so the growth of RUSAGE_CHILDREN is its CPU time: near 100 % of
+    one core, the generator (not the server) may be what limits req/s."""
+    before = children_cpu_seconds()
+    result = run_load_generator(cell)
+    result["client_cpu_percent"] = (children_cpu_seconds() - before) * 100 / SECONDS
+    return result
+
+
+def run_load_generator(cell: Cell) -> dict:
+    driver = cell.row.driver
+    bound = SECONDS + 30  # every load run has a time limit
+    if driver == "wrk":
+        url = "http://" + cell.target.split("://", 1)[1] + "/"
+        seconds = max(1, round(SECONDS))  # wrk takes whole seconds
+        out = registry.run(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", url], timeout=bound)
+        return parse_wrk(out)
+    command = [str(BIN / "loadgen"), "--target", cell.target, "--connections", str(CONNECTIONS),
+               "--size", "64", "--duration", f"{SECONDS:g}"]
+    if driver == "connect":
+        command += ["--mode", "connect", "--sources", str(SOURCE_ADDRESSES)]
+    return json.loads(registry.run(command, timeout=bound))
+
+
+def parse_wrk(text: str) -> dict:
+    def number(pattern: str) -> float:
+        match = re.search(pattern, text)
+        return float(match.group(1)) if match else 0.0
+
+    def micros(label: str) -> Optional[float]:
+        match = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", text, re.MULTILINE)
+        if not match:
+            return None
+        return float(match.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[match.group(2)]
+
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    errors = {"connect": 0, "read": 0, "write": 0, "timeout": 0}
+    if socket_errors:
+        errors = dict(zip(errors, map(int, socket_errors.groups())))
+    errors["non-2xx"] = int(number(r"Non-2xx or 3xx responses: (\d+)"))
+    return {"requests": int(number(r"(\d+) requests in")), "rps": number(r"Requests/sec:\s+([\d.]+)"),
+            "p50_us": micros("50"), "p90_us": micros("90"), "p99_us": micros("99"),
+            "errors": errors, "error_total": sum(errors.values())}
+
+
+def run_cell(cell: Cell) -> dict:
+    with tempfile.TemporaryDirectory(prefix=f"sockhost-bench-{cell.row.id}-") as tmp_name:
+        tmp = Path(tmp_name)
+        cell.target = target_for(cell.row, tmp)
+        log = tmp / "server.log"
+        command = cell.server.start(cell, tmp)
+        process = registry.start(command, log, preexec=raise_nofile)
+        try:
+            deadline = time.monotonic() + 15
+            while not answers(cell.target, cell.row.plugin):
+                if process.poll() is not None:
+                    return {"na": f"server exited with status {process.returncode}: {last_log_line(log)}"}
+                if time.monotonic() > deadline:
+                    return {"na": f"server not answering after 15 s: {last_log_line(log)}"}
+                time.sleep(0.05)
+            time.sleep(0.2)  # every worker of a supervisor may not be serving yet
+            if cell.row.driver == "idle":
+                return run_idle(cell, process)
+            cpu_before = tree_cpu_seconds(process.pid)
+            result = run_load(cell)
+            cpu_after = tree_cpu_seconds(process.pid)
+            if process.poll() is not None:
+                result["note"] = f"server exited during the run: {last_log_line(log)}"
+            if result.get("requests"):
+                result["cpu_us_per_request"] = (cpu_after - cpu_before) * 1e6 / result["requests"]
+            return result
+        finally:
+            registry.stop(process)
+
+
+def run_repeated(row: Row, server: Server) -> dict:
+    """The cell BENCH_REPEAT times; the run with the median req/s stands for it."""
+    runs = []
+    for _ in range(REPEAT if row.driver != "idle" else 1):
+        try:
+            result = run_cell(Cell(row, server, ""))
+        except (subprocess.TimeoutExpired, subprocess.CalledProcessError, json.JSONDecodeError, OSError) as error:
+            result = {"na": f"run failed: {error}"}
+        if result.get("na"):
+            return result  # a mode the binary lacks fails the same way every time
+        runs.append(result)
+    runs.sort(key=lambda result: result.get("rps") or 0)
+    median = runs[len(runs) // 2]
+    if len(runs) > 1:
+        median["runs_rps"] = [result.get("rps") for result in runs]
+    return median
+
+
+def run_idle(cell: Cell, process: subprocess.Popen) -> dict:
+    """Opens the connections (one answer each), samples RSS, then checks each still answers."""
+    baseline = tree_rss_kib(process.pid)
+    command = [str(BIN / "loadgen"), "--target", cell.target, "--mode", "idle", "--http",
+               "--connections", str(IDLE_CONNECTIONS), "--duration", "60"]
+    holder = registry.start(command, None, preexec=raise_nofile, stdout=subprocess.PIPE)
+    try:
+        line = registry.read_line(holder, timeout=120)
+        match = re.match(r"held (\d+)", line or "")
+        if not match:
+            return {"na": f"the idle holder did not report: {line!r}"}
+        time.sleep(1.0)  # let the server settle (fibers parked, buffers returned)
+        loaded = tree_rss_kib(process.pid)
+        holder.send_signal(signal.SIGUSR1)
+        out, _ = holder.communicate(timeout=120)
+        result = json.loads(out.strip().splitlines()[-1])
+    finally:
+        registry.stop(holder)
+    held = result.get("held", 0)
+    result.update(rss_baseline_kib=baseline, rss_loaded_kib=loaded,
+                  kib_per_connection=(loaded - baseline) / held if held else None)
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# The dispatch benchmark (Google Benchmark).
+# ---------------------------------------------------------------------------------------
+
+def run_dispatch() -> dict:
+    binary = BIN / "dispatch_benchmark"
+    if not binary.exists():
+        return {"na": "bench/dispatch_benchmark not built (Google Benchmark: libbenchmark-dev)"}
+    out = registry.run([str(binary), "--benchmark_format=json", "--benchmark_min_time=0.5",
+                        "--benchmark_repetitions=3", "--benchmark_report_aggregates_only=true"], timeout=300)
+    document = json.loads(out)
+    medians = {}
+    for benchmark in document["benchmarks"]:
+        if benchmark.get("aggregate_name") == "median":
+            medians[benchmark["run_name"]] = benchmark["cpu_time"]  # ns (time_unit ns)
+    return {"medians_ns": medians}

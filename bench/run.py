@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""sockhost benchmark suite: starts sockhost and its peers on loopback, drives each with the
+same load, prints one table per row with ratios to the peers, checks the goals, and writes
+the tables, the goals and a plot into docs/benchmarks.md (+ docs/benchmarks.svg).
+
+    python3 bench/run.py                      # everything (`make bench`)
+    BENCH_SECONDS=2 BENCH_ROWS=tcp,udp python3 bench/run.py --no-docs
+
+Environment:
+  BENCH_SECONDS           load duration of each cell (default 5)
+  BENCH_ROWS              comma-separated row ids to run (default: all):
+                          http, tcp, unix, udp, connect, idle, dispatch
+  BENCH_CONNECTIONS       connections / clients per cell (default 50)
+  BENCH_REPEAT            runs per cell; the run with the median req/s is reported (default 1)
+  BENCH_IDLE_CONNECTIONS  connections of the idle row (default 10000)
+  BENCH_IDLE_MODES        sockhost modes of the idle row (default event)
+  BENCH_BUILD_DIR         the build tree with bin/ and plugins/ (default build)
+  BENCH_SOCKHOST_BUILD_DIR  where sockhost and its plugins come from (default BENCH_BUILD_DIR)
+
+The rows, their servers and goals are a table in bench/rows.py: a new mode or peer is one
+entry there. Every server runs in its own process group and is stopped (SIGTERM, then
+SIGKILL) when its cell ends, when the run fails and on Ctrl-C; every load run has a time
+bound.
+Standard library only.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import svg_plot  # noqa: E402  (the bench/ modules)
+from cells import registry, run_dispatch, run_repeated  # noqa: E402
+from report import machine_info, markdown, print_row, write_docs  # noqa: E402
+from rows import ROWS  # noqa: E402
+from settings import BUILD, ROOT, SECONDS  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--output", default=str(ROOT / "docs/benchmarks.md"))
+    args = parser.parse_args()
+
+    wanted = [name for name in os.environ.get("BENCH_ROWS", "").split(",") if name]
+    rows = [row for row in ROWS if not wanted or row.id in wanted]
+    unknown = set(wanted) - {row.id for row in ROWS}
+    if unknown:
+        print(f"BENCH_ROWS: unknown rows {sorted(unknown)} (known: {[row.id for row in ROWS]})", file=sys.stderr)
+        return 2
+    if shutil.which("wrk") is None and any(row.driver == "wrk" for row in rows):
+        print("wrk not found: run scripts/install-deps --bench", file=sys.stderr)
+        return 2
+
+    info = machine_info()
+    print(f"sockhost benchmarks: {info['cpus']} CPUs, load average {info['load_average']}, "
+          f"{SECONDS:g} s per cell", flush=True)
+    results: dict[str, dict] = {}
+    with registry:
+        for row in rows:
+            row_results = results.setdefault(row.id, {})
+            if row.driver == "dispatch":
+                print("  dispatch benchmark ...", flush=True)
+                row_results["dispatch"] = run_dispatch()
+            for server in row.servers:
+                print(f"  {row.id}: {server.label} ...", flush=True)
+                row_results[server.key] = run_repeated(row, server)
+            print_row(row, row_results)
+
+    command = "make bench" if os.environ.get("MAKELEVEL") else "python3 bench/run.py"
+    if not args.no_docs:
+        output = Path(args.output)
+        write_docs(markdown(rows, results, info, command),
+                   svg_plot.render(rows, results, title=f"sockhost benchmarks, {info['date']}"), output)
+        (BUILD / "bench-results.json").write_text(json.dumps({"machine": info, "results": results}, indent=2))
+        print(f"\nwrote {output} and {output.with_suffix('.svg')} (raw results: {BUILD / 'bench-results.json'})")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted: every server started was stopped", file=sys.stderr)
+        sys.exit(130)
