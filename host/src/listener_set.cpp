@@ -3,6 +3,9 @@
 #include <sockhost/host/log.hpp>
 
 #include <fcntl.h>
+#include <sys/socket.h>
+
+#include <cstring>
 
 #include <map>
 
@@ -60,11 +63,14 @@ Result<std::vector<std::string>> ListenerSet::acquire(const std::vector<Listener
         return fail(error.message);
     };
     for (std::size_t index = 0; index < listeners.size(); ++index) {
-        if (held_.contains(keys[index])) continue;
         const auto &listener = listeners[index];
+        if (const auto kept = held_.find(keys[index]); kept != held_.end()) {
+            update_kept(kept->second, listener);
+            continue;
+        }
         if (!activated_.empty()) {
             if (auto socket = take_activated(listener)) {
-                held_.emplace(keys[index], Held{std::move(*socket), true});
+                held_.emplace(keys[index], Held{std::move(*socket), true, listener.options});
                 added.push_back(keys[index]);
                 continue;
             } else if (socket.error().message != "no activated socket") {
@@ -73,11 +79,30 @@ Result<std::vector<std::string>> ListenerSet::acquire(const std::vector<Listener
         }
         auto socket = ListenerSocket::bind(listener.address, listener.options);
         if (!socket) return undo(socket.error());
-        held_.emplace(keys[index], Held{std::move(*socket), false});
+        held_.emplace(keys[index], Held{std::move(*socket), false, listener.options});
         added.push_back(keys[index]);
     }
     close_unclaimed_activated();
     return keys;
+}
+
+void ListenerSet::update_kept(Held &held, const ListenerConfig &listener) {
+    const std::string where = held.socket.bound_text();
+    if (!is_datagram(listener.address.transport) &&
+        listener.options.request_queue_size != held.options.request_queue_size) {
+        // listen() on a listening socket only changes its backlog: queued connections stay.
+        if (::listen(held.socket.fd(), listener.options.request_queue_size) == 0) {
+            log_info(where + ": request_queue_size " + std::to_string(held.options.request_queue_size) + " -> " +
+                     std::to_string(listener.options.request_queue_size));
+            held.options.request_queue_size = listener.options.request_queue_size;
+        } else {
+            log_warning(where + ": cannot change request_queue_size: " + std::strerror(errno));
+        }
+    }
+    if (listener.options.reuse_address != held.options.reuse_address ||
+        listener.options.reuse_port != held.options.reuse_port)
+        log_warning(where + ": reuse_address/reuse_port changed, but a kept listener is never re-bound; the new value "
+                            "applies once the listener is removed and added again");
 }
 
 void ListenerSet::retire_all_but(const std::set<std::string> &wanted, bool stopping) {

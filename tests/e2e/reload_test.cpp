@@ -14,7 +14,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <future>
 #include <iostream>
 #include <regex>
@@ -360,6 +362,40 @@ TEST(Reload, ReloadsRequestedDuringAReloadAreCoalescedIntoOneMore) {
     EXPECT_NE(second_outcome.output.find("generation 3 is serving"), std::string::npos)
         << "SIGHUP and the second request became one reload: " << second_outcome.output;
     EXPECT_EQ(host.log().find("generation 4"), std::string::npos) << host.log();
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
+// The backlog of the TCP listener on `port`, as `ss` reports it (its Send-Q column).
+int listen_backlog(std::uint16_t port) {
+    FILE *pipe = ::popen(("ss -ltnH 'sport = :" + std::to_string(port) + "'").c_str(), "r");
+    char line[512] = {};
+    const bool read = std::fgets(line, sizeof line, pipe) != nullptr;
+    ::pclose(pipe);
+    if (!read) return -1;
+    std::istringstream columns(line);
+    std::string state;
+    int receive_queue = 0, send_queue = -1;
+    columns >> state >> receive_queue >> send_queue;
+    return send_queue;
+}
+
+TEST(Reload, KeptListenerTakesANewBacklogAndWarnsAboutOptionsFixedAtBind) {
+    auto listener = probe_listener();
+    listener["request_queue_size"] = 16;
+    HostUnderTest host(with_control({listener}), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    EXPECT_EQ(listen_backlog(host.port(0)), 16);
+    auto config = nlohmann::json::parse(std::ifstream(host.config_path()));
+    config["listeners"][0]["request_queue_size"] = 64;
+    config["listeners"][0]["reuse_port"] = true;
+    std::ofstream(host.config_path()) << config.dump();
+    const auto outcome = reload(host);
+    EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
+    EXPECT_EQ(listen_backlog(host.port(0)), 64) << "the same socket, listening with the new backlog";
+    EXPECT_TRUE(host.wait_for_log(host.listening()[0] + ": request_queue_size 16 -> 64")) << host.log();
+    EXPECT_TRUE(host.wait_for_log(host.listening()[0] + ": reuse_address/reuse_port changed, but a kept listener is "
+                                                         "never re-bound"))
+        << host.log();
     EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
 }
 

@@ -22,6 +22,8 @@ public:
 
     // The keys of `listeners` (in order), binding or adopting those not held yet. On
     // failure, what this call added is closed again and the error names the listener.
+    // A kept listener's backlog follows `request_queue_size` (listen() again); options
+    // fixed at bind (reuse_address, reuse_port) are logged as unchanged.
     Result<std::vector<std::string>> acquire(const std::vector<ListenerConfig> &listeners);
 
     // Closes every listener whose key is not in `wanted` (logged unless `stopping`).
@@ -38,7 +40,9 @@ private:
     struct Held {
         ListenerSocket socket;
         bool activated = false;  // passed by systemd
+        ServerOptions options;   // as created (socket-level options are fixed from then on)
     };
+    void update_kept(Held &held, const ListenerConfig &listener);
     Result<ListenerSocket> take_activated(const ListenerConfig &listener);
     void close_unclaimed_activated();
 
