@@ -156,6 +156,28 @@ TEST(Reload, BrokenPluginFailsTheReloadWithItsReasonAndNothingChanges) {
     EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
 }
 
+TEST(Reload, NewListenerThatCannotBindFailsTheReloadAndBindsNothing) {
+    HostUnderTest host(with_control({probe_listener()}), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    HostUnderTest occupant({{"listeners", {probe_listener()}}}, {test_plugin("probe")});
+    ASSERT_TRUE(occupant.ready()) << occupant.log();
+    const std::string taken = occupant.listening()[0];
+    const int fds = open_fd_count(host.pid());
+    // Two new listeners: the first binds, the second cannot; neither may stay bound.
+    install_file(test_plugin("probe"), host.plugin_dir() / "extra.so");
+    write_file(host.plugin_dir() / "extra.json",
+               nlohmann::json{{"listeners",
+                               {{{"listen", "unix:extra.sock"}}, {{"listen", taken}, {"reuse_address", false}}}}}
+                   .dump());
+    const auto outcome = reload(host);
+    EXPECT_EQ(outcome.exit_code, 1) << outcome.output;
+    EXPECT_NE(outcome.output.find(taken + ": address in use"), std::string::npos) << outcome.output;
+    EXPECT_FALSE(std::filesystem::exists(host.plugin_dir() / "extra.sock")) << "the listener bound first was closed";
+    EXPECT_EQ(open_fd_count(host.pid()), fds);
+    EXPECT_FALSE(stream_exchange(host.listening()[0], "pid\n").empty()) << "generation 1 serves on";
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
 TEST(Reload, PluginReplacedByRenameIsLiveAfterTheNextReload) {
     TempDir scratch;
     std::filesystem::copy_file(test_plugin("probe"), scratch / "service.so");
