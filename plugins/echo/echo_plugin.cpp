@@ -44,4 +44,4 @@ public:
 
 }  // namespace
 
-SOCKHOST_PLUGIN(Echo, "echo", "1.0.0", SOCKHOST_TRANSPORTS_ALL)
+SOCKHOST_PLUGIN(Echo, "echo", "1.0.1", SOCKHOST_TRANSPORTS_ALL)
