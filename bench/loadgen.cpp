@@ -11,6 +11,9 @@
 //       opens the connections, gets one answer on each, prints "held N" and holds them
 //       until SIGUSR1, then asks each once more and reports how many still answer.
 //
+// With --http, an answer that says "Connection: close" ends its connection, and the next
+// request opens a new one, as an HTTP client does.
+//
 // One thread, epoll, non-blocking sockets. --duration 0 runs until SIGTERM/SIGINT.
 // SIGUSR1 / SIGUSR2 switch the recorded phase to "reload" / "steady" (the reload soak).
 // The result is one JSON object on stdout: requests, rate, p50/p90/p99/max latency and the
@@ -84,6 +87,7 @@ struct Connection {
     bool answered_in_round = false;
     std::uint64_t answered_on_connection = 0;
     bool retrying = false;  // keeps started_ns: the retry's latency counts from the first send
+    bool server_closes = false;  // --http: the last answer said "Connection: close"
 };
 
 std::string error_text(int error) { return std::strerror(error); }
@@ -137,6 +141,17 @@ private:
         const std::size_t total = head_end + 4 + length;
         if (bytes.size() < total) return 0;
         return bytes.size() == total ? 1 : -1;
+    }
+
+    // As an HTTP client must: after "Connection: close" the next request goes on a new
+    // connection (a stopping sockhost, like an exiting nginx, says so on its last answer).
+    static bool says_connection_close(const std::string &answer) {
+        const auto head_end = answer.find("\r\n\r\n");
+        for (const char *field : {"\r\nConnection: close\r\n", "\r\nconnection: close\r\n"}) {
+            const auto at = answer.find(field);
+            if (at != std::string::npos && at < head_end) return true;
+        }
+        return false;
     }
 
     PhaseStats &phase() { return phases_[phase_requested != 0 ? 1 : 0]; }
@@ -340,6 +355,7 @@ private:
         PhaseStats &stats = phase();
         ++stats.requests;
         stats.latency.record(bench::now_ns() - connection.started_ns);
+        connection.server_closes = options_.http && says_connection_close(connection.received);
         connection.received.clear();
         ++connection.answered_on_connection;
         return true;
@@ -411,7 +427,7 @@ private:
                 }
                 if (connection.state != State::awaiting) continue;
                 if (!on_readable(index)) continue;
-                if (options_.mode == Mode::connect) close_connection(connection);
+                if (options_.mode == Mode::connect || connection.server_closes) close_connection(connection);
                 start(index);
             }
             const std::uint64_t now = bench::now_ns();

@@ -60,6 +60,7 @@ void host_set_error(sockhost_request *request, const char *message) {
 }
 const char *host_last_error(const sockhost_request *request) { return self(request).last_error().c_str(); }
 void host_between_requests(sockhost_request *request) { self(request).mark_between_requests(); }
+bool host_stopping(const sockhost_request *request) { return self(request).stopping(); }
 
 constexpr sockhost_host_api table = {
     .struct_size = sizeof(sockhost_host_api),
@@ -81,6 +82,7 @@ constexpr sockhost_host_api table = {
     .set_error = host_set_error,
     .last_error = host_last_error,
     .between_requests = host_between_requests,
+    .stopping = host_stopping,
 };
 
 }  // namespace

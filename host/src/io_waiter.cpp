@@ -42,4 +42,13 @@ WaitResult BlockingWaiter::sleep_until(Clock::time_point wake_time) {
     return result == WaitResult::timed_out ? WaitResult::ready : result;
 }
 
+bool BlockingWaiter::stopping() const {
+    pollfd stop{stop_fd_, POLLIN, 0};
+    for (;;) {
+        const int ready = ::poll(&stop, 1, 0);
+        if (ready >= 0) return ready > 0;
+        if (errno != EINTR) return false;  // cannot tell: serve on as if not stopping
+    }
+}
+
 }  // namespace sockhost

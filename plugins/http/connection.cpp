@@ -23,8 +23,11 @@ bool contains_blank_line(const char *text, std::size_t size) {
     return false;
 }
 
-ConnectionReply connection_reply(const RequestHead &head) {
-    if (!head.keep_alive) return ConnectionReply::close;
+// A host that has begun to stop (reload, SIGTERM) gets "Connection: close", as nginx does
+// while exiting: the client then knows not to send another request on this connection,
+// which the host would close at the next request boundary, maybe with the request in flight.
+ConnectionReply connection_reply(const RequestHead &head, bool host_stopping) {
+    if (!head.keep_alive || host_stopping) return ConnectionReply::close;
     return head.http10 ? ConnectionReply::keep_alive_http10 : ConnectionReply::keep_alive;
 }
 
@@ -78,11 +81,11 @@ void Connection::serve() {
         }
         if (!discard_body(head.content_length)) return;  // the client left mid-body
 
-        const ConnectionReply connection = connection_reply(head);
+        const ConnectionReply connection = connection_reply(head, request_.stopping());
         reply(head.method == Method::other
                   ? responses_.method_not_allowed(connection)
                   : responses_.ok(connection, head.method == Method::head));
-        if (!head.keep_alive) return flush_pending();
+        if (connection == ConnectionReply::close) return flush_pending();
         // Nothing of a next request buffered here: the connection is idle until it arrives.
         if (begin_ == end_) host_.between_requests(raw_);
     }

@@ -1,8 +1,9 @@
 // http: a small HTTP/1.1 responder for streams (TCP and Unix stream sockets). GET and HEAD
 // get 200 with the configured body; other methods 405. Keep-alive is the HTTP/1.1 default
 // and "Connection: close" is honoured; HTTP/1.0 closes unless it asks for keep-alive.
-// Pipelined requests are answered in order. This is the benchmark target: see
-// connection.cpp for the hot path.
+// Pipelined requests are answered in order. Once the host is stopping (reload, SIGTERM),
+// the next response says "Connection: close" and the connection ends after it. This is the
+// benchmark target: see connection.cpp for the hot path.
 #include "connection.hpp"
 #include "http_config.hpp"
 #include "responses.hpp"
@@ -25,4 +26,4 @@ private:
 
 }  // namespace
 
-SOCKHOST_PLUGIN(Http, "http", "1.0.0", SOCKHOST_TRANSPORTS_STREAM)
+SOCKHOST_PLUGIN(Http, "http", "1.1.0", SOCKHOST_TRANSPORTS_STREAM)

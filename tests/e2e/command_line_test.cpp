@@ -1,6 +1,8 @@
 // The sockhost command line and config errors as an operator meets them.
 #include "host_under_test.hpp"
 
+#include <sockhost/plugin.h>
+
 #include <sys/wait.h>
 
 #include <gtest/gtest.h>
@@ -32,7 +34,8 @@ TEST(CommandLine, HelpAndVersion) {
     EXPECT_NE(help.output.find("--config"), std::string::npos) << help.output;
     const auto version = run_sockhost("--version");
     EXPECT_EQ(version.exit_code, 0);
-    EXPECT_NE(version.output.find("plugin ABI 1.0"), std::string::npos) << version.output;
+    const std::string abi = std::to_string(SOCKHOST_ABI_MAJOR) + "." + std::to_string(SOCKHOST_ABI_MINOR);
+    EXPECT_NE(version.output.find("(plugin ABI " + abi + ")"), std::string::npos) << version.output;
 }
 
 TEST(CommandLine, MissingConfigOptionIsAUsageError) {

@@ -3,12 +3,17 @@
 #include "clients.hpp"
 #include "host_under_test.hpp"
 
+#include <sockhost/plugin.h>
+
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <fstream>
 
 namespace sockhost::test {
 namespace {
+
+const std::string kHostAbi = "1." + std::to_string(SOCKHOST_ABI_MINOR);
 
 // A config with a good listener first, then one using `plugin`: the good one must not
 // end up serving when the bad one fails.
@@ -77,13 +82,23 @@ TEST(PluginLoading, EntrySymbolMissing) {
 TEST(PluginLoading, DifferentMajorVersion) {
     const auto failure =
         run_expecting_exit(config_with("bad_major_version"), {test_plugin("probe"), test_plugin("bad_major_version")});
-    expect_refused(failure, "incompatible ABI major version: plugin ABI 2.0, host ABI 1.0");
+    expect_refused(failure, "incompatible ABI major version: plugin ABI 2.0, host ABI " + kHostAbi);
 }
 
 TEST(PluginLoading, NewerMinorVersion) {
     const auto failure =
         run_expecting_exit(config_with("bad_newer_minor"), {test_plugin("probe"), test_plugin("bad_newer_minor")});
-    expect_refused(failure, "plugin needs a newer host: plugin ABI 1.1, host ABI 1.0");
+    expect_refused(failure, "plugin needs a newer host: plugin ABI 1." + std::to_string(SOCKHOST_ABI_MINOR + 1) +
+                                ", host ABI " + kHostAbi);
+}
+
+// A plugin built against an older minor (1.0) keeps loading, and is served.
+TEST(PluginLoading, OlderMinorVersionIsServed) {
+    HostUnderTest host(config_with("older_minor"), {test_plugin("probe"), test_plugin("older_minor")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    EXPECT_NE(host.log().find("older_minor.so: bad_descriptor 1, ABI 1.0"), std::string::npos) << host.log();
+    EXPECT_EQ(stream_exchange(host.listening()[1], "anything\n"), "");  // its handle answers nothing
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
 }
 
 TEST(PluginLoading, DescriptorWithoutHandle) {

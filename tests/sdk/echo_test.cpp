@@ -53,6 +53,27 @@ TEST(EchoPlugin, EchoesADatagram) {
     }
 }
 
+// The plugin reads a datagram in pieces (it keeps a small buffer on the stack rather than
+// allocating per datagram); the reply is still the whole packet, as one datagram.
+TEST(EchoPlugin, EchoesTheLargestUdpDatagramWhole) {
+    Input input;
+    input.transport = SOCKHOST_TRANSPORT_UDP;
+    for (std::size_t i = 0; input.bytes.size() < 65507; ++i) input.bytes += static_cast<char>('a' + i % 26);
+    const auto result = run(echo(), "{}", input);
+    EXPECT_TRUE(result.ok()) << result.error;
+    EXPECT_EQ(result.output, input.bytes);
+}
+
+// A stream that keeps filling the small buffer moves to large reads: bulk data is not
+// echoed 4 KiB at a time.
+TEST(EchoPlugin, ReadsABulkStreamInLargeChunks) {
+    Input input;
+    input.bytes.assign(1024 * 1024, 'x');
+    const auto result = run(echo(), "{}", input);
+    EXPECT_EQ(result.output.size(), input.bytes.size());
+    EXPECT_LE(result.write_count, 1u + input.bytes.size() / (64 * 1024));
+}
+
 TEST(EchoPlugin, AnEmptyStreamGetsNothing) {
     const auto result = run(echo(), "{}", Input{});
     EXPECT_TRUE(result.ok());

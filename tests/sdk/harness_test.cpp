@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -180,9 +181,12 @@ TEST_F(HarnessTest, RefusesDescriptorsTheHostWouldRefuse) {
         Plugin plugin(&scripted_entry);
         FAIL() << "a newer minor was accepted";
     } catch (const std::runtime_error &error) {
-        EXPECT_NE(std::string(error.what()).find("plugin needs a newer host: plugin ABI 1.1, host ABI 1.0"), std::string::npos)
-            << error.what();
+        const std::string expected = "plugin needs a newer host: plugin ABI 1." + std::to_string(SOCKHOST_ABI_MINOR + 1) +
+                                     ", host ABI 1." + std::to_string(SOCKHOST_ABI_MINOR);
+        EXPECT_NE(std::string(error.what()).find(expected), std::string::npos) << error.what();
     }
+    descriptor.abi_minor = 0;  // built against 1.0: still served
+    EXPECT_NO_THROW(Plugin{&scripted_entry});
     descriptor.abi_minor = SOCKHOST_ABI_MINOR;
     descriptor.handle = nullptr;
     EXPECT_THROW(Plugin{&scripted_entry}, std::runtime_error);
@@ -382,6 +386,41 @@ TEST_F(HarnessTest, RecordsSleepsTimeoutsErrorsAndLogs) {
     EXPECT_EQ(result.log[1].message, "careful");
     EXPECT_EQ(result.log[1].level, SOCKHOST_LOG_WARNING);
     EXPECT_EQ(result.log[1].peer, "127.0.0.1:40000");
+}
+
+TEST_F(HarnessTest, StoppingIsFalseUntilTheInputSaysTheHostIsDraining) {
+    auto ask = [&](Input input) {
+        std::vector<bool> answers;
+        std::vector<sockhost_status> sleeps;
+        const auto result = handle_with(std::move(input), [&](const sockhost_host_api &api, sockhost_request *request) {
+            char buffer[16];
+            answers.push_back(api.stopping(request));
+            while (api.read(request, buffer, sizeof buffer) > 0) answers.push_back(api.stopping(request));
+            sleeps.push_back(api.sleep_ms(request, 5));
+        });
+        return std::tuple(answers, sleeps, result.stopping_seen_at);
+    };
+    Input serving;
+    serving.bytes = "abc";
+    EXPECT_EQ(ask(serving), std::tuple(std::vector<bool>{false, false}, std::vector{SOCKHOST_OK},
+                                       std::vector<std::size_t>{}));
+    // Draining: the request is still served (its sleeps succeed).
+    Input draining = serving;
+    draining.draining = true;
+    EXPECT_EQ(ask(draining), std::tuple(std::vector<bool>{true, true}, std::vector{SOCKHOST_OK},
+                                        std::vector<std::size_t>{0, 3}));
+    // The drain begins once 3 bytes are read.
+    Input later = serving;
+    later.bytes = "abcdef";
+    later.max_read_bytes = 3;
+    later.draining_after_bytes_read = 3;
+    EXPECT_EQ(ask(later), std::tuple(std::vector<bool>{false, true, true}, std::vector{SOCKHOST_OK},
+                                     std::vector<std::size_t>{3, 6}));
+    // Past the drain deadline the host cancels the request: stopping, and sleeps fail.
+    Input cancelled = serving;
+    cancelled.stopping = true;
+    EXPECT_EQ(ask(cancelled), std::tuple(std::vector<bool>{true, true}, std::vector{SOCKHOST_ERROR},
+                                         std::vector<std::size_t>{0, 3}));
 }
 
 TEST_F(HarnessTest, ReportsARequestUsedFromAnotherThread) {

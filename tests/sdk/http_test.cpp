@@ -346,3 +346,54 @@ TEST(HttpPlugin, SaysItIsBetweenRequestsOnlyWhenNothingOfTheNextIsBuffered) {
 }
 
 }  // namespace
+
+namespace {
+
+// The host's stopping() (a reload, SIGTERM): the response at hand says "Connection: close"
+// and the connection ends after it, as nginx does while exiting, so that the client does
+// not send a next request into a connection the host is about to close.
+TEST(HttpPlugin, ClosesAfterTheCurrentResponseOnceTheHostIsStopping) {
+    Input input;
+    input.bytes = std::string(kGet) + std::string(kGet);  // pipelined: the second is left
+    input.draining = true;
+    const auto result = run(http(), "{}", input);
+    EXPECT_TRUE(result.ok()) << result.error;
+    const auto responses = parse_responses(result.output);
+    ASSERT_EQ(responses.size(), 1u);
+    EXPECT_EQ(responses[0].status, 200);
+    EXPECT_EQ(responses[0].header("connection"), "close");
+    EXPECT_EQ(responses[0].body, kDefaultBody);
+    EXPECT_TRUE(result.between_requests_at.empty());
+    EXPECT_EQ(result.unflushed_bytes, 0u);
+}
+
+TEST(HttpPlugin, KeepsAliveUntilTheHostStartsStopping) {
+    Input input;
+    input.bytes = std::string(kGet) + std::string(kGet) + std::string(kGet);
+    input.max_read_bytes = kGet.size();  // one request per read
+    input.draining_after_bytes_read = kGet.size() + 1;  // while the second arrives
+    const auto result = run(http(), "{}", input);
+    EXPECT_TRUE(result.ok()) << result.error;
+    const auto responses = parse_responses(result.output);
+    ASSERT_EQ(responses.size(), 2u);  // the third request is never read
+    EXPECT_FALSE(responses[0].has("connection"));
+    EXPECT_EQ(responses[1].header("connection"), "close");
+    EXPECT_EQ(result.bytes_read, 2 * kGet.size());
+    EXPECT_EQ(result.between_requests_at, std::vector<std::size_t>{kGet.size()});
+    EXPECT_EQ(result.stopping_seen_at, std::vector<std::size_t>{2 * kGet.size()});
+}
+
+TEST(HttpPlugin, EveryKeptAliveResponseKindClosesWhileStopping) {
+    for (const std::string request :
+         {"HEAD / HTTP/1.1\r\n\r\n", "DELETE / HTTP/1.1\r\n\r\n", "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"}) {
+        Input input;
+        input.bytes = request + std::string(kGet);
+        input.draining = true;
+        const auto result = run(http(), "{}", input);
+        const auto responses = parse_responses(result.output, {request.starts_with("HEAD")});
+        ASSERT_EQ(responses.size(), 1u) << request;
+        EXPECT_EQ(responses[0].header("connection"), "close") << request;
+    }
+}
+
+}  // namespace

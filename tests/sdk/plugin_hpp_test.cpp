@@ -2,6 +2,7 @@
 // and the lifecycle order holds from the plugin's side.
 #include "plugin_paths.hpp"
 
+#include <sockhost/plugin.hpp>
 #include <sockhost/testing.hpp>
 
 #include <gtest/gtest.h>
@@ -129,6 +130,34 @@ TEST(PluginHpp, LeavesAbsentOptionalHooksNull) {
     const auto result = run(plugin, "{}", input);
     EXPECT_EQ(result.hooks, (std::vector<std::string>{"create", "handle", "destroy"}));
     EXPECT_EQ(result.output, "handled");
+}
+
+}  // namespace
+
+namespace {
+
+int stopping_calls = 0;
+bool answer_stopping(const sockhost_request *) {
+    ++stopping_calls;
+    return true;
+}
+
+// A plugin built against ABI 1.1 may be given a 1.0 host table, which ends before
+// `stopping`: Request::stopping() must then answer false without reading past the table.
+TEST(PluginHpp, StoppingAsksOnlyAHostTableThatHasIt) {
+    sockhost_host_api table = sockhost::testing::host_api();
+    table.stopping = &answer_stopping;
+    int opaque = 0;
+    auto *request = reinterpret_cast<sockhost_request *>(&opaque);  // never dereferenced here
+
+    stopping_calls = 0;
+    EXPECT_TRUE(sockhost::Request(&table, request).stopping());
+    EXPECT_EQ(stopping_calls, 1);
+
+    table.struct_size = offsetof(sockhost_host_api, stopping);  // as a 1.0 host builds it
+    table.abi_minor = 0;
+    EXPECT_FALSE(sockhost::Request(&table, request).stopping());
+    EXPECT_EQ(stopping_calls, 1);
 }
 
 }  // namespace

@@ -1,3 +1,4 @@
+#include <sockhost/host/host_api.hpp>
 #include <sockhost/host/plugin_loader.hpp>
 #include <sockhost/plugin.h>
 
@@ -55,6 +56,33 @@ TEST(AbiVersion, LayoutOfVersion1_0IsFrozen) {
     EXPECT_EQ(offsetof(sockhost_plugin_descriptor, transports), 24u);
     EXPECT_EQ(offsetof(sockhost_plugin_descriptor, create), 32u);
     EXPECT_EQ(offsetof(sockhost_plugin_descriptor, finish), 32u + 6 * sizeof(void *));
+    EXPECT_EQ(offsetof(sockhost_host_api, between_requests), 8u + 15 * sizeof(void *));
+}
+
+// 1.1 appended `stopping` to the host table, right after 1.0's last member.
+TEST(AbiVersion, LayoutOfVersion1_1IsFrozen) {
+    EXPECT_EQ(offsetof(sockhost_host_api, stopping), 8u + 16 * sizeof(void *));
+    EXPECT_EQ(sizeof(sockhost_host_api), 8u + 17 * sizeof(void *));
+    EXPECT_EQ(sizeof(sockhost_plugin_descriptor), 32u + 7 * sizeof(void *));
+}
+
+// A plugin built against 1.1 asks the table before calling what 1.1 added: a 1.0 table
+// (struct_size ending at between_requests) lacks it, the host's own table has it.
+TEST(AbiVersion, HostTableMembersAreFoundBySize) {
+    sockhost_host_api table{};
+    table.struct_size = offsetof(sockhost_host_api, between_requests) + sizeof(void *);
+    EXPECT_TRUE(SOCKHOST_HOST_API_HAS(&table, between_requests));
+    EXPECT_FALSE(SOCKHOST_HOST_API_HAS(&table, stopping));
+    const sockhost_host_api *host = sockhost::host_api_table();
+    EXPECT_EQ(host->abi_minor, SOCKHOST_ABI_MINOR);
+    EXPECT_TRUE(SOCKHOST_HOST_API_HAS(host, stopping));
+    EXPECT_NE(host->stopping, nullptr);
+}
+
+// The host accepts plugins built against every older minor of its major.
+TEST(AbiVersion, OlderMinorsAreAccepted) {
+    for (std::uint16_t minor = 0; minor < SOCKHOST_ABI_MINOR; ++minor)
+        EXPECT_TRUE(sockhost::check_abi_version(SOCKHOST_ABI_MAJOR, minor)) << "minor " << minor;
 }
 
 TEST(AbiVersion, SameVersionIsAccepted) {
@@ -64,7 +92,11 @@ TEST(AbiVersion, SameVersionIsAccepted) {
 TEST(AbiVersion, NewerMinorIsRefusedNamingBothVersions) {
     const auto result = sockhost::check_abi_version(SOCKHOST_ABI_MAJOR, SOCKHOST_ABI_MINOR + 1);
     ASSERT_FALSE(result);
-    EXPECT_NE(result.error().message.find("plugin ABI 1.1, host ABI 1.0"), std::string::npos) << result.error().message;
+    const std::string host_version = "1." + std::to_string(SOCKHOST_ABI_MINOR);
+    const std::string plugin_version = "1." + std::to_string(SOCKHOST_ABI_MINOR + 1);
+    EXPECT_NE(result.error().message.find("plugin ABI " + plugin_version + ", host ABI " + host_version),
+              std::string::npos)
+        << result.error().message;
 }
 
 TEST(AbiVersion, OtherMajorIsRefusedNamingBothVersions) {
@@ -72,7 +104,7 @@ TEST(AbiVersion, OtherMajorIsRefusedNamingBothVersions) {
         const auto result = sockhost::check_abi_version(major, 0);
         ASSERT_FALSE(result);
         EXPECT_NE(result.error().message.find("incompatible ABI major version: plugin ABI " + std::to_string(major) +
-                                              ".0, host ABI 1.0"),
+                                              ".0, host ABI 1." + std::to_string(SOCKHOST_ABI_MINOR)),
                   std::string::npos)
             << result.error().message;
     }

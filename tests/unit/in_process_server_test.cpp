@@ -38,6 +38,7 @@ public:
         server_->close(Clock::now() + std::chrono::seconds(10));
     }
     std::string address() const { return server_->listener().bound_text(); }
+    void shutdown() { server_->shutdown(); }
 
 private:
     std::unique_ptr<Server> server_;
@@ -169,6 +170,38 @@ TEST(InProcessServer, TcpNoDelayFollowsTheOption) {
         options.tcp_nodelay = enabled;
         RunningServer server("tcp://127.0.0.1:0", options, std::make_shared<NoDelayReporter>());
         EXPECT_EQ(stream_exchange(server.address(), ""), enabled ? "1" : "0");
+    }
+}
+
+// Answers each line with whether the server is stopping (the plugin's stopping()).
+class StoppingReporter final : public Handler {
+public:
+    std::string_view name() const override { return "stopping"; }
+    sockhost_status handle(Request &request) override {
+        char line[64];
+        while (request.read_line(line, sizeof line) > 0) {
+            const std::string answer = request.stopping() ? "stopping\n" : "serving\n";
+            if (!request.write(answer.data(), answer.size()) || !request.flush()) return SOCKHOST_ERROR;
+        }
+        return SOCKHOST_OK;
+    }
+};
+
+// A request in flight sees the server's shutdown, in every mode: a forked child too,
+// though the shutdown happens in its parent after the fork.
+TEST(InProcessServer, ARequestInFlightSeesTheServerStop) {
+    for (const Mode mode : {Mode::sync, Mode::threading, Mode::forking}) {
+        ServerOptions options;
+        options.mode = mode;
+        RunningServer server("tcp://127.0.0.1:0", options, std::make_shared<StoppingReporter>());
+        UniqueFd client = connect_stream(server.address());
+        send_all(client.get(), "first\n");
+        EXPECT_EQ(read_line(client.get()), "serving\n") << mode_name(mode);
+        server.shutdown();
+        send_all(client.get(), "second\n");
+        EXPECT_EQ(read_line(client.get()), "stopping\n") << mode_name(mode);
+        ::shutdown(client.get(), SHUT_WR);
+        EXPECT_EQ(read_until_eof(client.get()), "") << mode_name(mode);
     }
 }
 

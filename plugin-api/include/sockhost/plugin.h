@@ -1,5 +1,5 @@
 /*
- * sockhost plugin ABI, version 1.0.
+ * sockhost plugin ABI, version 1.1 (1.0 plus `stopping` at the end of sockhost_host_api).
  *
  * A plugin is a shared object that exports exactly one symbol,
  * SOCKHOST_PLUGIN_ENTRY_SYMBOL, of type sockhost_plugin_entry_fn. The host calls it once
@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 #define SOCKHOST_ABI_MAJOR 1
-#define SOCKHOST_ABI_MINOR 0
+#define SOCKHOST_ABI_MINOR 1
 
 /* The one symbol a plugin exports. */
 #define SOCKHOST_PLUGIN_ENTRY_SYMBOL "sockhost_plugin_entry"
@@ -141,7 +141,23 @@ typedef struct sockhost_host_api {
      * close. A connection that has received nothing yet counts as between requests too.
      * A no-op for datagrams. */
     void (*between_requests)(sockhost_request *request);
+
+    /* --- Added in ABI 1.1. A plugin may run on a host with an older table: check with
+     * SOCKHOST_HOST_API_HAS(host, stopping) before calling (the C++ SDK does). --- */
+
+    /* True once the host has begun to stop or drain this request's listener (a reload, or
+     * SIGTERM/SIGINT): the request is still served, but the host will not keep the
+     * connection for long. A stream plugin should finish the request at hand and not wait
+     * for another on this connection: an HTTP plugin answers with "Connection: close" and
+     * ends. Never goes back to false. Valid in verify, setup, handle and finish, in every
+     * mode; cheap enough to call once per response. A datagram plugin may ignore it. */
+    bool (*stopping)(const sockhost_request *request);
 } sockhost_host_api;
+
+/* True when the host table `host` has `member`: it was built with an ABI minor that has
+ * it. Members of the first release (1.0) are always there. */
+#define SOCKHOST_HOST_API_HAS(host, member)                                                    \
+    ((host)->struct_size >= offsetof(sockhost_host_api, member) + sizeof((host)->member))
 
 /*
  * What the plugin tells the host. Owned by the plugin, in static storage: it must stay

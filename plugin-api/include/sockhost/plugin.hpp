@@ -102,6 +102,13 @@ public:
     // instead of waiting for the next request (the next read then returns 0).
     void between_requests() { host_->between_requests(request_); }
 
+    // The host has begun to stop or drain (a reload, SIGTERM): finish this request and do
+    // not wait for another on this connection (e.g. answer with "Connection: close"). False
+    // on a host older than ABI 1.1, which cannot tell. See plugin.h.
+    bool stopping() const noexcept {
+        return SOCKHOST_HOST_API_HAS(host_, stopping) && host_->stopping != nullptr && host_->stopping(request_);
+    }
+
     sockhost_request *raw() const noexcept { return request_; }
     const sockhost_host_api *host() const noexcept { return host_; }
 

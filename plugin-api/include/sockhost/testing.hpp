@@ -61,7 +61,14 @@ struct Input {
     std::optional<std::string> read_error;
     // When set, every write and flush fails with this reason (the peer went away).
     std::optional<std::string> write_error;
-    // sleep_ms reports that the host is stopping the request.
+    // The host has begun to stop (a reload, SIGTERM) and still serves the request (the
+    // drain): stopping() returns true; reads, writes and sleeps work as usual.
+    bool draining = false;
+    // ... or it begins to once the plugin has read this many bytes: a keep-alive
+    // connection whose later requests arrive while the host drains.
+    std::optional<std::size_t> draining_after_bytes_read;
+    // The host is stopping and has cancelled the request (the drain deadline passed):
+    // sleep_ms fails, and stopping() returns true.
     bool stopping = false;
 };
 
@@ -87,6 +94,8 @@ struct RequestResult {
     std::size_t bytes_read = 0;     // input the plugin consumed
     // bytes_read at each between_requests call: where the plugin said a request ended.
     std::vector<std::size_t> between_requests_at;
+    // bytes_read at each stopping() call that returned true.
+    std::vector<std::size_t> stopping_seen_at;
 
     std::string error;  // the last message given to set_error
     std::vector<LogLine> log;
@@ -356,6 +365,17 @@ struct FakeHost {
         if (allowed(request, "between_requests")) request.result->between_requests_at.push_back(request.result->bytes_read);
     }
 
+    static bool stopping(const sockhost_request *handle) {
+        const FakeRequest &request = unwrap(handle);
+        if (!allowed(request, "stopping")) return false;
+        const Input &input = *request.input;
+        const std::size_t bytes_read = request.result->bytes_read;
+        const bool stopping = input.draining || input.stopping ||
+                              (input.draining_after_bytes_read && bytes_read >= *input.draining_after_bytes_read);
+        if (stopping) request.result->stopping_seen_at.push_back(bytes_read);
+        return stopping;
+    }
+
     static const sockhost_host_api &table() {
         static const sockhost_host_api api = [] {
             sockhost_host_api value{};
@@ -378,6 +398,7 @@ struct FakeHost {
             value.set_error = &set_error;
             value.last_error = &last_error;
             value.between_requests = &between_requests;
+            value.stopping = &stopping;
             return value;
         }();
         return api;

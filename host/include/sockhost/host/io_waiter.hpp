@@ -32,6 +32,9 @@ public:
     virtual WaitResult wait_for(int fd, short events, std::optional<Clock::time_point> deadline, bool idle) = 0;
     // Sleeps; returns cancelled if the server cancels its requests meanwhile.
     virtual WaitResult sleep_until(Clock::time_point wake_time) = 0;
+    // True once the server has begun to stop (its stop eventfd is set); never false again.
+    // Asked by the plugin's stopping() (plugin.h), about once per response: it must not wait.
+    virtual bool stopping() const = 0;
 };
 
 // Waits with poll(2) on the socket and the server's cancel and stop eventfds.
@@ -40,6 +43,9 @@ public:
     BlockingWaiter(int cancel_fd, int stop_fd) : cancel_fd_(cancel_fd), stop_fd_(stop_fd) {}
     WaitResult wait_for(int fd, short events, std::optional<Clock::time_point> deadline, bool idle) override;
     WaitResult sleep_until(Clock::time_point wake_time) override;
+    // A zero-timeout poll of the stop fd, not a flag: a forking mode's child shares the
+    // eventfd with the server but not its memory, so only the fd sees a later shutdown().
+    bool stopping() const override;
 
 private:
     int cancel_fd_;

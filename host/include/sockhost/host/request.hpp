@@ -60,6 +60,10 @@ public:
     // The plugin's between_requests(): see plugin.h. Only streams have requests to be between.
     virtual void mark_between_requests() {}
 
+    // The plugin's stopping(): the server has begun to stop, so a stream should end after
+    // the request at hand (see plugin.h).
+    bool stopping() const { return waiter_->stopping(); }
+
     // Moves the request to the waiter of the thread or fiber that will run it.
     void set_waiter(IoWaiter &waiter) { waiter_ = &waiter; }
 

@@ -1,0 +1,102 @@
+// A host that begins to stop (SIGTERM, or an old generation after a reload) tells the
+// keep-alive clients it is still serving: their next response carries "Connection: close"
+// and the connection ends after it, as nginx does while exiting. A client then never sends
+// a request into a connection that the host closes at the next request boundary.
+#include "clients.hpp"
+#include "host_under_test.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+namespace sockhost::test {
+namespace {
+
+constexpr const char *kGet = "GET / HTTP/1.1\r\nHost: example\r\n\r\n";
+constexpr const char *kBody = "hello\n";
+
+// One HTTP response: its head (with the blank line) and its Content-Length body.
+std::string read_response(int fd) {
+    std::string response;
+    while (!response.ends_with("\r\n\r\n")) {
+        const std::string byte = read_exactly(fd, 1);
+        if (byte.empty()) return response;  // end of input, or nothing within the timeout
+        response += byte;
+    }
+    const std::size_t field = response.find("Content-Length: ");
+    if (field == std::string::npos) return response;
+    return response + read_exactly(fd, std::stoul(response.substr(field + 16)));
+}
+
+// True when the peer ends the connection (end of input, nothing more before it) within
+// the timeout; false on more bytes or no end in time.
+bool ends_with_nothing_more(int fd, std::chrono::milliseconds timeout = 10s) {
+    pollfd watched{fd, POLLIN, 0};
+    if (::poll(&watched, 1, static_cast<int>(timeout.count())) != 1) return false;
+    char byte = 0;
+    return ::recv(fd, &byte, 1, 0) == 0;
+}
+
+class StoppingHost : public ::testing::TestWithParam<const char *> {};
+
+TEST_P(StoppingHost, AnswersTheRequestInFlightWithConnectionCloseThenEnds) {
+    const nlohmann::json config = {
+        {"drain_timeout", 60},
+        {"listeners",
+         {{{"listen", "tcp://127.0.0.1:0"}, {"plugin", "http"}, {"mode", GetParam()}, {"config", {{"body", kBody}}}}}}};
+    HostUnderTest host(config, {bundled_plugin("http")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const std::string address = host.listening()[0];
+
+    // A keep-alive client: its first response keeps the connection.
+    UniqueFd client = connect_stream(address);
+    send_all(client.get(), kGet);
+    const std::string before_stop = read_response(client.get());
+    EXPECT_TRUE(before_stop.starts_with("HTTP/1.1 200 OK\r\n")) << before_stop;
+    EXPECT_EQ(before_stop.find("Connection:"), std::string::npos) << before_stop;
+    EXPECT_TRUE(before_stop.ends_with(kBody)) << before_stop;
+
+    // An idle keep-alive connection, which the host ends as soon as it starts to stop:
+    // its end shows the stop has reached the listener.
+    UniqueFd idle = connect_stream(address);
+    send_all(idle.get(), kGet);
+    EXPECT_TRUE(read_response(idle.get()).ends_with(kBody));
+    // A slow request on another connection (its head unfinished): the host drains for it.
+    // A first request shows the connection is accepted (not still in the backlog, which
+    // the stop would leave unserved).
+    UniqueFd slow = connect_stream(address);
+    send_all(slow.get(), kGet);
+    EXPECT_TRUE(read_response(slow.get()).ends_with(kBody));
+    send_all(slow.get(), "GET /slow HTTP/1.1\r\n");
+
+    // The client has sent part of its next request when the stop comes.
+    send_all(client.get(), "GET /next HTTP/1.1\r\n");
+    ASSERT_EQ(::kill(host.pid(), SIGTERM), 0);
+    ASSERT_TRUE(host.wait_for_log("SIGTERM: stopping gracefully")) << host.log();
+    EXPECT_TRUE(ends_with_nothing_more(idle.get())) << "the idle connection was not ended at the stop";
+
+    // Its request is answered, not dropped, and the answer says the connection ends.
+    send_all(client.get(), "Host: example\r\n\r\n");
+    const std::string after_stop = read_response(client.get());
+    EXPECT_TRUE(after_stop.starts_with("HTTP/1.1 200 OK\r\n")) << after_stop;
+    EXPECT_NE(after_stop.find("\r\nConnection: close\r\n"), std::string::npos) << after_stop;
+    EXPECT_TRUE(after_stop.ends_with(kBody)) << after_stop;
+    EXPECT_TRUE(ends_with_nothing_more(client.get())) << "the connection stayed open after Connection: close";
+
+    // The slow request too; then nothing is in flight and the host exits without waiting
+    // for its drain deadline.
+    send_all(slow.get(), "Host: example\r\n\r\n");
+    const std::string slow_answer = read_response(slow.get());
+    EXPECT_NE(slow_answer.find("\r\nConnection: close\r\n"), std::string::npos) << slow_answer;
+    EXPECT_TRUE(ends_with_nothing_more(slow.get()));
+    EXPECT_EQ(host.wait_exit(), 0) << host.log();
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, StoppingHost, ::testing::Values("threading", "forking"),
+                         [](const auto &mode) { return std::string(mode.param); });
+
+}  // namespace
+}  // namespace sockhost::test
