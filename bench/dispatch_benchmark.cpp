@@ -38,6 +38,7 @@ public:
         return sockhost::WaitResult::ready;
     }
     sockhost::WaitResult sleep_until(sockhost::Clock::time_point) override { return sockhost::WaitResult::ready; }
+    bool stopping() const override { return false; }
 };
 
 // A stream request over a string: reads give the input then end of input; output is counted.
