@@ -14,6 +14,11 @@ namespace {
 // Stream output is sent when this much is queued, so a large write never doubles in memory.
 constexpr std::size_t kOutputFlushThreshold = 64 * 1024;
 constexpr std::size_t kInputChunk = 16 * 1024;
+// How long an idle connection stays open once its server stops. A keep-alive client sends
+// its next request as soon as it has read an answer, so a stop can cross a request
+// already on its way; closing at once would lose it. Within the grace the request is
+// served, and the plugin sees stopping() and can close in-band (http: Connection: close).
+constexpr auto kIdleStopGrace = std::chrono::milliseconds(100);
 
 }  // namespace
 
@@ -148,10 +153,20 @@ std::int64_t StreamRequest::receive(char *buffer, std::size_t capacity, bool not
         const bool idle = nothing_pending && received_anything_ && between_requests_;
         switch (wait(connection_.get(), POLLIN, "read", idle)) {
         case WaitResult::ready: continue;
-        case WaitResult::stopping: return 0;  // an idle connection ends like a client's close
+        case WaitResult::stopping:
+            if (wait_out_idle_stop_grace()) continue;
+            return 0;  // an idle connection ends like a client's close
         default: return -1;
         }
     }
+}
+
+bool StreamRequest::wait_out_idle_stop_grace() {
+    const auto now = Clock::now();
+    if (!idle_close_at_) idle_close_at_ = now + kIdleStopGrace;
+    if (now >= *idle_close_at_) return false;
+    // Not an idle wait: the stop is already known. Cancellation still ends it.
+    return waiter_->wait_for(connection_.get(), POLLIN, idle_close_at_, false) == WaitResult::ready;
 }
 
 bool StreamRequest::send_all(const char *data, std::size_t length) {

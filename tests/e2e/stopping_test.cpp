@@ -95,6 +95,44 @@ TEST_P(StoppingHost, AnswersTheRequestInFlightWithConnectionCloseThenEnds) {
     EXPECT_EQ(host.wait_exit(), 0) << host.log();
 }
 
+// A closed-loop keep-alive client sends its next request as soon as it has its answer, so
+// a stop can cross a request on its way to a connection the host sees idle. The host keeps
+// such a connection open for a short grace: the request is answered, with Connection: close.
+TEST_P(StoppingHost, AnswersARequestThatCrossesTheStopOnAnIdleConnection) {
+    const nlohmann::json config = {
+        {"drain_timeout", 60},
+        {"listeners",
+         {{{"listen", "tcp://127.0.0.1:0"}, {"plugin", "http"}, {"mode", GetParam()}, {"config", {{"body", kBody}}}}}}};
+    HostUnderTest host(config, {bundled_plugin("http")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const std::string address = host.listening()[0];
+
+    // Idle between requests when the stop comes.
+    UniqueFd idle = connect_stream(address);
+    send_all(idle.get(), kGet);
+    EXPECT_TRUE(read_response(idle.get()).ends_with(kBody));
+    // Mid-request when the stop comes: its answer saying Connection: close shows that the
+    // worker has seen the stop, so the idle connection has seen it too.
+    UniqueFd witness = connect_stream(address);
+    send_all(witness.get(), kGet);
+    EXPECT_TRUE(read_response(witness.get()).ends_with(kBody));
+    send_all(witness.get(), "GET /next HTTP/1.1\r\n");
+
+    ASSERT_EQ(::kill(host.pid(), SIGTERM), 0);
+    ASSERT_TRUE(host.wait_for_log("SIGTERM: stopping gracefully")) << host.log();
+    send_all(witness.get(), "Host: example\r\n\r\n");
+    const std::string witness_answer = read_response(witness.get());
+    ASSERT_NE(witness_answer.find("\r\nConnection: close\r\n"), std::string::npos) << witness_answer;
+
+    // The idle connection's next request, sent right after the stop reached the worker.
+    send_all(idle.get(), kGet);
+    const std::string answer = read_response(idle.get());
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 200 OK\r\n")) << "the request was dropped: '" << answer << "'";
+    EXPECT_NE(answer.find("\r\nConnection: close\r\n"), std::string::npos) << answer;
+    EXPECT_TRUE(ends_with_nothing_more(idle.get())) << "the connection stayed open after Connection: close";
+    EXPECT_EQ(host.wait_exit(), 0) << host.log();
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, StoppingHost, ::testing::Values("threading", "forking"),
                          [](const auto &mode) { return std::string(mode.param); });
 

@@ -118,6 +118,8 @@ protected:
 
 private:
     bool send_all(const char *data, std::size_t length);
+    // After an idle wait saw the server stopping: true if a request arrives within the grace.
+    bool wait_out_idle_stop_grace();
     bool unread_input_pending();
     void linger();
 
@@ -128,6 +130,9 @@ private:
     bool received_anything_ = false;
     bool between_requests_ = false;
     bool saw_end_of_input_ = false;
+    // Set when an idle wait first sees the server stopping: the connection closes then,
+    // unless a request arrives first (see kIdleStopGrace in request.cpp).
+    std::optional<Clock::time_point> idle_close_at_;
 };
 
 // One datagram received on a listener socket (not owned), and the reply to it.
