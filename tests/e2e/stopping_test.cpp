@@ -40,42 +40,50 @@ bool ends_with_nothing_more(int fd, std::chrono::milliseconds timeout = 10s) {
     return ::recv(fd, &byte, 1, 0) == 0;
 }
 
-class StoppingHost : public ::testing::TestWithParam<const char *> {};
+// An http listener in the mode under test; each test stops it with SIGTERM.
+class StoppingHost : public ::testing::TestWithParam<const char *> {
+protected:
+    void SetUp() override {
+        const nlohmann::json config = {{"drain_timeout", 60},
+                                       {"listeners",
+                                        {{{"listen", "tcp://127.0.0.1:0"},
+                                          {"plugin", "http"},
+                                          {"mode", GetParam()},
+                                          {"config", {{"body", kBody}}}}}}};
+        host_ = std::make_unique<HostUnderTest>(config, std::vector{bundled_plugin("http")});
+        ASSERT_TRUE(host_->ready()) << host_->log();
+    }
+
+    // A connection with one request answered, kept alive.
+    UniqueFd kept_alive_connection() {
+        UniqueFd connection = connect_stream(host_->listening()[0]);
+        send_all(connection.get(), kGet);
+        const std::string first = read_response(connection.get());
+        EXPECT_TRUE(first.starts_with("HTTP/1.1 200 OK\r\n")) << first;
+        EXPECT_EQ(first.find("Connection:"), std::string::npos) << first;
+        EXPECT_TRUE(first.ends_with(kBody)) << first;
+        return connection;
+    }
+
+    std::unique_ptr<HostUnderTest> host_;
+};
 
 TEST_P(StoppingHost, AnswersTheRequestInFlightWithConnectionCloseThenEnds) {
-    const nlohmann::json config = {
-        {"drain_timeout", 60},
-        {"listeners",
-         {{{"listen", "tcp://127.0.0.1:0"}, {"plugin", "http"}, {"mode", GetParam()}, {"config", {{"body", kBody}}}}}}};
-    HostUnderTest host(config, {bundled_plugin("http")});
-    ASSERT_TRUE(host.ready()) << host.log();
-    const std::string address = host.listening()[0];
-
     // A keep-alive client: its first response keeps the connection.
-    UniqueFd client = connect_stream(address);
-    send_all(client.get(), kGet);
-    const std::string before_stop = read_response(client.get());
-    EXPECT_TRUE(before_stop.starts_with("HTTP/1.1 200 OK\r\n")) << before_stop;
-    EXPECT_EQ(before_stop.find("Connection:"), std::string::npos) << before_stop;
-    EXPECT_TRUE(before_stop.ends_with(kBody)) << before_stop;
-
-    // An idle keep-alive connection, which the host ends as soon as it starts to stop:
-    // its end shows the stop has reached the listener.
-    UniqueFd idle = connect_stream(address);
-    send_all(idle.get(), kGet);
-    EXPECT_TRUE(read_response(idle.get()).ends_with(kBody));
+    UniqueFd client = kept_alive_connection();
+    // An idle keep-alive connection, which the host ends when it starts to stop: its end
+    // shows the stop has reached the listener.
+    UniqueFd idle = kept_alive_connection();
     // A slow request on another connection (its head unfinished): the host drains for it.
     // A first request shows the connection is accepted (not still in the backlog, which
     // the stop would leave unserved).
-    UniqueFd slow = connect_stream(address);
-    send_all(slow.get(), kGet);
-    EXPECT_TRUE(read_response(slow.get()).ends_with(kBody));
+    UniqueFd slow = kept_alive_connection();
     send_all(slow.get(), "GET /slow HTTP/1.1\r\n");
 
     // The client has sent part of its next request when the stop comes.
     send_all(client.get(), "GET /next HTTP/1.1\r\n");
-    ASSERT_EQ(::kill(host.pid(), SIGTERM), 0);
-    ASSERT_TRUE(host.wait_for_log("SIGTERM: stopping gracefully")) << host.log();
+    ASSERT_EQ(::kill(host_->pid(), SIGTERM), 0);
+    ASSERT_TRUE(host_->wait_for_log("SIGTERM: stopping gracefully")) << host_->log();
     EXPECT_TRUE(ends_with_nothing_more(idle.get())) << "the idle connection was not ended at the stop";
 
     // Its request is answered, not dropped, and the answer says the connection ends.
@@ -92,34 +100,22 @@ TEST_P(StoppingHost, AnswersTheRequestInFlightWithConnectionCloseThenEnds) {
     const std::string slow_answer = read_response(slow.get());
     EXPECT_NE(slow_answer.find("\r\nConnection: close\r\n"), std::string::npos) << slow_answer;
     EXPECT_TRUE(ends_with_nothing_more(slow.get()));
-    EXPECT_EQ(host.wait_exit(), 0) << host.log();
+    EXPECT_EQ(host_->wait_exit(), 0) << host_->log();
 }
 
 // A closed-loop keep-alive client sends its next request as soon as it has its answer, so
 // a stop can cross a request on its way to a connection the host sees idle. The host keeps
 // such a connection open for a short grace: the request is answered, with Connection: close.
 TEST_P(StoppingHost, AnswersARequestThatCrossesTheStopOnAnIdleConnection) {
-    const nlohmann::json config = {
-        {"drain_timeout", 60},
-        {"listeners",
-         {{{"listen", "tcp://127.0.0.1:0"}, {"plugin", "http"}, {"mode", GetParam()}, {"config", {{"body", kBody}}}}}}};
-    HostUnderTest host(config, {bundled_plugin("http")});
-    ASSERT_TRUE(host.ready()) << host.log();
-    const std::string address = host.listening()[0];
-
     // Idle between requests when the stop comes.
-    UniqueFd idle = connect_stream(address);
-    send_all(idle.get(), kGet);
-    EXPECT_TRUE(read_response(idle.get()).ends_with(kBody));
+    UniqueFd idle = kept_alive_connection();
     // Mid-request when the stop comes: its answer saying Connection: close shows that the
     // worker has seen the stop, so the idle connection has seen it too.
-    UniqueFd witness = connect_stream(address);
-    send_all(witness.get(), kGet);
-    EXPECT_TRUE(read_response(witness.get()).ends_with(kBody));
+    UniqueFd witness = kept_alive_connection();
     send_all(witness.get(), "GET /next HTTP/1.1\r\n");
 
-    ASSERT_EQ(::kill(host.pid(), SIGTERM), 0);
-    ASSERT_TRUE(host.wait_for_log("SIGTERM: stopping gracefully")) << host.log();
+    ASSERT_EQ(::kill(host_->pid(), SIGTERM), 0);
+    ASSERT_TRUE(host_->wait_for_log("SIGTERM: stopping gracefully")) << host_->log();
     send_all(witness.get(), "Host: example\r\n\r\n");
     const std::string witness_answer = read_response(witness.get());
     ASSERT_NE(witness_answer.find("\r\nConnection: close\r\n"), std::string::npos) << witness_answer;
@@ -130,7 +126,7 @@ TEST_P(StoppingHost, AnswersARequestThatCrossesTheStopOnAnIdleConnection) {
     EXPECT_TRUE(answer.starts_with("HTTP/1.1 200 OK\r\n")) << "the request was dropped: '" << answer << "'";
     EXPECT_NE(answer.find("\r\nConnection: close\r\n"), std::string::npos) << answer;
     EXPECT_TRUE(ends_with_nothing_more(idle.get())) << "the connection stayed open after Connection: close";
-    EXPECT_EQ(host.wait_exit(), 0) << host.log();
+    EXPECT_EQ(host_->wait_exit(), 0) << host_->log();
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, StoppingHost, ::testing::Values("threading", "forking"),

@@ -1,9 +1,10 @@
 #include "client_load.hpp"
 
+#include "clients.hpp"
+
 #include <sockhost/host/address.hpp>
 #include <sockhost/host/unique_fd.hpp>
 
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -16,27 +17,6 @@ namespace sockhost::test {
 namespace {
 
 enum class Outcome { served, refused, reset, early_eof, timed_out, wrong };
-
-SocketAddress target_of(const std::string &bound) {
-    auto listen = parse_listen_address(bound);
-    if (!listen) throw std::runtime_error(listen.error().message);
-    auto address = resolve_listen_address(*listen);
-    if (!address) throw std::runtime_error(address.error().message);
-    return *address;
-}
-
-bool wait_readable(int fd, std::chrono::steady_clock::time_point deadline) {
-    for (;;) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) return false;
-        pollfd watched{fd, POLLIN, 0};
-        const int ready = ::poll(&watched, 1, static_cast<int>(left.count()));
-        if (ready > 0) return true;
-        if (ready == 0) return false;
-        if (errno != EINTR) return false;
-    }
-}
 
 Outcome error_outcome(int error) { return error == ECONNREFUSED ? Outcome::refused : Outcome::reset; }
 
@@ -159,7 +139,7 @@ void ClientLoad::run_client(int kind, int id) {
     };
     const std::string prefix = "k" + std::to_string(kind) + "c" + std::to_string(id) + "n";
     if (kind == 0 || kind == 3) {
-        const SocketAddress target = target_of(kind == 0 ? targets_.tcp : targets_.unix_stream);
+        const SocketAddress target = parse_target(kind == 0 ? targets_.tcp : targets_.unix_stream);
         for (long number = 0; !stopping_.load(); ++number) {
             const std::string word = prefix + std::to_string(number);
             count(one_shot(target, "echo " + word + "\n", word + "\n", timeout_));
@@ -167,7 +147,7 @@ void ClientLoad::run_client(int kind, int id) {
         return;
     }
     if (kind == 2) {
-        const SocketAddress target = target_of(targets_.udp);
+        const SocketAddress target = parse_target(targets_.udp);
         UniqueFd fd(::socket(target.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
         ::connect(fd.get(), target.get(), target.length);
         for (long number = 0; !stopping_.load(); ++number) {
@@ -197,7 +177,7 @@ void ClientLoad::run_client(int kind, int id) {
         return;
     }
     // Keep-alive: one connection for as long as the server keeps it.
-    const SocketAddress target = target_of(targets_.tcp);
+    const SocketAddress target = parse_target(targets_.tcp);
     UniqueFd connection;
     long on_connection = 0;
     for (long number = 0; !stopping_.load(); ++number) {

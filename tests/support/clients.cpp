@@ -19,6 +19,15 @@ namespace sockhost::test {
 
 namespace {
 
+UniqueFd connect_to(const SocketAddress &target, const std::string &what) {
+    UniqueFd fd(::socket(target.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (::connect(fd.get(), target.get(), target.length) != 0)
+        throw std::runtime_error("connect " + what + ": " + std::strerror(errno));
+    return fd;
+}
+
+}  // namespace
+
 // The host's own parser reads the addresses it logs ("tcp://127.0.0.1:5000", "unix:/x").
 SocketAddress parse_target(const std::string &bound) {
     auto listen = parse_listen_address(bound);
@@ -29,20 +38,17 @@ SocketAddress parse_target(const std::string &bound) {
 }
 
 bool wait_readable(int fd, std::chrono::steady_clock::time_point deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    pollfd watched{fd, POLLIN, 0};
-    return ::poll(&watched, 1, static_cast<int>(left.count())) > 0;
+    for (;;) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
+        pollfd watched{fd, POLLIN, 0};
+        const int ready = ::poll(&watched, 1, static_cast<int>(left.count()));
+        if (ready > 0) return true;
+        if (ready == 0 || errno != EINTR) return false;
+    }
 }
 
-UniqueFd connect_to(const SocketAddress &target, const std::string &what) {
-    UniqueFd fd(::socket(target.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (::connect(fd.get(), target.get(), target.length) != 0)
-        throw std::runtime_error("connect " + what + ": " + std::strerror(errno));
-    return fd;
-}
-
-}  // namespace
 
 UniqueFd connect_stream(const std::string &bound_address) {
     return connect_to(parse_target(bound_address), bound_address);

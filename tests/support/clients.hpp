@@ -1,6 +1,7 @@
 // Plain socket clients for the tests: what `nc` would do.
 #pragma once
 
+#include <sockhost/host/address.hpp>
 #include <sockhost/host/unique_fd.hpp>
 
 #include <chrono>
@@ -12,6 +13,11 @@
 namespace sockhost::test {
 
 using namespace std::chrono_literals;
+
+// A bound address as the host logs it, parsed by the host's own parser.
+SocketAddress parse_target(const std::string &bound_address);
+// Waits until `fd` is readable (true) or the deadline passes (false); retries on EINTR.
+bool wait_readable(int fd, std::chrono::steady_clock::time_point deadline);
 
 // "tcp://127.0.0.1:5000", "tcp://[::1]:5000", "unix:/path" (as the host logs them).
 UniqueFd connect_stream(const std::string &bound_address);

@@ -1,19 +1,13 @@
+#include "config_text.hpp"
+
 #include <sockhost/host/config.hpp>
 
 #include <gtest/gtest.h>
 
 namespace {
 
-using sockhost::parse_config;
-
-sockhost::Result<sockhost::HostConfig> parse(const std::string &text) {
-    return parse_config(text, "/etc/sockhost", "test.json");
-}
-
-std::string error_of(const std::string &text) {
-    const auto result = parse(text);
-    return result ? std::string("(accepted)") : result.error().message;
-}
+using sockhost::test::error_of;
+using sockhost::test::parse;
 
 TEST(Config, MinimalConfigGetsDocumentedDefaults) {
     const auto config = parse(R"({"plugin_dir": "plugins", "listeners": [{"listen": "tcp://127.0.0.1:0", "plugin": "echo"}]})");

@@ -1,21 +1,15 @@
 // The security keys of the config: `user`, `group`, `strict_modes` and the Unix listeners'
 // `socket_mode` and `socket_owner`, resolved (names to ids) when the config is read.
+#include "config_text.hpp"
+
 #include <sockhost/host/config.hpp>
 
 #include <gtest/gtest.h>
 
 namespace {
 
-using sockhost::parse_config;
-
-sockhost::Result<sockhost::HostConfig> parse(const std::string &text) {
-    return parse_config(text, "/etc/sockhost", "test.json");
-}
-
-std::string error_of(const std::string &text) {
-    const auto result = parse(text);
-    return result ? std::string("(accepted)") : result.error().message;
-}
+using sockhost::test::error_of;
+using sockhost::test::parse;
 
 // A config with `top` merged in at the top level and `listener` in the only listener.
 std::string config_with(const std::string &top, const std::string &listener = R"("listen": "unix:/run/s.sock")") {
