@@ -157,7 +157,7 @@ public:
     sockhost_status handle(Request &request) override {
         int value = -1;
         socklen_t length = sizeof value;
-        ::getsockopt(dynamic_cast<StreamRequest &>(request).fd(), IPPROTO_TCP, TCP_NODELAY, &value, &length);
+        ::getsockopt(request.connection_fd(), IPPROTO_TCP, TCP_NODELAY, &value, &length);
         const char answer = value != 0 ? '1' : '0';
         return request.write(&answer, 1) ? SOCKHOST_OK : SOCKHOST_ERROR;
     }
