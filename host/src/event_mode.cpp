@@ -98,7 +98,10 @@ Result<void> EventMode::serve(RequestSource &source) {
         run_ready();
         // Stopping: the listener is left alone; the loop runs until its requests end.
         if (stopping && in_flight() == 0) break;
-        for (const epoll_event &event : loop_.poll(stopping ? std::nullopt : accept_resumes_at_)) {
+        // A request that ended may have made room for a connection accepted before.
+        const bool can_accept_more = !stopping && accept_pending_ && !accept_resumes_at_ && !at_capacity();
+        const auto wake_by = can_accept_more ? std::optional(Clock::now()) : stopping ? std::nullopt : accept_resumes_at_;
+        for (const epoll_event &event : loop_.poll(wake_by)) {
             auto *slot = static_cast<IoSlot *>(event.data.ptr);
             if (slot == &stop_slot_) {
                 stopping = true;

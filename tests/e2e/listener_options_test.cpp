@@ -77,7 +77,7 @@ TEST(ListenerOptions, WithoutReuseAddressTimeWaitHoldsThePort) {
 }
 
 TEST(ListenerOptions, BlockOnCloseFalseCancelsInFlightRequestsAtStop) {
-    for (const char *mode : {"sync", "threading", "forking"}) {
+    for (const char *mode : {"sync", "threading", "forking", "event"}) {
         nlohmann::json config = {{"drain_timeout", 600},
                                  {"listeners",
                                   {{{"listen", "tcp://127.0.0.1:0"},

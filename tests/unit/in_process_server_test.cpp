@@ -59,7 +59,7 @@ public:
 };
 
 TEST(InProcessServer, ComposesListenerModeAndHandler) {
-    for (const Mode mode : {Mode::sync, Mode::threading, Mode::forking}) {
+    for (const Mode mode : {Mode::sync, Mode::threading, Mode::forking, Mode::event}) {
         ServerOptions options;
         options.mode = mode;
         RunningServer server("tcp://127.0.0.1:0", options, std::make_shared<UppercaseHandler>());
@@ -101,31 +101,33 @@ TEST(InProcessServer, SixteenMiBWriteCompletesWhileSignalsInterruptIt) {
     struct sigaction previous {};
     ASSERT_EQ(::sigaction(SIGUSR1, &action, &previous), 0);
 
-    auto handler = std::make_shared<BigWriteHandler>();
-    ServerOptions options;
-    options.mode = Mode::threading;
-    RunningServer server("unix:" + (TempDir().path().string() + ".sock"), options, handler);
-    UniqueFd client = connect_stream(server.address());
-    send_all(client.get(), "go\n");
-    while (!handler->started.load()) std::this_thread::yield();
+    for (const Mode mode : {Mode::threading, Mode::event}) {
+        auto handler = std::make_shared<BigWriteHandler>();
+        ServerOptions options;
+        options.mode = mode;
+        RunningServer server("unix:" + (TempDir().path().string() + ".sock"), options, handler);
+        UniqueFd client = connect_stream(server.address());
+        send_all(client.get(), "go\n");
+        while (!handler->started.load()) std::this_thread::yield();
 
-    // Read slowly so the host's send keeps blocking, and interrupt it all along.
-    std::string received;
-    char buffer[64 * 1024];
-    signals_received.store(0);
-    while (received.size() < BigWriteHandler::kSize) {
-        if (!handler->finished.load()) ::pthread_kill(handler->handler_thread.load(), SIGUSR1);
-        const ssize_t count = ::recv(client.get(), buffer, sizeof buffer, 0);
-        if (count <= 0) break;
-        received.append(buffer, static_cast<std::size_t>(count));
+        // Read slowly so the host's send keeps blocking, and interrupt it all along.
+        std::string received;
+        char buffer[64 * 1024];
+        signals_received.store(0);
+        while (received.size() < BigWriteHandler::kSize) {
+            if (!handler->finished.load()) ::pthread_kill(handler->handler_thread.load(), SIGUSR1);
+            const ssize_t count = ::recv(client.get(), buffer, sizeof buffer, 0);
+            if (count <= 0) break;
+            received.append(buffer, static_cast<std::size_t>(count));
+        }
+        ASSERT_EQ(received.size(), BigWriteHandler::kSize) << mode_name(mode);
+        for (std::size_t index = 0; index < received.size(); index += 4093)
+            ASSERT_EQ(received[index], static_cast<char>(index * 7 % 251)) << "at byte " << index;
+        EXPECT_GT(signals_received.load(), 10) << "signals did arrive during the write";
+        while (!handler->finished.load()) std::this_thread::yield();
+        EXPECT_TRUE(handler->succeeded.load()) << mode_name(mode);
     }
     ::sigaction(SIGUSR1, &previous, nullptr);
-    ASSERT_EQ(received.size(), BigWriteHandler::kSize);
-    for (std::size_t index = 0; index < received.size(); index += 4093)
-        ASSERT_EQ(received[index], static_cast<char>(index * 7 % 251)) << "at byte " << index;
-    EXPECT_GT(signals_received.load(), 10) << "signals did arrive during the write";
-    while (!handler->finished.load()) std::this_thread::yield();
-    EXPECT_TRUE(handler->succeeded.load());
 }
 
 TEST(InProcessServer, ForkingReapsOnlyItsOwnChildren) {
