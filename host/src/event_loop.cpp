@@ -19,7 +19,19 @@ Result<void> EventLoop::add(int fd, std::uint32_t events, IoSlot &slot) {
     event.data.ptr = &slot;
     if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &event) != 0) return fail_errno("event loop: epoll_ctl add");
     slot.fd = fd;
+    slot.registered = events;
     return {};
+}
+
+bool EventLoop::widen(IoSlot &slot, std::uint32_t events) {
+    epoll_event event{};
+    event.events = slot.registered | events | EPOLLET;
+    event.data.ptr = &slot;
+    // Edge-triggered: the modification reports the current state once, so a socket that is
+    // already writable wakes its waiter at once.
+    if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, slot.fd, &event) != 0) return false;
+    slot.registered |= events;
+    return true;
 }
 
 void EventLoop::remove(int fd) { ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr); }
@@ -161,7 +173,8 @@ WaitResult FiberWaiter::suspend_in_wait(IoSlot *slot, std::uint32_t events, std:
                                         bool idle) {
     if (loop_.cancelled_) return WaitResult::cancelled;
     if (idle && loop_.stopping_) return WaitResult::stopping;
-    if (deadline && *deadline <= Clock::now()) return WaitResult::timed_out;
+    if (slot != nullptr && (events & ~slot->registered) != 0 && !loop_.widen(*slot, events))
+        return WaitResult::cancelled;  // ENOMEM: nothing sensible left but to end the request
     events_ = events;
     idle_ = idle;
     loop_.begin_wait(*this, slot, deadline);

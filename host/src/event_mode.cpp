@@ -83,9 +83,8 @@ Result<void> EventMode::serve(RequestSource &source) {
     // reported once (also when it was set before this loop started).
     if (auto watched = watch(source, source.stop_fd(), EPOLLIN, stop_slot_); !watched) return watched;
     if (auto watched = watch(source, source.cancel_fd(), EPOLLIN, cancel_slot_); !watched) return watched;
-    // Output too: datagram requests send their replies on the listener's socket.
-    if (auto watched = watch(source, source.listener_fd(), EPOLLIN | EPOLLOUT, listener_slot_); !watched)
-        return watched;
+    // Datagram requests also wait on the listener's socket, to send their replies.
+    if (auto watched = watch(source, source.listener_fd(), EPOLLIN, listener_slot_); !watched) return watched;
     loop_.set_shared_slot(&listener_slot_);
 
     bool stopping = false;
@@ -161,8 +160,9 @@ void EventMode::dispatch(std::unique_ptr<Request> request) {
     Task *task = idle_task();
     if (task == nullptr) return;  // logged; the request's connection closes here
     if (const int fd = request->connection_fd(); fd >= 0) {
-        // Registered once for both directions; the socket leaves the set when it closes.
-        if (auto added = loop_.add(fd, EPOLLIN | EPOLLOUT, task->connection()); !added) {
+        // Registered once (output is added only if a write ever has to wait); the socket
+        // leaves the set when it closes.
+        if (auto added = loop_.add(fd, EPOLLIN, task->connection()); !added) {
             log_error(std::string(handler_.name()) + ": " + request->peer_text() + ": " + added.error().message);
             idle_tasks_.push_back(task);
             return;

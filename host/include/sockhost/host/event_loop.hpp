@@ -1,9 +1,9 @@
 // The event mode's loop, in the manner of Redis' ae.c: one epoll set, one timer heap and a
 // queue of fibers ready to run, all on one thread.
 //
-// Sockets are registered once, edge-triggered for input and output, and a request always
-// tries its read or write first: it waits (FiberWaiter::wait_for suspends its fiber) only
-// after EAGAIN, so no edge can be missed. Timers are per waiting fiber, in a binary heap
+// Sockets are registered once, edge-triggered, for input (output is added the first time a
+// write has to wait), and a request always tries its read or write first: it waits
+// (FiberWaiter::wait_for suspends its fiber) only after EAGAIN, so no edge can be missed. Timers are per waiting fiber, in a binary heap
 // indexed from each waiter, so a wait that ends early removes its timer in O(log n) and
 // the heap's earliest deadline is epoll_wait's timeout: no timerfd, no system call per wait.
 #pragma once
@@ -29,6 +29,7 @@ class FiberWaiter;
 // request replies on it).
 struct IoSlot {
     int fd = -1;
+    std::uint32_t registered = 0;  // the directions in the epoll set
     FiberWaiter *first_waiter = nullptr;
 };
 
@@ -38,6 +39,10 @@ public:
 
     // Adds `fd` for `events` (EPOLLIN, EPOLLOUT; always edge-triggered) with `slot`.
     Result<void> add(int fd, std::uint32_t events, IoSlot &slot);
+    // Adds directions to a registered slot. Output is registered only once a request has
+    // had to wait to send: a socket registered for it gets an edge each time the peer
+    // frees buffer space (for Unix and UDP sockets, after every send), which costs wake-ups.
+    bool widen(IoSlot &slot, std::uint32_t events);
     void remove(int fd);
 
     // Waits for descriptors until the earliest of the timers and `extra_deadline`, or not
