@@ -87,6 +87,23 @@ TEST(EventMode, FiberStackOverflowKillsTheHostWithSigsegv) {
 #endif
 }
 
+TEST(EventMode, TheSmallestFiberStackServesEveryHostPath) {
+    HostUnderTest host({{"listeners", {event_listener("probe", {{"fiber_stack_size", 16384}, {"config", {{"log_hooks", true}}}}),
+                                       event_listener("probe", {{"listen", "udp://127.0.0.1:0"}, {"fiber_stack_size", 16384}})}}},
+                       {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    EXPECT_EQ(stream_exchange(host.listening()[0], "echo a\nsleep 1\nwhoami\n").substr(0, 8), "a\nslept\n");
+    // The handler fails on "bogus" and leaves input unread: completion lingers, reading
+    // and dropping the rest, on the same small stack.
+    UniqueFd client = connect_stream(host.listening()[0]);
+    send_all(client.get(), "big 100000\nbogus\n" + std::string(200000, 'z'));
+    EXPECT_EQ(read_until_eof(client.get()).size(), 100000u);
+    ASSERT_TRUE(host.wait_for_log("unknown command 'bogus'")) << host.log();
+    DatagramClient datagram(host.listening()[1]);
+    EXPECT_EQ(datagram.exchange("big 3000\n").size(), 3000u);
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
 TEST(EventMode, IdleKeepAliveConnectionsCostAtMostSixteenKibEach) {
 #if defined(SOCKHOST_TEST_SANITIZED)
     GTEST_SKIP() << "sanitizers multiply memory use";
