@@ -74,12 +74,20 @@ TEST(EventMode, FiberStackOverflowKillsTheHostWithSigsegv) {
     HostUnderTest host({{"listeners", {event_listener("probe", {{"fiber_stack_size", 16384}})}}},
                        {test_plugin("probe")});
     ASSERT_TRUE(host.ready()) << host.log();
+#if defined(__SANITIZE_ADDRESS__)
+    host.expect_sanitizer_report("AddressSanitizer: stack-overflow");
+#elif defined(__SANITIZE_THREAD__)
+    host.expect_sanitizer_report("ThreadSanitizer: SEGV");
+#endif
     EXPECT_EQ(stream_exchange(host.listening()[0], "recurse 4\n"), "recursed 4\n") << "within the stack";
     EXPECT_EQ(stream_exchange(host.listening()[0], "recurse 1000\n"), "") << "a MiB of stack: past the guard page";
     const auto exit_code = host.wait_exit();
     ASSERT_TRUE(exit_code.has_value()) << host.log();
 #if defined(SOCKHOST_TEST_SANITIZED)
     EXPECT_NE(*exit_code, 0) << "the sanitizer reports the overflow and ends the process: " << host.log();
+#if defined(__SANITIZE_ADDRESS__)
+    EXPECT_NE(host.log().find("AddressSanitizer: stack-overflow"), std::string::npos) << host.log();
+#endif
 #else
     EXPECT_EQ(*exit_code, 128 + SIGSEGV) << host.log();
     EXPECT_NE(host.log().find("overflowed its fiber stack (fiber_stack_size 16384)"), std::string::npos)
