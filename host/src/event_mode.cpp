@@ -10,6 +10,8 @@
 #include <sockhost/host/log.hpp>
 #include <sockhost/host/request_lifecycle.hpp>
 
+#include <sys/eventfd.h>
+
 #include <atomic>
 #include <exception>
 #include <string>
@@ -26,16 +28,31 @@ constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 
 class EventMode final : public ConcurrencyMode {
 public:
-    EventMode(Handler &handler, int max_connections, std::size_t stack_size, EventLoop loop)
+    EventMode(Handler &handler, int max_connections, std::size_t stack_size, EventLoop loop, UniqueFd idle_fd)
         : handler_(handler),
           max_connections_(static_cast<std::size_t>(max_connections)),
           stack_size_(stack_size),
+          idle_fd_(std::move(idle_fd)),
           loop_(std::move(loop)) {}
 
     Result<void> serve(RequestSource &source) override;
     void dispatch(std::unique_ptr<Request> request) override;
     bool at_capacity() const override { return live_.load(std::memory_order_relaxed) >= max_connections_; }
     std::size_t in_flight() const override { return live_.load(std::memory_order_relaxed); }
+
+    // serve() itself runs its requests to their end after the stop. These let another
+    // thread wait for that (Server::wait_idle, close) while the loop still runs.
+    void append_wake_fds(std::vector<int> &fds) const override { fds.push_back(idle_fd_.get()); }
+    void collect_finished() override {
+        eventfd_t ignored = 0;
+        ::eventfd_read(idle_fd_.get(), &ignored);
+    }
+    void terminate_remaining() override {
+        // The cancel fd is set: every wait fails, so the requests end soon. A handler
+        // stuck outside host calls cannot be stopped safely; this waits for it (documented).
+        while (!wait_idle(Clock::now() + std::chrono::seconds(1))) {
+        }
+    }
 
 private:
     struct FiberHolder {
@@ -59,6 +76,7 @@ private:
     Handler &handler_;
     std::size_t max_connections_;
     std::size_t stack_size_;
+    UniqueFd idle_fd_;  // eventfd: set when the last request ends after the stop
     // Declared before the tasks: their waiters refer to it.
     EventLoop loop_;
     std::vector<std::unique_ptr<Task>> tasks_;  // every fiber, owned here
@@ -68,6 +86,7 @@ private:
     IoSlot stop_slot_;
     IoSlot cancel_slot_;
     IoSlot listener_slot_;
+    bool stopping_ = false;  // the stop fd was seen
     bool accept_pending_ = true;
     std::optional<Clock::time_point> accept_resumes_at_;
 };
@@ -87,8 +106,8 @@ Result<void> EventMode::serve(RequestSource &source) {
     if (auto watched = watch(source, source.listener_fd(), EPOLLIN, listener_slot_); !watched) return watched;
     loop_.set_shared_slot(&listener_slot_);
 
-    bool stopping = false;
     for (;;) {
+        const bool stopping = stopping_;
         if (accept_resumes_at_ && Clock::now() >= *accept_resumes_at_) {
             accept_resumes_at_.reset();
             accept_pending_ = true;
@@ -103,7 +122,7 @@ Result<void> EventMode::serve(RequestSource &source) {
         for (const epoll_event &event : loop_.poll(wake_by)) {
             auto *slot = static_cast<IoSlot *>(event.data.ptr);
             if (slot == &stop_slot_) {
-                stopping = true;
+                stopping_ = true;
                 loop_.stop_idle_waits();
             } else if (slot == &cancel_slot_) {
                 loop_.cancel_all();
@@ -193,8 +212,9 @@ void EventMode::run_ready() {
         auto &task = static_cast<Task &>(*waiter);
         task.fiber().resume();
         if (task.fiber().parked()) {  // its request has ended
-            live_.fetch_sub(1, std::memory_order_relaxed);
             idle_tasks_.push_back(&task);
+            if (live_.fetch_sub(1, std::memory_order_acq_rel) == 1 && stopping_)
+                ::eventfd_write(idle_fd_.get(), 1);
         }
     }
 }
@@ -205,7 +225,10 @@ Result<std::unique_ptr<ConcurrencyMode>> make_event_mode(Handler &handler, int m
                                                          std::size_t fiber_stack_size) {
     auto loop = EventLoop::create();
     if (!loop) return std::unexpected(loop.error());
-    return std::make_unique<EventMode>(handler, max_connections, fiber_stack_size, std::move(*loop));
+    UniqueFd idle_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!idle_fd) return fail_errno("event mode: eventfd");
+    return std::make_unique<EventMode>(handler, max_connections, fiber_stack_size, std::move(*loop),
+                                       std::move(idle_fd));
 }
 
 }  // namespace sockhost

@@ -130,6 +130,48 @@ TEST(InProcessServer, SixteenMiBWriteCompletesWhileSignalsInterruptIt) {
     ::sigaction(SIGUSR1, &previous, nullptr);
 }
 
+// Reads a line, then sleeps for ten minutes unless cancelled.
+class SleepingHandler final : public Handler {
+public:
+    std::string_view name() const override { return "sleeper"; }
+    sockhost_status handle(Request &request) override {
+        char line[64];
+        if (request.read_line(line, sizeof line) <= 0) return SOCKHOST_ERROR;
+        started.store(true);
+        const bool slept = request.sleep_ms(600000);
+        cancelled.store(!slept);
+        return slept ? SOCKHOST_OK : SOCKHOST_ERROR;
+    }
+    std::atomic<bool> started{false};
+    std::atomic<bool> cancelled{false};
+};
+
+TEST(InProcessServer, EventModeCloseFromAnotherThreadCancelsItsRunningLoopsRequests) {
+    ServerOptions options;
+    options.mode = Mode::event;
+    auto address = parse_listen_address("tcp://127.0.0.1:0");
+    ASSERT_TRUE(address);
+    auto socket = ListenerSocket::bind(*address, options);
+    ASSERT_TRUE(socket) << socket.error().message;
+    auto handler = std::make_shared<SleepingHandler>();
+    auto server = Server::create(std::move(*socket), options, handler);
+    ASSERT_TRUE(server) << server.error().message;
+    std::thread loop([&] { EXPECT_TRUE((*server)->serve_forever()); });
+    UniqueFd client = connect_stream((*server)->listener().bound_text());
+    send_all(client.get(), "sleep\n");
+    while (!handler->started.load()) std::this_thread::yield();
+
+    (*server)->shutdown();
+    EXPECT_FALSE((*server)->wait_idle(Clock::now() + std::chrono::milliseconds(50))) << "the request still sleeps";
+    // The loop still runs its request: close() waits for it until the deadline, cancels
+    // it, and returns once it has ended.
+    (*server)->close(Clock::now() + std::chrono::milliseconds(50));
+    EXPECT_EQ((*server)->in_flight(), 0u);
+    EXPECT_TRUE(handler->cancelled.load());
+    loop.join();
+    EXPECT_EQ(read_until_eof(client.get()), "");
+}
+
 TEST(InProcessServer, ForkingReapsOnlyItsOwnChildren) {
     // A child of the test process that no server started: it must stay ours to reap.
     const pid_t stranger = ::fork();

@@ -39,7 +39,8 @@ public:
     // passes; true if none is left.
     bool wait_idle(Clock::time_point deadline) { return mode_->wait_idle(deadline); }
 
-    // After serve_forever returned: with block_on_close, waits for in-flight requests until
+    // After serve_forever returned (in event mode also after shutdown() while it still
+    // runs its requests): with block_on_close, waits for in-flight requests until
     // `deadline`; then cancels what is left (host I/O waits fail) and reaps it.
     void close(Clock::time_point deadline);
 
