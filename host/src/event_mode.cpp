@@ -92,7 +92,8 @@ private:
 };
 
 Result<void> EventMode::watch(const RequestSource &source, int fd, std::uint32_t events, IoSlot &slot) {
-    if (auto added = loop_.add(fd, events, slot); !added) return fail(source.listener_text() + ": " + added.error().message);
+    if (auto added = loop_.add(fd, events, slot); !added)
+        return fail(source.listener_text() + ": " + added.error().message);
     return {};
 }
 
@@ -118,7 +119,8 @@ Result<void> EventMode::serve(RequestSource &source) {
         if (stopping && in_flight() == 0) break;
         // A request that ended may have made room for a connection accepted before.
         const bool can_accept_more = !stopping && accept_pending_ && !accept_resumes_at_ && !at_capacity();
-        const auto wake_by = can_accept_more ? std::optional(Clock::now()) : stopping ? std::nullopt : accept_resumes_at_;
+        std::optional<Clock::time_point> wake_by = stopping ? std::nullopt : accept_resumes_at_;
+        if (can_accept_more) wake_by = Clock::now();
         for (const epoll_event &event : loop_.poll(wake_by)) {
             auto *slot = static_cast<IoSlot *>(event.data.ptr);
             if (slot == &stop_slot_) {

@@ -88,33 +88,33 @@ std::string local_address_of(int fd) {
 }
 
 TEST(RequestIo, HostTableReportsAddressesTransportAndTimeout) {
-  for (const char *mode : {"sync", "event"}) {
-    SCOPED_TRACE(mode);
-    nlohmann::json config = {{"listeners",
-                              {{{"listen", "tcp://127.0.0.1:0"}, {"plugin", "probe"}, {"timeout", 7}, {"mode", mode}},
-                               {{"listen", "unix:who.sock"}, {"plugin", "probe"}, {"mode", mode}},
-                               {{"listen", "udp://[::1]:0"}, {"plugin", "probe"}, {"mode", mode}}}}};
-    HostUnderTest host(config, {test_plugin("probe")});
-    ASSERT_TRUE(host.ready()) << host.log();
+    for (const char *mode : {"sync", "event"}) {
+        SCOPED_TRACE(mode);
+        nlohmann::json config = {{"listeners",
+                                  {{{"listen", "tcp://127.0.0.1:0"}, {"plugin", "probe"}, {"timeout", 7}, {"mode", mode}},
+                                   {{"listen", "unix:who.sock"}, {"plugin", "probe"}, {"mode", mode}},
+                                   {{"listen", "udp://[::1]:0"}, {"plugin", "probe"}, {"mode", mode}}}}};
+        HostUnderTest host(config, {test_plugin("probe")});
+        ASSERT_TRUE(host.ready()) << host.log();
 
-    UniqueFd tcp = connect_stream(host.listening()[0]);
-    send_all(tcp.get(), "whoami\ntimeout 250\ntimeout 18446744073709551615\n");
-    const std::string listen_tcp = host.listening()[0].substr(std::string("tcp://").size());
-    EXPECT_EQ(read_line(tcp.get()), local_address_of(tcp.get()) + " " + listen_tcp + " " +
-                                        std::to_string(SOCKHOST_TRANSPORT_TCP) + " 16 16 7000\n");
-    EXPECT_EQ(read_line(tcp.get()), "timeout 250\n");
-    EXPECT_EQ(read_line(tcp.get()), "timeout 31536000000\n") << "UINT64_MAX is cut to a year";
+        UniqueFd tcp = connect_stream(host.listening()[0]);
+        send_all(tcp.get(), "whoami\ntimeout 250\ntimeout 18446744073709551615\n");
+        const std::string listen_tcp = host.listening()[0].substr(std::string("tcp://").size());
+        EXPECT_EQ(read_line(tcp.get()), local_address_of(tcp.get()) + " " + listen_tcp + " " +
+                                            std::to_string(SOCKHOST_TRANSPORT_TCP) + " 16 16 7000\n");
+        EXPECT_EQ(read_line(tcp.get()), "timeout 250\n");
+        EXPECT_EQ(read_line(tcp.get()), "timeout 31536000000\n") << "UINT64_MAX is cut to a year";
 
-    const std::string over_unix = stream_exchange(host.listening()[1], "whoami\n");
-    EXPECT_EQ(over_unix, "unix:(unbound) " + host.listening()[1] + " " +
-                             std::to_string(SOCKHOST_TRANSPORT_UNIX_STREAM) + " 2 " +
-                             std::to_string(2 + host.listening()[1].size() - 5 + 1) + " 60000\n");
+        const std::string over_unix = stream_exchange(host.listening()[1], "whoami\n");
+        EXPECT_EQ(over_unix, "unix:(unbound) " + host.listening()[1] + " " +
+                                 std::to_string(SOCKHOST_TRANSPORT_UNIX_STREAM) + " 2 " +
+                                 std::to_string(2 + host.listening()[1].size() - 5 + 1) + " 60000\n");
 
-    DatagramClient udp(host.listening()[2]);
-    const std::string over_udp = udp.exchange("whoami\n");
-    EXPECT_NE(over_udp.find("[::1]:"), std::string::npos) << over_udp;
-    EXPECT_NE(over_udp.find(" " + std::to_string(SOCKHOST_TRANSPORT_UDP) + " 28 28 "), std::string::npos) << over_udp;
-  }
+        DatagramClient udp(host.listening()[2]);
+        const std::string over_udp = udp.exchange("whoami\n");
+        EXPECT_NE(over_udp.find("[::1]:"), std::string::npos) << over_udp;
+        EXPECT_NE(over_udp.find(" " + std::to_string(SOCKHOST_TRANSPORT_UDP) + " 28 28 "), std::string::npos) << over_udp;
+    }
 }
 
 }  // namespace

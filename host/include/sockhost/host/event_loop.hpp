@@ -3,9 +3,10 @@
 //
 // Sockets are registered once, edge-triggered, for input (output is added the first time a
 // write has to wait), and a request always tries its read or write first: it waits
-// (FiberWaiter::wait_for suspends its fiber) only after EAGAIN, so no edge can be missed. Timers are per waiting fiber, in a binary heap
-// indexed from each waiter, so a wait that ends early removes its timer in O(log n) and
-// the heap's earliest deadline is epoll_wait's timeout: no timerfd, no system call per wait.
+// (FiberWaiter::wait_for suspends its fiber) only after EAGAIN, so no edge can be missed.
+// Timers are per waiting fiber, in a binary heap indexed from each waiter, so a wait that
+// ends early removes its timer in O(log n), and the heap's earliest deadline is
+// epoll_wait's timeout: no timerfd, no system call per wait.
 #pragma once
 
 #include <sockhost/host/error.hpp>
