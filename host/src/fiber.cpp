@@ -106,11 +106,21 @@ Fiber::~Fiber() {
 
 void Fiber::resume() {
     if (!context_) {
+#if defined(SOCKHOST_FIBER_TSAN)
+        // Creating the context briefly runs its entry function on the new stack. TSan counts
+        // function entries and exits per fiber: counted as the loop's, the one entry that
+        // never returns would unbalance the loop's count.
+        void *creator = __tsan_get_current_fiber();
+        __tsan_switch_to_fiber(tsan_fiber_, 0);
+#endif
         // Created on first use; the context's record sits at the top of our stack.
         const context::stack_context whole{stack_.usable_size(), stack_.top()};
         context_ = context::fiber(std::allocator_arg, context::preallocated(stack_.top(), stack_.usable_size(), whole),
                                   MappedStackAllocator{},
                                   [this](context::fiber &&loop) { return body(std::move(loop)); });
+#if defined(SOCKHOST_FIBER_TSAN)
+        __tsan_switch_to_fiber(creator, 0);
+#endif
     }
     const FiberStack *outer = std::exchange(running_stack, &stack_);
 #if defined(SOCKHOST_FIBER_ASAN)
@@ -124,6 +134,10 @@ void Fiber::resume() {
 #if defined(SOCKHOST_FIBER_ASAN)
     __sanitizer_finish_switch_fiber(loop_fake_stack_, nullptr, nullptr);
 #endif
+#if defined(SOCKHOST_FIBER_TSAN)
+    // An ending fiber leaves TSan on its own fiber until its last frames have returned.
+    if (!context_) __tsan_switch_to_fiber(tsan_loop_, 0);
+#endif
     running_stack = outer;
 }
 
@@ -135,7 +149,9 @@ void Fiber::switch_to_loop(bool ending) {
     __sanitizer_start_switch_fiber(ending ? nullptr : &fake_stack_, loop_stack_bottom_, loop_stack_size_);
 #endif
 #if defined(SOCKHOST_FIBER_TSAN)
-    __tsan_switch_to_fiber(tsan_loop_, 0);
+    // Not when ending: body() and the frames below it still return on this fiber, and
+    // resume() switches TSan back to the loop once they have.
+    if (!ending) __tsan_switch_to_fiber(tsan_loop_, 0);
 #endif
     if (ending) return;  // body() returns the loop's context, which switches to it
     loop_ = std::move(loop_).resume();
