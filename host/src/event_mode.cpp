@@ -23,6 +23,9 @@ namespace {
 // Accepted per round of the loop at most, so that a flood of new connections cannot starve
 // the requests already running.
 constexpr int kAcceptBatch = 128;
+// Idle fibers kept for the next requests; beyond these, an ended request's fiber and stack
+// are freed, so that the memory of a burst of connections is given back.
+constexpr std::size_t kIdleFibersKept = 1024;
 // After EMFILE/ENOMEM on accept: accepting again at once would spin.
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 
@@ -65,10 +68,12 @@ private:
             : FiberHolder(std::move(stack)), FiberWaiter(owner.loop_, stored_fiber), mode(owner) {}
         EventMode &mode;
         std::unique_ptr<Request> request;
+        std::size_t index = 0;  // in tasks_
     };
 
     static void run(void *task) noexcept;
     Task *idle_task();
+    void retire(Task &task);
     void take_requests(RequestSource &source);
     void run_ready();
     Result<void> watch(const RequestSource &source, int fd, std::uint32_t events, IoSlot &slot);
@@ -170,6 +175,7 @@ EventMode::Task *EventMode::idle_task() {
     }
     try {
         tasks_.push_back(std::make_unique<Task>(*this, std::move(*stack)));
+        tasks_.back()->index = tasks_.size() - 1;
     } catch (const std::bad_alloc &) {
         log_error(std::string(handler_.name()) + ": out of memory for a fiber");
         return nullptr;
@@ -196,6 +202,18 @@ void EventMode::dispatch(std::unique_ptr<Request> request) {
     loop_.schedule(*task);
 }
 
+void EventMode::retire(Task &task) {
+    if (idle_tasks_.size() < kIdleFibersKept) {
+        idle_tasks_.push_back(&task);
+        return;
+    }
+    // The fiber is parked: destroying it ends its context, and its stack is unmapped.
+    const std::size_t index = task.index;
+    std::swap(tasks_[index], tasks_.back());
+    tasks_[index]->index = index;
+    tasks_.pop_back();
+}
+
 void EventMode::run(void *argument) noexcept {
     auto &task = *static_cast<Task *>(argument);
     try {
@@ -214,7 +232,7 @@ void EventMode::run_ready() {
         auto &task = static_cast<Task &>(*waiter);
         task.fiber().resume();
         if (task.fiber().parked()) {  // its request has ended
-            idle_tasks_.push_back(&task);
+            retire(task);
             if (live_.fetch_sub(1, std::memory_order_acq_rel) == 1 && stopping_)
                 ::eventfd_write(idle_fd_.get(), 1);
         }
