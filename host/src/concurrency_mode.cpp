@@ -6,6 +6,38 @@
 
 namespace sockhost {
 
+Result<void> ConcurrencyMode::serve(RequestSource &source) {
+    std::vector<pollfd> watched;
+    std::vector<int> wake_fds;
+    for (;;) {
+        collect_finished();
+        watched.clear();
+        wake_fds.clear();
+        watched.push_back({source.stop_fd(), POLLIN, 0});
+        // At the mode's cap the listener is not polled: clients wait in the backlog.
+        const bool accepting = !at_capacity();
+        if (accepting) watched.push_back({source.listener_fd(), POLLIN, 0});
+        append_wake_fds(wake_fds);
+        for (const int fd : wake_fds) watched.push_back({fd, POLLIN, 0});
+
+        if (::poll(watched.data(), watched.size(), -1) < 0) {
+            if (errno == EINTR) continue;
+            return fail_errno(source.listener_text() + ": poll");
+        }
+        // The stop fd stays set: idle connections' waits end on it too.
+        if (watched[0].revents != 0) return {};
+        if (!accepting || watched[1].revents == 0) continue;
+        auto taken = source.take_request();
+        if (taken.intake == RequestSource::Intake::admitted) {
+            dispatch(std::move(taken.request));
+        } else if (taken.intake == RequestSource::Intake::exhausted) {
+            // Accepting again at once would spin; wait a little (or for the stop).
+            pollfd stop{source.stop_fd(), POLLIN, 0};
+            ::poll(&stop, 1, 100);
+        }
+    }
+}
+
 bool ConcurrencyMode::wait_idle(Clock::time_point deadline) {
     std::vector<int> wake_fds;
     std::vector<pollfd> watched;

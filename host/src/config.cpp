@@ -15,6 +15,7 @@ std::string_view mode_name(Mode mode) {
     case Mode::sync: return "sync";
     case Mode::threading: return "threading";
     case Mode::forking: return "forking";
+    case Mode::event: return "event";
     }
     return "?";
 }
@@ -124,7 +125,8 @@ Result<Mode> parse_mode(const std::string &text, const std::string &path) {
     if (text == "sync") return Mode::sync;
     if (text == "threading") return Mode::threading;
     if (text == "forking") return Mode::forking;
-    return fail(path + ": unknown mode '" + text + "' (use sync, threading or forking)");
+    if (text == "event") return Mode::event;
+    return fail(path + ": unknown mode '" + text + "' (use sync, threading, forking or event)");
 }
 
 // A mode as a string of octal digits ("0660"), at most 0777: the set-id and sticky bits
@@ -202,6 +204,13 @@ Result<ListenerConfig> parse_listener(const json &object, const std::string &pat
     number = options.max_threads;
     SOCKHOST_TRY(reader.integer("max_threads", 1, 100000, number));
     options.max_threads = static_cast<int>(number);
+    number = options.max_connections;
+    SOCKHOST_TRY(reader.integer("max_connections", 1, 10000000, number));
+    options.max_connections = static_cast<int>(number);
+    number = static_cast<long long>(options.fiber_stack_size);
+    SOCKHOST_TRY(reader.integer("fiber_stack_size", static_cast<long long>(kMinFiberStackSize),
+                                static_cast<long long>(kMaxFiberStackSize), number));
+    options.fiber_stack_size = static_cast<std::size_t>(number);
     SOCKHOST_TRY(reader.boolean("block_on_close", options.block_on_close));
 
     auto allow = read_cidrs(reader, "allow");
@@ -251,6 +260,10 @@ Result<ListenerConfig> parse_listener(const json &object, const std::string &pat
         return fail(reader.key_path("max_children") + ": only applies to mode forking");
     if (options.mode != Mode::threading && present("max_threads"))
         return fail(reader.key_path("max_threads") + ": only applies to mode threading");
+    if (options.mode != Mode::event && present("max_connections"))
+        return fail(reader.key_path("max_connections") + ": only applies to mode event");
+    if (options.mode != Mode::event && present("fiber_stack_size"))
+        return fail(reader.key_path("fiber_stack_size") + ": only applies to mode event");
     // sun_path's limit applies to the path as resolved against the config's directory.
     if (!is_inet(transport) && listener.address.path.size() >= kUnixPathCapacity)
         return fail(reader.key_path("listen") + ": socket path '" + listener.address.path + "' is longer than " +

@@ -221,7 +221,9 @@ void StreamRequest::linger() {
     constexpr std::size_t kLingerBytes = 1024 * 1024;
     constexpr auto kLingerTime = std::chrono::seconds(2);
     const auto until = Clock::now() + kLingerTime;
-    char scratch[16 * 1024];
+    // Not on the stack: an event-mode request's fiber stack may be 16 KiB in all. Shared
+    // by every request of the thread, which is fine: what is read here is dropped.
+    thread_local char scratch[16 * 1024];
     for (std::size_t drained = 0; drained < kLingerBytes;) {
         const ssize_t count = ::recv(connection_.get(), scratch, sizeof scratch, MSG_DONTWAIT);
         if (count == 0) return;

@@ -5,7 +5,6 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
@@ -32,6 +31,7 @@ Result<std::unique_ptr<ConcurrencyMode>> make_mode(const ServerOptions &options,
     case Mode::sync: return make_sync_mode(handler);
     case Mode::threading: return make_threading_mode(handler, options.max_threads);
     case Mode::forking: return make_forking_mode(handler, options.max_children, std::move(child_closes));
+    case Mode::event: return make_event_mode(handler, options.max_connections, options.fiber_stack_size);
     }
     return make_sync_mode(handler);
 }
@@ -63,6 +63,7 @@ Server::Server(ListenerSocket listener, ServerOptions options, std::shared_ptr<H
       stop_fd_(std::move(stop_fd)),
       cancel_fd_(std::move(cancel_fd)),
       waiter_(cancel_fd_.get(), stop_fd_.get()) {
+    listener_text_ = listener_.bound_text();
     local_is_wildcard_ = is_wildcard(listener_.local_address());
     if (is_datagram(listener_.transport())) datagram_buffer_.resize(options_.max_packet_size);
 }
@@ -73,49 +74,25 @@ Server::~Server() {
 
 void Server::shutdown() { ::eventfd_write(stop_fd_.get(), 1); }
 
-Result<void> Server::serve_forever() {
-    std::vector<pollfd> watched;
-    std::vector<int> wake_fds;
-    for (;;) {
-        mode_->collect_finished();
-        watched.clear();
-        wake_fds.clear();
-        watched.push_back({stop_fd_.get(), POLLIN, 0});
-        // At the mode's cap the listener is not polled: clients wait in the backlog.
-        const bool accepting = !mode_->at_capacity();
-        if (accepting) watched.push_back({listener_.fd(), POLLIN, 0});
-        mode_->append_wake_fds(wake_fds);
-        for (const int fd : wake_fds) watched.push_back({fd, POLLIN, 0});
+Result<void> Server::serve_forever() { return mode_->serve(*this); }
 
-        if (::poll(watched.data(), watched.size(), -1) < 0) {
-            if (errno == EINTR) continue;
-            return fail_errno(listener_.bound_text() + ": poll");
-        }
-        // The stop fd stays set: idle connections' waits end on it too.
-        if (watched[0].revents != 0) return {};
-        if (accepting && watched[1].revents != 0) {
-            if (is_datagram(listener_.transport())) receive_datagram();
-            else accept_connection();
-        }
-    }
+Server::Taken Server::take_request() {
+    return is_datagram(listener_.transport()) ? receive_datagram() : accept_connection();
 }
 
-void Server::pause_accepting() {
-    // Out of descriptors or memory: accepting again at once would spin; wait a little.
-    pollfd stop{stop_fd_.get(), POLLIN, 0};
-    ::poll(&stop, 1, 100);
-}
-
-void Server::accept_connection() {
+Server::Taken Server::accept_connection() {
     SocketAddress peer;
     peer.length = sizeof peer.storage;
-    UniqueFd connection(::accept4(listener_.fd(), peer.get(), &peer.length, SOCK_CLOEXEC));
+    // Non-blocking like the listener: request I/O never blocks in the kernel (it waits
+    // through its IoWaiter), so one flag serves every mode.
+    UniqueFd connection(::accept4(listener_.fd(), peer.get(), &peer.length, SOCK_CLOEXEC | SOCK_NONBLOCK));
     if (!connection) {
         const int error = errno;
-        if (error == EINTR || error == EAGAIN || error == EWOULDBLOCK || error == ECONNABORTED || error == EPROTO) return;
-        log_error(listener_.bound_text() + ": accept: " + std::strerror(error));
-        if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) pause_accepting();
-        return;
+        if (error == EAGAIN || error == EWOULDBLOCK) return {Intake::drained, nullptr};
+        if (error == EINTR || error == ECONNABORTED || error == EPROTO) return {Intake::dropped, nullptr};
+        log_error(listener_text_ + ": accept: " + std::strerror(error));
+        if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) return {Intake::exhausted, nullptr};
+        return {Intake::dropped, nullptr};
     }
     SocketAddress local = listener_.local_address();
     if (local_is_wildcard_) {
@@ -127,39 +104,39 @@ void Server::accept_connection() {
         ::setsockopt(connection.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     }
     if (peer.length == 0) peer = SocketAddress::unbound_unix();  // Linux may report no address at all
-    dispatch_if_admitted(std::make_unique<StreamRequest>(std::move(connection), listener_.transport(), peer, local,
-                                                         waiter_, options_.timeout));
+    return admitted_or_dropped(std::make_unique<StreamRequest>(std::move(connection), listener_.transport(), peer,
+                                                               local, waiter_, options_.timeout));
 }
 
-void Server::receive_datagram() {
+Server::Taken Server::receive_datagram() {
     SocketAddress peer;
     peer.length = sizeof peer.storage;
     const ssize_t length = ::recvfrom(listener_.fd(), datagram_buffer_.data(), datagram_buffer_.size(),
                                       MSG_DONTWAIT | MSG_TRUNC, peer.get(), &peer.length);
     if (length < 0) {
-        if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
-            log_error(listener_.bound_text() + ": receive: " + std::strerror(errno));
-        return;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return {Intake::drained, nullptr};
+        if (errno != EINTR) log_error(listener_text_ + ": receive: " + std::strerror(errno));
+        return {Intake::dropped, nullptr};
     }
     if (peer.length == 0) {  // an unbound unix-dgram client: served, but cannot get a reply
-        if (listener_.transport() != Transport::unix_dgram) return;
+        if (listener_.transport() != Transport::unix_dgram) return {Intake::dropped, nullptr};
         peer = SocketAddress::unbound_unix();
     }
     auto size = static_cast<std::size_t>(length);
     if (size > datagram_buffer_.size()) {
-        log_warning(listener_.bound_text() + ": datagram from " + format_address(peer) + " truncated from " +
+        log_warning(listener_text_ + ": datagram from " + format_address(peer) + " truncated from " +
                     std::to_string(size) + " to max_packet_size " + std::to_string(datagram_buffer_.size()) + " bytes");
         size = datagram_buffer_.size();
     }
     std::vector<char> datagram(datagram_buffer_.begin(), datagram_buffer_.begin() + static_cast<std::ptrdiff_t>(size));
-    dispatch_if_admitted(std::make_unique<DatagramRequest>(listener_.fd(), std::move(datagram), listener_.transport(),
-                                                           peer, listener_.local_address(), waiter_, options_.timeout,
-                                                           kMaxDatagramReply));
+    return admitted_or_dropped(std::make_unique<DatagramRequest>(listener_.fd(), std::move(datagram),
+                                                                 listener_.transport(), peer, listener_.local_address(),
+                                                                 waiter_, options_.timeout, kMaxDatagramReply));
 }
 
-void Server::dispatch_if_admitted(std::unique_ptr<Request> request) {
-    if (!admit_request(*handler_, options_.access, *request)) return;  // closed once, here
-    mode_->dispatch(std::move(request));
+Server::Taken Server::admitted_or_dropped(std::unique_ptr<Request> request) {
+    if (!admit_request(*handler_, options_.access, *request)) return {Intake::dropped, nullptr};  // closed once, here
+    return {Intake::admitted, std::move(request)};
 }
 
 void Server::close(Clock::time_point deadline) {

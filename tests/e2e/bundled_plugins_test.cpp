@@ -18,28 +18,46 @@ nlohmann::json one_listener(const char *listen, const char *plugin, const char *
 }
 
 TEST(HttpPlugin, KeepAliveServesSeveralRequestsOnOneConnection) {
-    HostUnderTest host(one_listener("tcp://127.0.0.1:0", "http", "threading", {{"body", "hi there\n"}}),
+    for (const char *mode : {"threading", "event"}) {
+        SCOPED_TRACE(mode);
+        HostUnderTest host(one_listener("tcp://127.0.0.1:0", "http", mode, {{"body", "hi there\n"}}),
+                           {bundled_plugin("http")});
+        ASSERT_TRUE(host.ready()) << host.log();
+        UniqueFd client = connect_stream(host.listening()[0]);
+        const std::string request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        for (int round = 0; round < 3; ++round) {
+            send_all(client.get(), request);
+            const std::string head = read_exactly(client.get(), std::string("HTTP/1.1 200 OK\r\n").size());
+            EXPECT_EQ(head, "HTTP/1.1 200 OK\r\n") << "round " << round;
+            std::string rest;
+            while (rest.find("\r\n\r\n") == std::string::npos) {
+                const std::string more = read_exactly(client.get(), 1);
+                if (more.empty()) break;
+                rest += more;
+            }
+            EXPECT_NE(rest.find("Content-Length: 9\r\n"), std::string::npos) << rest;
+            EXPECT_EQ(read_exactly(client.get(), 9), "hi there\n");
+        }
+        send_all(client.get(), "GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+        const std::string last = read_until_eof(client.get());
+        EXPECT_TRUE(last.starts_with("HTTP/1.1 200 OK\r\n")) << last;
+        EXPECT_TRUE(last.ends_with("hi there\n")) << "then the host closed the connection: " << last;
+    }
+}
+
+TEST(HttpPlugin, EventModeAnswersPipelinedRequestsInOrder) {
+    HostUnderTest host(one_listener("tcp://127.0.0.1:0", "http", "event", {{"body", "x\n"}}),
                        {bundled_plugin("http")});
     ASSERT_TRUE(host.ready()) << host.log();
-    UniqueFd client = connect_stream(host.listening()[0]);
-    const std::string request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-    for (int round = 0; round < 3; ++round) {
-        send_all(client.get(), request);
-        const std::string head = read_exactly(client.get(), std::string("HTTP/1.1 200 OK\r\n").size());
-        EXPECT_EQ(head, "HTTP/1.1 200 OK\r\n") << "round " << round;
-        std::string rest;
-        while (rest.find("\r\n\r\n") == std::string::npos) {
-            const std::string more = read_exactly(client.get(), 1);
-            if (more.empty()) break;
-            rest += more;
-        }
-        EXPECT_NE(rest.find("Content-Length: 9\r\n"), std::string::npos) << rest;
-        EXPECT_EQ(read_exactly(client.get(), 9), "hi there\n");
-    }
-    send_all(client.get(), "GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
-    const std::string last = read_until_eof(client.get());
-    EXPECT_TRUE(last.starts_with("HTTP/1.1 200 OK\r\n")) << last;
-    EXPECT_TRUE(last.ends_with("hi there\n")) << "then the host closed the connection: " << last;
+    std::string requests;
+    for (int index = 0; index < 50; ++index) requests += "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    requests += "HEAD / HTTP/1.1\r\nConnection: close\r\n\r\n";
+    const std::string replies = stream_exchange(host.listening()[0], requests);
+    std::size_t answered = 0;
+    for (auto at = replies.find("HTTP/1.1 200 OK"); at != std::string::npos; at = replies.find("HTTP/1.1 200 OK", at + 1))
+        ++answered;
+    EXPECT_EQ(answered, 51u) << replies.substr(0, 300);
+    EXPECT_NE(replies.rfind("Connection: close"), std::string::npos);
 }
 
 TEST(HttpPlugin, MalformedRequestGets400) {
@@ -65,11 +83,13 @@ TEST(DaytimePlugin, AnswersOverTcpAndUdp) {
     EXPECT_TRUE(std::regex_match(over_udp, daytime)) << over_udp;
 }
 
-TEST(KvPlugin, ThreadingKeepsStateAcrossConnections) {
-    HostUnderTest host(one_listener("tcp://127.0.0.1:0", "kv", "threading"), {bundled_plugin("kv")});
-    ASSERT_TRUE(host.ready()) << host.log();
-    EXPECT_EQ(stream_exchange(host.listening()[0], "SET colour blue\n"), "OK\n");
-    EXPECT_EQ(stream_exchange(host.listening()[0], "GET colour\n"), "VALUE blue\n");
+TEST(KvPlugin, ThreadingAndEventKeepStateAcrossConnections) {
+    for (const char *mode : {"threading", "event"}) {
+        HostUnderTest host(one_listener("tcp://127.0.0.1:0", "kv", mode), {bundled_plugin("kv")});
+        ASSERT_TRUE(host.ready()) << host.log();
+        EXPECT_EQ(stream_exchange(host.listening()[0], "SET colour blue\n"), "OK\n") << mode;
+        EXPECT_EQ(stream_exchange(host.listening()[0], "GET colour\n"), "VALUE blue\n") << mode;
+    }
 }
 
 TEST(KvPlugin, ForkingLosesStateWithEachChildAsSocketserverWarns) {

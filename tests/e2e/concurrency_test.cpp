@@ -41,6 +41,16 @@ TEST(Concurrency, ForkingServesTwoSlowRequestsAtOnce) {
     EXPECT_EQ(second, "overlap\n");
 }
 
+TEST(Concurrency, EventServesTwoSlowRequestsAtOnceOnOneThread) {
+    HostUnderTest host({{"listeners", {probe_listener("event")}}}, {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const int threads_before = thread_count(host.pid());
+    const auto [first, second] = two_rendezvous(host, 10000);
+    EXPECT_EQ(first, "overlap\n");
+    EXPECT_EQ(second, "overlap\n");
+    EXPECT_EQ(thread_count(host.pid()), threads_before);
+}
+
 TEST(Concurrency, SyncNeverOverlapsButServesBoth) {
     HostUnderTest host({{"listeners", {probe_listener("sync")}}}, {test_plugin("probe")});
     ASSERT_TRUE(host.ready()) << host.log();
@@ -67,6 +77,22 @@ TEST(Concurrency, MaxThreadsHoldsBackTheNextRequest) {
     const auto [first, second] = two_rendezvous(host, 1000);
     EXPECT_EQ(first, "alone\n");
     EXPECT_EQ(second, "alone\n");
+}
+
+TEST(Concurrency, MaxConnectionsHoldsBackTheNextRequest) {
+    auto listener = probe_listener("event");
+    listener["max_connections"] = 1;
+    HostUnderTest host({{"listeners", {listener}}}, {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const auto [first, second] = two_rendezvous(host, 1000);
+    EXPECT_EQ(first, "alone\n");
+    EXPECT_EQ(second, "alone\n");
+}
+
+TEST(Concurrency, EventRunsEveryRequestInTheHostProcess) {
+    HostUnderTest host({{"listeners", {probe_listener("event")}}}, {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    EXPECT_EQ(stream_exchange(host.listening()[0], "pid\n"), std::to_string(host.pid()) + "\n");
 }
 
 TEST(Concurrency, ForkingRunsEachRequestInItsOwnChild) {

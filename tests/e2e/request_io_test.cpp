@@ -18,7 +18,7 @@ nlohmann::json probe_on(const char *mode, const char *listen = "tcp://127.0.0.1:
 }
 
 TEST(RequestIo, LastLineWithoutNewlineIsStillALine) {
-    for (const char *mode : {"sync", "threading", "forking"}) {
+    for (const char *mode : {"sync", "threading", "forking", "event"}) {
         HostUnderTest host(probe_on(mode), {test_plugin("probe")});
         ASSERT_TRUE(host.ready()) << host.log();
         EXPECT_EQ(stream_exchange(host.listening()[0], "echo hi"), "hi\n") << mode;
@@ -27,14 +27,16 @@ TEST(RequestIo, LastLineWithoutNewlineIsStillALine) {
         EXPECT_EQ(stream_exchange(host.listening()[0], "echo a\n" + long_last_line).size(), 2u + 40001u)
             << mode << ": a last line longer than one read buffer";
     }
-    HostUnderTest datagrams(probe_on("sync", "udp://127.0.0.1:0"), {test_plugin("probe")});
-    ASSERT_TRUE(datagrams.ready()) << datagrams.log();
-    DatagramClient client(datagrams.listening()[0]);
-    EXPECT_EQ(client.exchange("echo hi"), "hi\n");
+    for (const char *mode : {"sync", "event"}) {
+        HostUnderTest datagrams(probe_on(mode, "udp://127.0.0.1:0"), {test_plugin("probe")});
+        ASSERT_TRUE(datagrams.ready()) << datagrams.log();
+        DatagramClient client(datagrams.listening()[0]);
+        EXPECT_EQ(client.exchange("echo hi"), "hi\n") << mode;
+    }
 }
 
 TEST(RequestIo, LargeReplyArrivesWholeWhenTheClientSentMoreThanWasRead) {
-    for (const char *mode : {"threading", "forking"}) {
+    for (const char *mode : {"threading", "forking", "event"}) {
         HostUnderTest host(probe_on(mode), {test_plugin("probe")});
         ASSERT_TRUE(host.ready()) << host.log();
         UniqueFd client = connect_stream(host.listening()[0]);
@@ -47,30 +49,35 @@ TEST(RequestIo, LargeReplyArrivesWholeWhenTheClientSentMoreThanWasRead) {
 }
 
 TEST(RequestIo, HugeSleepIsAWaitNotAnOverflow) {
-    nlohmann::json config = probe_on("threading");
-    config["drain_timeout"] = 0.2;
-    HostUnderTest host(config, {test_plugin("probe")});
-    ASSERT_TRUE(host.ready()) << host.log();
-    UniqueFd client = connect_stream(host.listening()[0]);
-    send_all(client.get(), "sleep 18446744073709551615\n");
-    ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
-    EXPECT_EQ(host.stop(SIGTERM), 0);
-    EXPECT_EQ(read_until_eof(client.get()), "") << "still sleeping at the drain deadline, then cancelled";
-    EXPECT_NE(host.log().find("sleep cancelled: the server is stopping"), std::string::npos) << host.log();
+    for (const char *mode : {"threading", "event"}) {
+        nlohmann::json config = probe_on(mode);
+        config["drain_timeout"] = 0.2;
+        HostUnderTest host(config, {test_plugin("probe")});
+        ASSERT_TRUE(host.ready()) << host.log();
+        UniqueFd client = connect_stream(host.listening()[0]);
+        send_all(client.get(), "sleep 18446744073709551615\n");
+        ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
+        EXPECT_EQ(host.stop(SIGTERM), 0);
+        EXPECT_EQ(read_until_eof(client.get()), "") << mode << ": still sleeping at the drain deadline, then cancelled";
+        EXPECT_NE(host.log().find("sleep cancelled: the server is stopping"), std::string::npos) << host.log();
+    }
 }
 
 TEST(RequestIo, SigintDuringAGracefulStopStopsAtOnce) {
-    nlohmann::json config = probe_on("threading");
-    config["drain_timeout"] = 600;
-    HostUnderTest host(config, {test_plugin("probe")});
-    ASSERT_TRUE(host.ready()) << host.log();
-    UniqueFd client = connect_stream(host.listening()[0]);
-    send_all(client.get(), "sleep 600000\n");
-    ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
-    ::kill(host.pid(), SIGTERM);
-    ASSERT_TRUE(host.wait_for_log("SIGTERM: stopping gracefully")) << host.log();
-    EXPECT_EQ(host.stop(SIGINT), 0) << "the drain of 600 s was cut short";
-    EXPECT_NE(host.log().find("while stopping: cancelling in-flight requests now"), std::string::npos) << host.log();
+    for (const char *mode : {"threading", "event"}) {
+        nlohmann::json config = probe_on(mode);
+        config["drain_timeout"] = 600;
+        HostUnderTest host(config, {test_plugin("probe")});
+        ASSERT_TRUE(host.ready()) << host.log();
+        UniqueFd client = connect_stream(host.listening()[0]);
+        send_all(client.get(), "sleep 600000\n");
+        ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
+        ::kill(host.pid(), SIGTERM);
+        ASSERT_TRUE(host.wait_for_log("SIGTERM: stopping gracefully")) << host.log();
+        EXPECT_EQ(host.stop(SIGINT), 0) << mode << ": the drain of 600 s was cut short";
+        EXPECT_NE(host.log().find("while stopping: cancelling in-flight requests now"), std::string::npos)
+            << host.log();
+    }
 }
 
 std::string local_address_of(int fd) {
@@ -81,30 +88,33 @@ std::string local_address_of(int fd) {
 }
 
 TEST(RequestIo, HostTableReportsAddressesTransportAndTimeout) {
-    nlohmann::json config = {{"listeners",
-                              {{{"listen", "tcp://127.0.0.1:0"}, {"plugin", "probe"}, {"timeout", 7}},
-                               {{"listen", "unix:who.sock"}, {"plugin", "probe"}},
-                               {{"listen", "udp://[::1]:0"}, {"plugin", "probe"}}}}};
-    HostUnderTest host(config, {test_plugin("probe")});
-    ASSERT_TRUE(host.ready()) << host.log();
+    for (const char *mode : {"sync", "event"}) {
+        SCOPED_TRACE(mode);
+        nlohmann::json config = {{"listeners",
+                                  {{{"listen", "tcp://127.0.0.1:0"}, {"plugin", "probe"}, {"timeout", 7}, {"mode", mode}},
+                                   {{"listen", "unix:who.sock"}, {"plugin", "probe"}, {"mode", mode}},
+                                   {{"listen", "udp://[::1]:0"}, {"plugin", "probe"}, {"mode", mode}}}}};
+        HostUnderTest host(config, {test_plugin("probe")});
+        ASSERT_TRUE(host.ready()) << host.log();
 
-    UniqueFd tcp = connect_stream(host.listening()[0]);
-    send_all(tcp.get(), "whoami\ntimeout 250\ntimeout 18446744073709551615\n");
-    const std::string listen_tcp = host.listening()[0].substr(std::string("tcp://").size());
-    EXPECT_EQ(read_line(tcp.get()), local_address_of(tcp.get()) + " " + listen_tcp + " " +
-                                        std::to_string(SOCKHOST_TRANSPORT_TCP) + " 16 16 7000\n");
-    EXPECT_EQ(read_line(tcp.get()), "timeout 250\n");
-    EXPECT_EQ(read_line(tcp.get()), "timeout 31536000000\n") << "UINT64_MAX is cut to a year";
+        UniqueFd tcp = connect_stream(host.listening()[0]);
+        send_all(tcp.get(), "whoami\ntimeout 250\ntimeout 18446744073709551615\n");
+        const std::string listen_tcp = host.listening()[0].substr(std::string("tcp://").size());
+        EXPECT_EQ(read_line(tcp.get()), local_address_of(tcp.get()) + " " + listen_tcp + " " +
+                                            std::to_string(SOCKHOST_TRANSPORT_TCP) + " 16 16 7000\n");
+        EXPECT_EQ(read_line(tcp.get()), "timeout 250\n");
+        EXPECT_EQ(read_line(tcp.get()), "timeout 31536000000\n") << "UINT64_MAX is cut to a year";
 
-    const std::string over_unix = stream_exchange(host.listening()[1], "whoami\n");
-    EXPECT_EQ(over_unix, "unix:(unbound) " + host.listening()[1] + " " +
-                             std::to_string(SOCKHOST_TRANSPORT_UNIX_STREAM) + " 2 " +
-                             std::to_string(2 + host.listening()[1].size() - 5 + 1) + " 60000\n");
+        const std::string over_unix = stream_exchange(host.listening()[1], "whoami\n");
+        EXPECT_EQ(over_unix, "unix:(unbound) " + host.listening()[1] + " " +
+                                 std::to_string(SOCKHOST_TRANSPORT_UNIX_STREAM) + " 2 " +
+                                 std::to_string(2 + host.listening()[1].size() - 5 + 1) + " 60000\n");
 
-    DatagramClient udp(host.listening()[2]);
-    const std::string over_udp = udp.exchange("whoami\n");
-    EXPECT_NE(over_udp.find("[::1]:"), std::string::npos) << over_udp;
-    EXPECT_NE(over_udp.find(" " + std::to_string(SOCKHOST_TRANSPORT_UDP) + " 28 28 "), std::string::npos) << over_udp;
+        DatagramClient udp(host.listening()[2]);
+        const std::string over_udp = udp.exchange("whoami\n");
+        EXPECT_NE(over_udp.find("[::1]:"), std::string::npos) << over_udp;
+        EXPECT_NE(over_udp.find(" " + std::to_string(SOCKHOST_TRANSPORT_UDP) + " 28 28 "), std::string::npos) << over_udp;
+    }
 }
 
 }  // namespace

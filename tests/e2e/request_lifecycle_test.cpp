@@ -31,7 +31,7 @@ nlohmann::json probe(const nlohmann::json &plugin_config, const char *mode = "sy
 using Hooks = std::vector<std::string>;
 
 TEST(RequestLifecycle, HooksRunInOrder) {
-    for (const char *mode : {"sync", "threading", "forking"}) {
+    for (const char *mode : {"sync", "threading", "forking", "event"}) {
         HostUnderTest host(probe({}, mode), {test_plugin("probe")});
         ASSERT_TRUE(host.ready()) << host.log();
         EXPECT_EQ(stream_exchange(host.listening()[0], "echo one\n"), "one\n");
@@ -51,29 +51,35 @@ TEST(RequestLifecycle, ProcessInitRunsInTheHostAndInEachForkedChild) {
 }
 
 TEST(RequestLifecycle, FinishRunsAfterAFailedHandleAndTheErrorNamesThePeer) {
-    HostUnderTest host(probe({{"fail_handle", true}}), {test_plugin("probe")});
-    ASSERT_TRUE(host.ready()) << host.log();
-    UniqueFd client = connect_stream(host.listening()[0]);
-    send_all(client.get(), "echo x\n");
-    EXPECT_EQ(read_until_eof(client.get()), "") << "the request is closed";
-    ASSERT_TRUE(host.wait_for_log("hook finish")) << host.log();
-    EXPECT_EQ(hooks_logged(host.log()), (Hooks{"verify", "setup", "handle", "finish"}));
-    EXPECT_TRUE(std::regex_search(host.log(), std::regex("error: probe: handle failed for 127\\.0\\.0\\.1:\\d+: "
-                                                         "deliberate handle failure")))
-        << host.log();
+    for (const char *mode : {"sync", "event"}) {
+        SCOPED_TRACE(mode);
+        HostUnderTest host(probe({{"fail_handle", true}}, mode), {test_plugin("probe")});
+        ASSERT_TRUE(host.ready()) << host.log();
+        UniqueFd client = connect_stream(host.listening()[0]);
+        send_all(client.get(), "echo x\n");
+        EXPECT_EQ(read_until_eof(client.get()), "") << "the request is closed";
+        ASSERT_TRUE(host.wait_for_log("hook finish")) << host.log();
+        EXPECT_EQ(hooks_logged(host.log()), (Hooks{"verify", "setup", "handle", "finish"}));
+        EXPECT_TRUE(std::regex_search(host.log(), std::regex("error: probe: handle failed for 127\\.0\\.0\\.1:\\d+: "
+                                                             "deliberate handle failure")))
+            << host.log();
+    }
 }
 
 TEST(RequestLifecycle, NoFinishAfterAFailedSetup) {
-    HostUnderTest host(probe({{"fail_setup", true}}), {test_plugin("probe")});
-    ASSERT_TRUE(host.ready()) << host.log();
-    EXPECT_EQ(stream_exchange(host.listening()[0], "echo x\n"), "");
-    ASSERT_TRUE(host.wait_for_log("setup failed")) << host.log();
-    EXPECT_EQ(hooks_logged(host.log()), (Hooks{"verify", "setup"}));
-    EXPECT_NE(host.log().find("deliberate setup failure"), std::string::npos) << host.log();
+    for (const char *mode : {"sync", "event"}) {
+        SCOPED_TRACE(mode);
+        HostUnderTest host(probe({{"fail_setup", true}}, mode), {test_plugin("probe")});
+        ASSERT_TRUE(host.ready()) << host.log();
+        EXPECT_EQ(stream_exchange(host.listening()[0], "echo x\n"), "");
+        ASSERT_TRUE(host.wait_for_log("setup failed")) << host.log();
+        EXPECT_EQ(hooks_logged(host.log()), (Hooks{"verify", "setup"}));
+        EXPECT_NE(host.log().find("deliberate setup failure"), std::string::npos) << host.log();
+    }
 }
 
 TEST(RequestLifecycle, HandlerErrorsNeverStopTheServer) {
-    for (const char *mode : {"sync", "threading", "forking"}) {
+    for (const char *mode : {"sync", "threading", "forking", "event"}) {
         HostUnderTest host(probe({}, mode), {test_plugin("probe")});
         ASSERT_TRUE(host.ready()) << host.log();
         const auto &address = host.listening()[0];
@@ -92,53 +98,65 @@ TEST(RequestLifecycle, AForkedChildThatCrashesIsLoggedAndServingContinues) {
 }
 
 TEST(RequestLifecycle, HostSurvivesAnExceptionThrownAcrossTheCAbi) {
-    HostUnderTest host({{"listeners", {{{"listen", "tcp://127.0.0.1:0"}, {"plugin", "bad_throws_across_abi"}}}}},
-                       {test_plugin("bad_throws_across_abi")});
-    ASSERT_TRUE(host.ready()) << host.log();
-    EXPECT_EQ(stream_exchange(host.listening()[0], "throw\n"), "");
-    EXPECT_TRUE(host.wait_for_log("hook threw an exception across the C ABI")) << host.log();
-    EXPECT_EQ(stream_exchange(host.listening()[0], "fine\n"), "ok\n");
+    for (const char *mode : {"sync", "event"}) {
+        SCOPED_TRACE(mode);
+        HostUnderTest host({{"listeners", {{{"listen", "tcp://127.0.0.1:0"}, {"plugin", "bad_throws_across_abi"}, {"mode", mode}}}}},
+                           {test_plugin("bad_throws_across_abi")});
+        ASSERT_TRUE(host.ready()) << host.log();
+        EXPECT_EQ(stream_exchange(host.listening()[0], "throw\n"), "");
+        EXPECT_TRUE(host.wait_for_log("hook threw an exception across the C ABI")) << host.log();
+        EXPECT_EQ(stream_exchange(host.listening()[0], "fine\n"), "ok\n");
+    }
 }
 
 TEST(RequestLifecycle, VerifyRefusalClosesWithoutOtherHooks) {
-    HostUnderTest host(probe({{"refuse", true}}), {test_plugin("probe")});
-    ASSERT_TRUE(host.ready()) << host.log();
-    EXPECT_EQ(stream_exchange(host.listening()[0], "echo x\n"), "");
-    ASSERT_TRUE(host.wait_for_log("by the plugin's verify")) << host.log();
-    EXPECT_EQ(hooks_logged(host.log()), (Hooks{"verify"}));
+    for (const char *mode : {"sync", "event"}) {
+        SCOPED_TRACE(mode);
+        HostUnderTest host(probe({{"refuse", true}}, mode), {test_plugin("probe")});
+        ASSERT_TRUE(host.ready()) << host.log();
+        EXPECT_EQ(stream_exchange(host.listening()[0], "echo x\n"), "");
+        ASSERT_TRUE(host.wait_for_log("by the plugin's verify")) << host.log();
+        EXPECT_EQ(hooks_logged(host.log()), (Hooks{"verify"}));
+    }
 }
 
 TEST(AccessLists, DeniedPeerNeverReachesThePluginAndIsClosedOnce) {
-    auto config = probe({});
-    config["listeners"][0]["allow"] = {"127.0.0.2"};
-    HostUnderTest host(config, {test_plugin("probe")});
-    ASSERT_TRUE(host.ready()) << host.log();
-    UniqueFd refused = connect_tcp_from(host.listening()[0], "127.0.0.1");
-    send_all(refused.get(), "echo x\n");
-    EXPECT_EQ(read_until_eof(refused.get()), "");
-    ASSERT_TRUE(host.wait_for_log("by the allow/deny lists")) << host.log();
-    EXPECT_TRUE(hooks_logged(host.log()).empty()) << "not even verify ran: " << host.log();
+    for (const char *mode : {"sync", "event"}) {
+        SCOPED_TRACE(mode);
+        auto config = probe({}, mode);
+        config["listeners"][0]["allow"] = {"127.0.0.2"};
+        HostUnderTest host(config, {test_plugin("probe")});
+        ASSERT_TRUE(host.ready()) << host.log();
+        UniqueFd refused = connect_tcp_from(host.listening()[0], "127.0.0.1");
+        send_all(refused.get(), "echo x\n");
+        EXPECT_EQ(read_until_eof(refused.get()), "");
+        ASSERT_TRUE(host.wait_for_log("by the allow/deny lists")) << host.log();
+        EXPECT_TRUE(hooks_logged(host.log()).empty()) << "not even verify ran: " << host.log();
 
-    UniqueFd allowed = connect_tcp_from(host.listening()[0], "127.0.0.2");
-    send_all(allowed.get(), "echo welcome\n");
-    ::shutdown(allowed.get(), SHUT_WR);
-    EXPECT_EQ(read_until_eof(allowed.get()), "welcome\n");
-    const std::string log = host.log();
-    std::size_t refusals = 0;
-    for (auto at = log.find("refused 127.0.0.1:"); at != std::string::npos; at = log.find("refused 127.0.0.1:", at + 1))
-        ++refusals;
-    EXPECT_EQ(refusals, 1u) << log;
+        UniqueFd allowed = connect_tcp_from(host.listening()[0], "127.0.0.2");
+        send_all(allowed.get(), "echo welcome\n");
+        ::shutdown(allowed.get(), SHUT_WR);
+        EXPECT_EQ(read_until_eof(allowed.get()), "welcome\n");
+        const std::string log = host.log();
+        std::size_t refusals = 0;
+        for (auto at = log.find("refused 127.0.0.1:"); at != std::string::npos; at = log.find("refused 127.0.0.1:", at + 1))
+            ++refusals;
+        EXPECT_EQ(refusals, 1u) << log;
+    }
 }
 
 TEST(AccessLists, DenyAppliesToDatagrams) {
-    nlohmann::json config = {{"listeners",
-                              {{{"listen", "udp://127.0.0.1:0"}, {"plugin", "echo"}, {"deny", {"127.0.0.0/8"}}}}}};
-    HostUnderTest host(config, {bundled_plugin("echo")});
-    ASSERT_TRUE(host.ready()) << host.log();
-    DatagramClient client(host.listening()[0]);
-    client.send("knock");
-    ASSERT_TRUE(host.wait_for_log("by the allow/deny lists")) << host.log();
-    EXPECT_FALSE(client.receive(std::chrono::milliseconds(200))) << "a refused datagram gets no reply";
+    for (const char *mode : {"sync", "event"}) {
+        SCOPED_TRACE(mode);
+        nlohmann::json config = {{"listeners",
+                                  {{{"listen", "udp://127.0.0.1:0"}, {"plugin", "echo"}, {"mode", mode}, {"deny", {"127.0.0.0/8"}}}}}};
+        HostUnderTest host(config, {bundled_plugin("echo")});
+        ASSERT_TRUE(host.ready()) << host.log();
+        DatagramClient client(host.listening()[0]);
+        client.send("knock");
+        ASSERT_TRUE(host.wait_for_log("by the allow/deny lists")) << host.log();
+        EXPECT_FALSE(client.receive(std::chrono::milliseconds(200))) << "a refused datagram gets no reply";
+    }
 }
 
 }  // namespace

@@ -17,7 +17,7 @@ nlohmann::json probe_on(const char *mode, const char *listen = "tcp://127.0.0.1:
 }
 
 TEST(Robustness, ClientThatLeavesMidResponseDoesNotKillTheHost) {
-    for (const char *mode : {"sync", "threading"}) {
+    for (const char *mode : {"sync", "threading", "event"}) {
         for (const char *listen : {"tcp://127.0.0.1:0", "unix:pipe.sock"}) {
             HostUnderTest host(probe_on(mode, listen), {test_plugin("probe")});
             ASSERT_TRUE(host.ready()) << host.log();
@@ -34,17 +34,19 @@ TEST(Robustness, ClientThatLeavesMidResponseDoesNotKillTheHost) {
 }
 
 TEST(Robustness, IdleClientIsCutByTheRequestTimeout) {
-    auto config = probe_on("threading");
-    config["listeners"][0]["timeout"] = 0.3;
-    HostUnderTest host(config, {test_plugin("probe")});
-    ASSERT_TRUE(host.ready()) << host.log();
-    UniqueFd idle = connect_stream(host.listening()[0]);
-    EXPECT_EQ(read_until_eof(idle.get(), std::chrono::seconds(10)), "") << "closed by the host, not by us";
-    EXPECT_TRUE(host.wait_for_log("read timed out after 300 ms")) << host.log();
+    for (const char *mode : {"threading", "event"}) {
+        auto config = probe_on(mode);
+        config["listeners"][0]["timeout"] = 0.3;
+        HostUnderTest host(config, {test_plugin("probe")});
+        ASSERT_TRUE(host.ready()) << host.log();
+        UniqueFd idle = connect_stream(host.listening()[0]);
+        EXPECT_EQ(read_until_eof(idle.get(), std::chrono::seconds(10)), "") << mode << ": closed by the host, not by us";
+        EXPECT_TRUE(host.wait_for_log("read timed out after 300 ms")) << host.log();
+    }
 }
 
 TEST(Robustness, NoFdThreadOrChildOutlivesItsRequest) {
-    for (const char *mode : {"sync", "threading", "forking"}) {
+    for (const char *mode : {"sync", "threading", "forking", "event"}) {
         nlohmann::json config = {{"listeners",
                                   {{{"listen", "tcp://127.0.0.1:0"}, {"plugin", "probe"}, {"mode", mode}},
                                    {{"listen", "udp://127.0.0.1:0"}, {"plugin", "probe"}, {"mode", mode}},
@@ -81,7 +83,7 @@ TEST(Robustness, NoFdThreadOrChildOutlivesItsRequest) {
 }
 
 TEST(Robustness, SigtermLetsInFlightRequestsFinishAndExitsZero) {
-    for (const char *mode : {"sync", "threading", "forking"}) {
+    for (const char *mode : {"sync", "threading", "forking", "event"}) {
         HostUnderTest host(probe_on(mode), {test_plugin("probe")});
         ASSERT_TRUE(host.ready()) << host.log();
         UniqueFd client = connect_stream(host.listening()[0]);
@@ -95,7 +97,7 @@ TEST(Robustness, SigtermLetsInFlightRequestsFinishAndExitsZero) {
 }
 
 TEST(Robustness, SigtermClosesIdleConnectionsButFinishesAHalfReceivedRequest) {
-    for (const char *mode : {"sync", "threading", "forking"}) {
+    for (const char *mode : {"sync", "threading", "forking", "event"}) {
         const nlohmann::json listener = {{"listen", "tcp://127.0.0.1:0"}, {"plugin", "probe"}, {"mode", mode}};
         HostUnderTest host({{"listeners", {listener, listener}}}, {test_plugin("probe")});
         ASSERT_TRUE(host.ready()) << host.log();
@@ -119,26 +121,32 @@ TEST(Robustness, SigtermClosesIdleConnectionsButFinishesAHalfReceivedRequest) {
 }
 
 TEST(Robustness, SigtermCutsRequestsStillRunningAtTheDrainDeadline) {
-    nlohmann::json config = probe_on("threading");
-    config["drain_timeout"] = 0.2;
-    HostUnderTest host(config, {test_plugin("probe")});
-    ASSERT_TRUE(host.ready()) << host.log();
-    UniqueFd client = connect_stream(host.listening()[0]);
-    send_all(client.get(), "sleep 60000\n");
-    ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
-    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
-    EXPECT_NE(host.log().find("still in flight at the stop deadline"), std::string::npos) << host.log();
-    EXPECT_EQ(read_until_eof(client.get()), "");
+    for (const char *mode : {"threading", "event"}) {
+        nlohmann::json config = probe_on(mode);
+        config["drain_timeout"] = 0.2;
+        HostUnderTest host(config, {test_plugin("probe")});
+        ASSERT_TRUE(host.ready()) << host.log();
+        UniqueFd client = connect_stream(host.listening()[0]);
+        send_all(client.get(), "sleep 60000\n");
+        ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
+        EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+        EXPECT_NE(host.log().find("still in flight at the stop deadline"), std::string::npos) << host.log();
+        EXPECT_NE(host.log().find("sleep cancelled: the server is stopping"), std::string::npos) << host.log();
+        EXPECT_EQ(read_until_eof(client.get()), "") << mode;
+    }
 }
 
 TEST(Robustness, SigintStopsAtOnce) {
-    HostUnderTest host(probe_on("forking"), {test_plugin("probe")});
-    ASSERT_TRUE(host.ready()) << host.log();
-    UniqueFd client = connect_stream(host.listening()[0]);
-    send_all(client.get(), "sleep 60000\n");
-    ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
-    EXPECT_EQ(host.stop(SIGINT), 0) << host.log();
-    EXPECT_NE(host.log().find("stopping now"), std::string::npos) << host.log();
+    for (const char *mode : {"forking", "event"}) {
+        HostUnderTest host(probe_on(mode), {test_plugin("probe")});
+        ASSERT_TRUE(host.ready()) << host.log();
+        UniqueFd client = connect_stream(host.listening()[0]);
+        send_all(client.get(), "sleep 60000\n");
+        ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
+        EXPECT_EQ(host.stop(SIGINT), 0) << mode << ": " << host.log();
+        EXPECT_NE(host.log().find("stopping now"), std::string::npos) << host.log();
+        EXPECT_EQ(read_until_eof(client.get()), "") << mode;
+    }
 }
 
 }  // namespace

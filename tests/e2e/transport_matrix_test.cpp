@@ -26,7 +26,7 @@ const TransportCase kTransports[] = {
 };
 void PrintTo(const TransportCase &transport, std::ostream *out) { *out << transport.name; }
 
-const char *const kModes[] = {"sync", "threading", "forking"};
+const char *const kModes[] = {"sync", "threading", "forking", "event"};
 
 class TransportModeMatrix : public ::testing::TestWithParam<std::tuple<TransportCase, const char *>> {};
 

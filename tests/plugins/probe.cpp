@@ -16,6 +16,15 @@
 
 namespace {
 
+// One KiB of stack per level, touched so that the compiler can neither drop nor merge it.
+[[gnu::noinline]] std::uint64_t recurse(std::uint64_t depth) {
+    volatile char frame[1024];
+    frame[0] = static_cast<char>(depth);
+    frame[sizeof frame - 1] = 1;
+    if (depth == 0) return 0;
+    return recurse(depth - 1) + static_cast<std::uint64_t>(frame[sizeof frame - 1]);
+}
+
 // Long enough for a line that spans several of the host's input reads.
 constexpr std::size_t kMaxLine = 64 * 1024;
 
@@ -111,6 +120,11 @@ private:
         } else if (command == "silent") {
         } else if (command == "crash") {
             std::abort();
+        } else if (command == "recurse") {
+            // Uses about `depth` KiB of stack: beyond the fiber's stack, the guard page.
+            std::uint64_t depth = 0;
+            words >> depth;
+            request.write("recursed " + std::to_string(recurse(depth)) + "\n");
         } else {
             throw std::invalid_argument("unknown command '" + command + "'");
         }

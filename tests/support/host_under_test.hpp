@@ -55,6 +55,10 @@ public:
     // Waits until the log contains `text`; false on timeout.
     bool wait_for_log(const std::string &text, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
 
+    // In sanitizer builds any sanitizer report in the log fails the test, except one that
+    // contains `text` after this call: for a test that provokes one on purpose.
+    void expect_sanitizer_report(std::string text) { expected_report_ = std::move(text); }
+
     // Sends `signal_number` and waits for the exit; returns the exit code, or 128+signal.
     int stop(int signal_number, std::chrono::milliseconds timeout = std::chrono::seconds(20));
     // Waits for the process to exit by itself.
@@ -70,6 +74,7 @@ private:
     bool ready_ = false;
     std::optional<int> exit_code_;
     std::vector<std::string> listening_;
+    std::string expected_report_;
 };
 
 // Starts sockhost on `config` and returns its exit code and log, for start-up failures.

@@ -60,7 +60,7 @@ public:
 };
 
 TEST(InProcessServer, ComposesListenerModeAndHandler) {
-    for (const Mode mode : {Mode::sync, Mode::threading, Mode::forking}) {
+    for (const Mode mode : {Mode::sync, Mode::threading, Mode::forking, Mode::event}) {
         ServerOptions options;
         options.mode = mode;
         RunningServer server("tcp://127.0.0.1:0", options, std::make_shared<UppercaseHandler>());
@@ -102,31 +102,75 @@ TEST(InProcessServer, SixteenMiBWriteCompletesWhileSignalsInterruptIt) {
     struct sigaction previous {};
     ASSERT_EQ(::sigaction(SIGUSR1, &action, &previous), 0);
 
-    auto handler = std::make_shared<BigWriteHandler>();
-    ServerOptions options;
-    options.mode = Mode::threading;
-    RunningServer server("unix:" + (TempDir().path().string() + ".sock"), options, handler);
-    UniqueFd client = connect_stream(server.address());
-    send_all(client.get(), "go\n");
-    while (!handler->started.load()) std::this_thread::yield();
+    for (const Mode mode : {Mode::threading, Mode::event}) {
+        auto handler = std::make_shared<BigWriteHandler>();
+        ServerOptions options;
+        options.mode = mode;
+        RunningServer server("unix:" + (TempDir().path().string() + ".sock"), options, handler);
+        UniqueFd client = connect_stream(server.address());
+        send_all(client.get(), "go\n");
+        while (!handler->started.load()) std::this_thread::yield();
 
-    // Read slowly so the host's send keeps blocking, and interrupt it all along.
-    std::string received;
-    char buffer[64 * 1024];
-    signals_received.store(0);
-    while (received.size() < BigWriteHandler::kSize) {
-        if (!handler->finished.load()) ::pthread_kill(handler->handler_thread.load(), SIGUSR1);
-        const ssize_t count = ::recv(client.get(), buffer, sizeof buffer, 0);
-        if (count <= 0) break;
-        received.append(buffer, static_cast<std::size_t>(count));
+        // Read slowly so the host's send keeps blocking, and interrupt it all along.
+        std::string received;
+        char buffer[64 * 1024];
+        signals_received.store(0);
+        while (received.size() < BigWriteHandler::kSize) {
+            if (!handler->finished.load()) ::pthread_kill(handler->handler_thread.load(), SIGUSR1);
+            const ssize_t count = ::recv(client.get(), buffer, sizeof buffer, 0);
+            if (count <= 0) break;
+            received.append(buffer, static_cast<std::size_t>(count));
+        }
+        ASSERT_EQ(received.size(), BigWriteHandler::kSize) << mode_name(mode);
+        for (std::size_t index = 0; index < received.size(); index += 4093)
+            ASSERT_EQ(received[index], static_cast<char>(index * 7 % 251)) << "at byte " << index;
+        EXPECT_GT(signals_received.load(), 10) << "signals did arrive during the write";
+        while (!handler->finished.load()) std::this_thread::yield();
+        EXPECT_TRUE(handler->succeeded.load()) << mode_name(mode);
     }
     ::sigaction(SIGUSR1, &previous, nullptr);
-    ASSERT_EQ(received.size(), BigWriteHandler::kSize);
-    for (std::size_t index = 0; index < received.size(); index += 4093)
-        ASSERT_EQ(received[index], static_cast<char>(index * 7 % 251)) << "at byte " << index;
-    EXPECT_GT(signals_received.load(), 10) << "signals did arrive during the write";
-    while (!handler->finished.load()) std::this_thread::yield();
-    EXPECT_TRUE(handler->succeeded.load());
+}
+
+// Reads a line, then sleeps for ten minutes unless cancelled.
+class SleepingHandler final : public Handler {
+public:
+    std::string_view name() const override { return "sleeper"; }
+    sockhost_status handle(Request &request) override {
+        char line[64];
+        if (request.read_line(line, sizeof line) <= 0) return SOCKHOST_ERROR;
+        started.store(true);
+        const bool slept = request.sleep_ms(600000);
+        cancelled.store(!slept);
+        return slept ? SOCKHOST_OK : SOCKHOST_ERROR;
+    }
+    std::atomic<bool> started{false};
+    std::atomic<bool> cancelled{false};
+};
+
+TEST(InProcessServer, EventModeCloseFromAnotherThreadCancelsItsRunningLoopsRequests) {
+    ServerOptions options;
+    options.mode = Mode::event;
+    auto address = parse_listen_address("tcp://127.0.0.1:0");
+    ASSERT_TRUE(address);
+    auto socket = ListenerSocket::bind(*address, options);
+    ASSERT_TRUE(socket) << socket.error().message;
+    auto handler = std::make_shared<SleepingHandler>();
+    auto server = Server::create(std::move(*socket), options, handler);
+    ASSERT_TRUE(server) << server.error().message;
+    std::thread loop([&] { EXPECT_TRUE((*server)->serve_forever()); });
+    UniqueFd client = connect_stream((*server)->listener().bound_text());
+    send_all(client.get(), "sleep\n");
+    while (!handler->started.load()) std::this_thread::yield();
+
+    (*server)->shutdown();
+    EXPECT_FALSE((*server)->wait_idle(Clock::now() + std::chrono::milliseconds(50))) << "the request still sleeps";
+    // The loop still runs its request: close() waits for it until the deadline, cancels
+    // it, and returns once it has ended.
+    (*server)->close(Clock::now() + std::chrono::milliseconds(50));
+    EXPECT_EQ((*server)->in_flight(), 0u);
+    EXPECT_TRUE(handler->cancelled.load());
+    loop.join();
+    EXPECT_EQ(read_until_eof(client.get()), "");
 }
 
 TEST(InProcessServer, ForkingReapsOnlyItsOwnChildren) {
@@ -158,7 +202,7 @@ public:
     sockhost_status handle(Request &request) override {
         int value = -1;
         socklen_t length = sizeof value;
-        ::getsockopt(dynamic_cast<StreamRequest &>(request).fd(), IPPROTO_TCP, TCP_NODELAY, &value, &length);
+        ::getsockopt(request.connection_fd(), IPPROTO_TCP, TCP_NODELAY, &value, &length);
         const char answer = value != 0 ? '1' : '0';
         return request.write(&answer, 1) ? SOCKHOST_OK : SOCKHOST_ERROR;
     }

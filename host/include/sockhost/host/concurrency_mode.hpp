@@ -9,13 +9,45 @@
 #include <sockhost/host/server_options.hpp>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace sockhost {
 
+// What a mode's loop takes requests from: the server's listener, its stop and cancel
+// eventfds, and the step that accepts (or receives) one request and admits it.
+class RequestSource {
+public:
+    enum class Intake {
+        admitted,   // `request` is ready to dispatch
+        dropped,    // refused, or a transient error: try again
+        drained,    // nothing pending (EAGAIN)
+        exhausted,  // out of descriptors or memory: pause before accepting again
+    };
+    struct Taken {
+        Intake intake;
+        std::unique_ptr<Request> request;
+    };
+
+    virtual int listener_fd() const = 0;
+    virtual int stop_fd() const = 0;
+    virtual int cancel_fd() const = 0;
+    virtual const std::string &listener_text() const = 0;
+    virtual Taken take_request() = 0;
+
+protected:
+    ~RequestSource() = default;
+};
+
 class ConcurrencyMode {
 public:
     virtual ~ConcurrencyMode() = default;
+
+    // socketserver's serve_forever: takes requests from `source` and dispatches them until
+    // the stop fd is set. The blocking modes share one poll(2) loop that accepts one
+    // request per wake-up; the event mode runs its epoll loop, which also runs the
+    // requests' fibers and so returns only when they have ended.
+    virtual Result<void> serve(RequestSource &source);
 
     // Runs the admitted request (inline, on a thread, or in a child).
     virtual void dispatch(std::unique_ptr<Request> request) = 0;
@@ -46,5 +78,7 @@ Result<std::unique_ptr<ConcurrencyMode>> make_threading_mode(Handler &handler, i
 // `inherited_fds_to_close`: descriptors a child must not keep (the server's own).
 Result<std::unique_ptr<ConcurrencyMode>> make_forking_mode(Handler &handler, int max_children,
                                                            std::vector<int> inherited_fds_to_close);
+Result<std::unique_ptr<ConcurrencyMode>> make_event_mode(Handler &handler, int max_connections,
+                                                         std::size_t fiber_stack_size);
 
 }  // namespace sockhost

@@ -64,6 +64,9 @@ public:
     // the request at hand (see plugin.h).
     bool stopping() const { return waiter_->stopping(); }
 
+    // The connected socket the request owns, or -1 (a datagram replies on its listener's).
+    virtual int connection_fd() const { return -1; }
+
     // Moves the request to the waiter of the thread or fiber that will run it.
     void set_waiter(IoWaiter &waiter) { waiter_ = &waiter; }
 
@@ -110,7 +113,7 @@ public:
     bool flush() override;
     bool complete() override;
     void mark_between_requests() override { between_requests_ = true; }
-    int fd() const { return connection_.get(); }
+    int connection_fd() const override { return connection_.get(); }
 
 protected:
     std::int64_t receive(char *buffer, std::size_t capacity, bool nothing_pending) override;

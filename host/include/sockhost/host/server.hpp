@@ -16,14 +16,16 @@
 
 namespace sockhost {
 
-class Server {
+class Server final : private RequestSource {
 public:
     static Result<std::unique_ptr<Server>> create(ListenerSocket listener, ServerOptions options,
                                                   std::shared_ptr<Handler> handler);
     ~Server();  // closes with an immediate deadline if close() was not called
 
     // Accepts (or receives) and dispatches until shutdown(); requests may still be in
-    // flight when it returns. An error is a failure of the listener itself.
+    // flight when it returns, except in event mode, whose loop runs its requests and so
+    // returns when they have ended (cancel_requests() makes them end at once). An error
+    // is a failure of the listener itself.
     Result<void> serve_forever();
 
     // From any thread: serve_forever returns soon, and connections idle between requests
@@ -37,7 +39,8 @@ public:
     // passes; true if none is left.
     bool wait_idle(Clock::time_point deadline) { return mode_->wait_idle(deadline); }
 
-    // After serve_forever returned: with block_on_close, waits for in-flight requests until
+    // After serve_forever returned (in event mode also after shutdown() while it still
+    // runs its requests): with block_on_close, waits for in-flight requests until
     // `deadline`; then cancels what is left (host I/O waits fail) and reaps it.
     void close(Clock::time_point deadline);
 
@@ -50,10 +53,16 @@ private:
     Server(ListenerSocket listener, ServerOptions options, std::shared_ptr<Handler> handler, UniqueFd stop_fd,
            UniqueFd cancel_fd);
 
-    void accept_connection();
-    void receive_datagram();
-    void dispatch_if_admitted(std::unique_ptr<Request> request);
-    void pause_accepting();
+    // RequestSource: what the mode's loop takes requests from.
+    int listener_fd() const override { return listener_.fd(); }
+    int stop_fd() const override { return stop_fd_.get(); }
+    int cancel_fd() const override { return cancel_fd_.get(); }
+    const std::string &listener_text() const override { return listener_text_; }
+    Taken take_request() override;
+
+    Taken accept_connection();
+    Taken receive_datagram();
+    Taken admitted_or_dropped(std::unique_ptr<Request> request);
 
     ListenerSocket listener_;
     ServerOptions options_;
@@ -62,6 +71,7 @@ private:
     UniqueFd cancel_fd_;  // eventfd: set once to end every in-flight host I/O wait
     BlockingWaiter waiter_;
     std::unique_ptr<ConcurrencyMode> mode_;
+    std::string listener_text_;
     bool local_is_wildcard_ = false;
     std::vector<char> datagram_buffer_;
     bool closed_ = false;

@@ -13,7 +13,11 @@
 
 namespace sockhost {
 
-enum class Mode { sync, threading, forking };
+enum class Mode { sync, threading, forking, event };
+
+// Bounds of an event-mode fiber's stack (bytes; rounded up to whole pages).
+inline constexpr std::size_t kMinFiberStackSize = 16 * 1024;
+inline constexpr std::size_t kMaxFiberStackSize = 64 * 1024 * 1024;
 
 std::string_view mode_name(Mode mode);
 
@@ -27,6 +31,8 @@ struct ServerOptions {
     bool tcp_nodelay = true;                   // TCP_NODELAY on accepted TCP connections
     int max_children = 40;                     // forking: live children before accept waits
     int max_threads = 256;                     // threading: live threads before accept waits
+    int max_connections = 10000;               // event: live requests before accept waits
+    std::size_t fiber_stack_size = 64 * 1024;  // event: each request's stack, plus a guard page
     bool block_on_close = true;                // on stop, wait for in-flight requests
     AccessList access;                         // allow/deny, before the plugin's verify
     // Unix sockets only (not socketserver's): the socket file's mode and owner, set right
