@@ -129,7 +129,7 @@ TEST_P(StoppingHost, AnswersARequestThatCrossesTheStopOnAnIdleConnection) {
     EXPECT_EQ(host_->wait_exit(), 0) << host_->log();
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, StoppingHost, ::testing::Values("threading", "forking"),
+INSTANTIATE_TEST_SUITE_P(Modes, StoppingHost, ::testing::Values("threading", "forking", "event"),
                          [](const auto &mode) { return std::string(mode.param); });
 
 }  // namespace
