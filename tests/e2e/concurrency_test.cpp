@@ -44,11 +44,11 @@ TEST(Concurrency, ForkingServesTwoSlowRequestsAtOnce) {
 TEST(Concurrency, EventServesTwoSlowRequestsAtOnceOnOneThread) {
     HostUnderTest host({{"listeners", {probe_listener("event")}}}, {test_plugin("probe")});
     ASSERT_TRUE(host.ready()) << host.log();
-    const int threads_before = thread_count(host.pid());
+    const int threads_before = thread_count(host.worker_pid());
     const auto [first, second] = two_rendezvous(host, 10000);
     EXPECT_EQ(first, "overlap\n");
     EXPECT_EQ(second, "overlap\n");
-    EXPECT_EQ(thread_count(host.pid()), threads_before);
+    EXPECT_EQ(thread_count(host.worker_pid()), threads_before);
 }
 
 TEST(Concurrency, SyncNeverOverlapsButServesBoth) {
@@ -89,10 +89,10 @@ TEST(Concurrency, MaxConnectionsHoldsBackTheNextRequest) {
     EXPECT_EQ(second, "alone\n");
 }
 
-TEST(Concurrency, EventRunsEveryRequestInTheHostProcess) {
+TEST(Concurrency, EventRunsEveryRequestInTheWorkerProcess) {
     HostUnderTest host({{"listeners", {probe_listener("event")}}}, {test_plugin("probe")});
     ASSERT_TRUE(host.ready()) << host.log();
-    EXPECT_EQ(stream_exchange(host.listening()[0], "pid\n"), std::to_string(host.pid()) + "\n");
+    EXPECT_EQ(stream_exchange(host.listening()[0], "pid\n"), std::to_string(host.worker_pid()) + "\n");
 }
 
 TEST(Concurrency, ForkingRunsEachRequestInItsOwnChild) {
