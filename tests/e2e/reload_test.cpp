@@ -438,5 +438,28 @@ TEST(Reload, PidFileAndControlSocketExistWhileRunningAndAreRemovedAtExit) {
     EXPECT_FALSE(std::filesystem::exists(control));
 }
 
+// Control clients that never send, and one that asks and never reads, hold up nothing:
+// SIGHUP reloads meanwhile, the silent ones are closed after a while, and then
+// `sockhost reload` gets its answer.
+TEST(Reload, SilentAndNonReadingControlClientsDoNotBlockTheSupervisor) {
+    HostUnderTest host(with_control({probe_listener()}), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const std::string control = "unix:" + (host.dir() / "control.sock").string();
+    std::vector<UniqueFd> silent;
+    for (int client = 0; client < 20; ++client) silent.push_back(connect_stream(control));
+    UniqueFd asks_and_never_reads = connect_stream(control);
+    send_all(asks_and_never_reads.get(), "reload\n");
+
+    ::kill(host.pid(), SIGHUP);
+    EXPECT_TRUE(host.wait_for_log("reload: generation 3 is serving", 30s))
+        << "the supervisor's loop runs on with silent clients connected: " << host.log();
+    for (const auto &client : silent)
+        EXPECT_EQ(read_until_eof(client.get(), 30s), "failed no request within 5 s\n") << host.log();
+    const auto outcome = reload(host);
+    EXPECT_EQ(outcome.exit_code, 0) << outcome.output << host.log();
+    EXPECT_NE(outcome.output.find("is serving 1 listener(s)"), std::string::npos) << outcome.output;
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
 }  // namespace
 }  // namespace sockhost::test
