@@ -461,5 +461,41 @@ TEST(Reload, SilentAndNonReadingControlClientsDoNotBlockTheSupervisor) {
     EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
 }
 
+std::multiset<std::string> fd_targets_starting_with(pid_t pid, const std::string &prefix) {
+    std::multiset<std::string> targets;
+    for (const auto &entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+        std::error_code error;
+        const auto target = std::filesystem::read_symlink(entry.path(), error).string();
+        if (target.starts_with(prefix)) targets.insert(target);
+    }
+    return targets;
+}
+
+// A worker holds the listeners, its own status pipe and nothing else of the supervisor's:
+// not the control socket, the signalfd, another worker's pidfd or status pipe.
+TEST(Reload, WorkersInheritOnlyTheirListenersAndStatusPipe) {
+    auto config = with_control({probe_listener(), probe_listener("udp://127.0.0.1:0", "sync")});
+    config["workers"] = 2;
+    HostUnderTest host(config, {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    ASSERT_EQ(reload(host).exit_code, 0) << host.log();
+    ASSERT_TRUE(host.wait_for_log("generation 1 has exited")) << host.log();
+    const auto supervisor_sockets = socket_inodes(host.pid());
+    ASSERT_EQ(supervisor_sockets.size(), 3u) << "two listeners and the control socket: " << fd_targets(host.pid());
+    const auto supervisor_pipes = fd_targets_starting_with(host.pid(), "pipe:");
+    for (const pid_t worker : host.worker_pids()) {
+        SCOPED_TRACE("worker " + std::to_string(worker) + ": " + fd_targets(worker));
+        const auto sockets = socket_inodes(worker);
+        EXPECT_EQ(sockets.size(), 2u) << "the two listeners";
+        for (const auto &socket : sockets) EXPECT_TRUE(supervisor_sockets.contains(socket)) << socket;
+        int shared_pipes = 0;
+        for (const auto &pipe : fd_targets_starting_with(worker, "pipe:")) shared_pipes += supervisor_pipes.contains(pipe);
+        EXPECT_EQ(shared_pipes, 1) << "its own status pipe only";
+        EXPECT_TRUE(fd_targets_starting_with(worker, "anon_inode:[signalfd]").empty());
+        EXPECT_TRUE(fd_targets_starting_with(worker, "anon_inode:[pidfd]").empty());
+    }
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
 }  // namespace
 }  // namespace sockhost::test
