@@ -94,6 +94,7 @@ private:
     UniqueFd signals_;
     std::optional<ListenerSocket> control_;
     std::vector<ControlClient> clients_;   // connected, request not complete yet
+    SteadyClock::time_point control_paused_until_;  // after running out of descriptors
     std::vector<ControlClient> waiting_;   // waiting for the starting generation's outcome
     std::vector<ControlClient> waiting_next_;  // coalesced: for the reload after it
     bool reload_again_ = false;
@@ -197,7 +198,7 @@ void Supervisor::loop() {
     while (!(stopping_ && everything_exited())) {
         std::vector<pollfd> watched;
         watched.push_back({signals_.get(), POLLIN, 0});
-        if (control_ && !stopping_ && clients_.size() < kMaxControlClients)
+        if (control_ && !stopping_ && clients_.size() < kMaxControlClients && SteadyClock::now() >= control_paused_until_)
             watched.push_back({control_->fd(), POLLIN, 0});
         for (const auto &client : clients_) watched.push_back({client.fd.get(), POLLIN, 0});
         for (Generation *generation : {serving_.get(), starting_.get()})
@@ -236,6 +237,7 @@ int Supervisor::poll_timeout_ms() const {
     for (const auto &generation : draining_) next = std::min(next, generation->deadline);
     if (stopping_) next = std::min(next, stop_deadline_);
     for (const auto &client : clients_) next = std::min(next, client.request_deadline);
+    if (control_paused_until_ > SteadyClock::now()) next = std::min(next, control_paused_until_);
     // Replacements wait for their delay: wake up to start them.
     if (serving_)
         for (const auto &worker : serving_->workers)
@@ -260,9 +262,14 @@ void Supervisor::on_signals() {
 }
 
 void Supervisor::on_control() {
-    if (control_ && !stopping_) {
+    if (control_ && !stopping_ && SteadyClock::now() >= control_paused_until_) {
         while (clients_.size() < kMaxControlClients) {
             UniqueFd client(::accept4(control_->fd(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+            if (!client && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+                // The connection stays queued and the socket readable: pause instead of spinning.
+                log_warning(std::string("control socket: cannot accept: ") + std::strerror(errno) + "; retrying in 1 s");
+                control_paused_until_ = SteadyClock::now() + 1s;
+            }
             if (!client) break;
             clients_.push_back({std::move(client), {}, SteadyClock::now() + kControlRequestTimeout});
         }

@@ -6,6 +6,7 @@
 #include "host_under_test.hpp"
 
 #include <dirent.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
@@ -494,6 +495,30 @@ TEST(Reload, WorkersInheritOnlyTheirListenersAndStatusPipe) {
         EXPECT_TRUE(fd_targets_starting_with(worker, "anon_inode:[signalfd]").empty());
         EXPECT_TRUE(fd_targets_starting_with(worker, "anon_inode:[pidfd]").empty());
     }
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
+// Out of descriptors, the supervisor cannot accept a control client: it says so and
+// retries later (rather than spin on the readable socket), and answers once it can.
+TEST(Reload, ControlClientWaitsWhileTheSupervisorIsOutOfDescriptors) {
+    HostUnderTest host(with_control({probe_listener()}), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    rlimit original{};
+    ASSERT_EQ(::prlimit(host.pid(), RLIMIT_NOFILE, nullptr, &original), 0);
+    // The lowest free descriptor number: below it every slot is taken.
+    std::set<int> open;
+    for (const auto &entry : std::filesystem::directory_iterator("/proc/" + std::to_string(host.pid()) + "/fd"))
+        open.insert(std::stoi(entry.path().filename().string()));
+    int lowest_free = 0;
+    while (open.contains(lowest_free)) ++lowest_free;
+    const rlimit exhausted{static_cast<rlim_t>(lowest_free), original.rlim_max};
+    ASSERT_EQ(::prlimit(host.pid(), RLIMIT_NOFILE, &exhausted, nullptr), 0);
+    auto outcome = std::async(std::launch::async, [&] { return reload(host); });
+    EXPECT_TRUE(host.wait_for_log("control socket: cannot accept: Too many open files; retrying in 1 s")) << host.log();
+    ASSERT_EQ(::prlimit(host.pid(), RLIMIT_NOFILE, &original, nullptr), 0);
+    const auto answered = outcome.get();
+    EXPECT_EQ(answered.exit_code, 0) << answered.output << host.log();
+    EXPECT_LT(count_of(host.log(), "cannot accept"), 30) << "paused between attempts: " << host.log();
     EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
 }
 
