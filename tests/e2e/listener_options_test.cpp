@@ -113,7 +113,7 @@ TEST(ListenerOptions, BlockOnCloseFalseCancelsInFlightRequestsAtStop) {
         ASSERT_TRUE(host.ready()) << host.log();
         UniqueFd client = connect_stream(host.listening()[0]);
         send_all(client.get(), "sleep 600000\n");
-        ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
+        ASSERT_TRUE(host.wait_for_log(" sleeping ")) << host.log();
         EXPECT_EQ(host.stop(SIGTERM), 0) << mode << ": did not wait for the request despite a long drain_timeout";
         EXPECT_EQ(read_until_eof(client.get()), "") << mode;
         EXPECT_NE(host.log().find("sleep cancelled: the server is stopping"), std::string::npos) << host.log();

@@ -108,7 +108,7 @@ TEST(Reload, SlowRequestFinishesOnTheOldGenerationAndLaterRequestsReachTheNew) {
     const std::string old_worker = stream_exchange(host.listening()[0], "pid\n");
     UniqueFd slow = connect_stream(host.listening()[0]);
     send_all(slow.get(), "sleep 1500\n");
-    ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
+    ASSERT_TRUE(host.wait_for_log(" sleeping ")) << host.log();
 
     const auto outcome = reload(host);
     EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
@@ -233,7 +233,7 @@ TEST(Reload, HungConnectionIsCutAtTheDrainDeadlineAndNothingLeaksOrIsRebound) {
 
     UniqueFd hung = connect_stream(host.listening()[0]);
     send_all(hung.get(), "sleep 600000\n");
-    ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
+    ASSERT_TRUE(host.wait_for_log(" sleeping ")) << host.log();
     for (int round = 0; round < 5; ++round) {
         const auto outcome = reload(host);
         ASSERT_EQ(outcome.exit_code, 0) << outcome.output;
