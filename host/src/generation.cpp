@@ -59,8 +59,14 @@ void report_status(int status_fd, const std::string &line) {
     std::string text = line;
     std::replace(text.begin(), text.end(), '\n', ' ');
     text += '\n';
-    // One write: the supervisor reads whole lines; a gone supervisor is no error here.
-    [[maybe_unused]] const ssize_t ignored = ::write(status_fd, text.data(), text.size());
+    // The whole line, even if a signal or a line longer than PIPE_BUF splits the write: the
+    // supervisor reads whole lines. A gone supervisor is no error here.
+    for (std::size_t written = 0; written < text.size();) {
+        const ssize_t count = ::write(status_fd, text.data() + written, text.size() - written);
+        if (count < 0 && errno == EINTR) continue;
+        if (count <= 0) return;
+        written += static_cast<std::size_t>(count);
+    }
 }
 
 Result<void> Generation::spawn_worker(int index) {
@@ -68,7 +74,7 @@ Result<void> Generation::spawn_worker(int index) {
     if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return fail_errno(name() + ": status pipe");
     UniqueFd status_read(pipe_fds[0]);
     UniqueFd status_write(pipe_fds[1]);
-    ::fcntl(status_read.get(), F_SETFL, O_NONBLOCK);
+    if (::fcntl(status_read.get(), F_SETFL, O_NONBLOCK) != 0) return fail_errno(name() + ": status pipe O_NONBLOCK");
 
     // Everything the child needs is prepared here: between fork and exec it only makes
     // async-signal-safe calls.
@@ -120,7 +126,8 @@ Result<void> Generation::spawn_worker(int index) {
         // Move every source above all targets first, then into place: no source is
         // overwritten before it is copied.
         for (std::size_t position = 0; position < sources.size(); ++position) {
-            sources[position] = ::fcntl(sources[position], F_DUPFD, highest + 1);
+            // Close-on-exec: should close_range be unavailable, these copies still die at exec.
+            sources[position] = ::fcntl(sources[position], F_DUPFD_CLOEXEC, highest + 1);
             if (sources[position] < 0) ::_exit(127);
         }
         for (std::size_t position = 0; position < sources.size(); ++position)

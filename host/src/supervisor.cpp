@@ -38,6 +38,13 @@ constexpr auto kDrainGrace = 5s;
 constexpr std::size_t kMaxDraining = 4;
 // A worker that dies sooner after its start than this is replaced only after this delay.
 constexpr auto kRespawnDelay = 1s;
+// A control client has this long to send its request line, and at most this many are
+// connected without a complete request: past that, the supervisor stops accepting (the
+// rest wait in the backlog) rather than run out of descriptors.
+constexpr auto kControlRequestTimeout = 5s;
+constexpr std::size_t kMaxControlClients = 16;
+// A READY/DRAINING/FAILED line from a worker is never longer than this.
+constexpr std::size_t kMaxStatusLine = 64 * 1024;
 
 std::string seconds_text(std::chrono::milliseconds duration) {
     const auto millis = duration.count();
@@ -87,6 +94,7 @@ private:
     UniqueFd signals_;
     std::optional<ListenerSocket> control_;
     std::vector<ControlClient> clients_;   // connected, request not complete yet
+    SteadyClock::time_point control_paused_until_;  // after running out of descriptors
     std::vector<ControlClient> waiting_;   // waiting for the starting generation's outcome
     std::vector<ControlClient> waiting_next_;  // coalesced: for the reload after it
     bool reload_again_ = false;
@@ -190,7 +198,8 @@ void Supervisor::loop() {
     while (!(stopping_ && everything_exited())) {
         std::vector<pollfd> watched;
         watched.push_back({signals_.get(), POLLIN, 0});
-        if (control_ && !stopping_) watched.push_back({control_->fd(), POLLIN, 0});
+        if (control_ && !stopping_ && clients_.size() < kMaxControlClients && SteadyClock::now() >= control_paused_until_)
+            watched.push_back({control_->fd(), POLLIN, 0});
         for (const auto &client : clients_) watched.push_back({client.fd.get(), POLLIN, 0});
         for (Generation *generation : {serving_.get(), starting_.get()})
             if (generation != nullptr)
@@ -227,6 +236,8 @@ int Supervisor::poll_timeout_ms() const {
     if (handover_ != nullptr) next = std::min(next, handover_deadline_);
     for (const auto &generation : draining_) next = std::min(next, generation->deadline);
     if (stopping_) next = std::min(next, stop_deadline_);
+    for (const auto &client : clients_) next = std::min(next, client.request_deadline);
+    if (control_paused_until_ > SteadyClock::now()) next = std::min(next, control_paused_until_);
     // Replacements wait for their delay: wake up to start them.
     if (serving_)
         for (const auto &worker : serving_->workers)
@@ -251,15 +262,28 @@ void Supervisor::on_signals() {
 }
 
 void Supervisor::on_control() {
-    if (control_ && !stopping_) {
-        for (;;) {
+    if (control_ && !stopping_ && SteadyClock::now() >= control_paused_until_) {
+        while (clients_.size() < kMaxControlClients) {
             UniqueFd client(::accept4(control_->fd(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+            if (!client && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+                // The connection stays queued and the socket readable: pause instead of spinning.
+                log_warning(std::string("control socket: cannot accept: ") + std::strerror(errno) + "; retrying in 1 s");
+                control_paused_until_ = SteadyClock::now() + 1s;
+            }
             if (!client) break;
-            clients_.push_back({std::move(client), {}});
+            clients_.push_back({std::move(client), {}, SteadyClock::now() + kControlRequestTimeout});
         }
     }
+    const auto now = SteadyClock::now();
     for (auto client = clients_.begin(); client != clients_.end();) {
         auto request = read_control_request(*client);
+        if (request && !*request && now >= client->request_deadline) {
+            log_warning("control client sent no complete request within " + seconds_text(kControlRequestTimeout) +
+                        "; closing it");
+            answer_control_client(*client, "failed no request within " + seconds_text(kControlRequestTimeout));
+            client = clients_.erase(client);
+            continue;
+        }
         if (request && !*request) {
             ++client;
             continue;
@@ -401,6 +425,13 @@ void Supervisor::on_generation(Generation &generation) {
             while ((count = ::read(worker.status.get(), buffer, sizeof buffer)) > 0)
                 worker.status_text.append(buffer, static_cast<std::size_t>(count));
             if (count == 0) worker.status.reset();
+            // Status lines are short; a worker writing endless bytes without a newline (a
+            // plugin scribbling on the fd) is not buffered without bound.
+            if (worker.status_text.size() > kMaxStatusLine && worker.status_text.find('\n') == std::string::npos) {
+                log_warning(generation.name() + " worker " + std::to_string(worker.index) +
+                            ": status line longer than " + std::to_string(kMaxStatusLine) + " bytes; ignored");
+                worker.status_text.clear();
+            }
             for (auto newline = worker.status_text.find('\n'); newline != std::string::npos;
                  newline = worker.status_text.find('\n')) {
                 const std::string line = worker.status_text.substr(0, newline);

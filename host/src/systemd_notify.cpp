@@ -4,6 +4,7 @@
 #include <sockhost/host/unique_fd.hpp>
 
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 
@@ -39,6 +40,10 @@ void SystemdNotifier::notify(const std::string &state) const {
     if (address.sun_path[0] == '@') address.sun_path[0] = '\0';
     const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + socket_path_.size());
     UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    // A full receive queue at the other end blocks a datagram send: bounded, so a stuck
+    // service manager cannot stall the supervisor's loop.
+    const timeval send_timeout{2, 0};
+    if (fd) ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
     if (!fd || ::sendto(fd.get(), state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr *>(&address),
                         length) < 0)
         log_warning("NOTIFY_SOCKET " + socket_path_ + ": cannot notify: " + std::strerror(errno));

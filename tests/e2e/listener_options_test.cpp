@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdio>
 #include <sstream>
+#include <thread>
 
 namespace sockhost::test {
 namespace {
@@ -51,15 +52,35 @@ TEST(ListenerOptions, ReusePortLetsTwoHostsShareAPort) {
     EXPECT_EQ(refused.exit_code, 2) << "without reuse_port the port is taken: " << refused.log;
 }
 
-// The host closes first, so its side of the connection sits in TIME_WAIT afterwards.
+// Connections in TIME_WAIT whose local port is `port`, as `ss` lists them.
+int time_wait_count(std::uint16_t port) {
+    const std::string command = "ss -tanH state time-wait 'sport = :" + std::to_string(port) + "'";
+    FILE *pipe = ::popen(command.c_str(), "r");
+    std::array<char, 512> line{};
+    int count = 0;
+    while (std::fgets(line.data(), line.size(), pipe) != nullptr) ++count;
+    ::pclose(pipe);
+    return count;
+}
+
+// Serves one connection and stops; the host closes first, so once the client has closed
+// too, the host's side of the connection is in TIME_WAIT on the listening port. The test
+// waits for exactly that state (the client's FIN may still be on its way when the host has
+// exited, and only a worker, not the supervisor, ever held the connection).
 std::string serve_one_and_stop(const std::string &listen, bool reuse_address) {
     HostUnderTest host(echo_on(listen, {{"reuse_address", reuse_address}}), {bundled_plugin("echo")});
     EXPECT_TRUE(host.ready()) << host.log();
-    UniqueFd client = connect_stream(host.listening()[0]);
-    send_all(client.get(), "x");
-    EXPECT_EQ(read_exactly(client.get(), 1), "x");
-    EXPECT_EQ(host.stop(SIGTERM), 0);  // stopping closes the idle connection from the host's side
-    EXPECT_EQ(read_until_eof(client.get()), "");
+    {
+        UniqueFd client = connect_stream(host.listening()[0]);
+        send_all(client.get(), "x");
+        EXPECT_EQ(read_exactly(client.get(), 1), "x");
+        EXPECT_EQ(host.stop(SIGTERM), 0);  // stopping closes the idle connection from the host's side
+        EXPECT_EQ(read_until_eof(client.get()), "");
+    }
+    const auto port = host.port(0);
+    for (int wait = 0; wait < 1000 && time_wait_count(port) == 0; ++wait)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_GE(time_wait_count(port), 1) << "the host's side of the connection is in TIME_WAIT on port " << port;
     return host.listening()[0];
 }
 
@@ -70,7 +91,10 @@ TEST(ListenerOptions, ReuseAddressRebindsOverTimeWait) {
 }
 
 TEST(ListenerOptions, WithoutReuseAddressTimeWaitHoldsThePort) {
-    const std::string address = serve_one_and_stop("tcp://127.0.0.1:0", false);
+    // The first host binds with reuse_address (the default): a port picked by the kernel
+    // without it must be free of every TIME_WAIT on the machine, and another program's
+    // closed connections can use up the ephemeral range. What is tested is the second bind.
+    const std::string address = serve_one_and_stop("tcp://127.0.0.1:0", true);
     const auto failure = run_expecting_exit(echo_on(address, {{"reuse_address", false}}), {bundled_plugin("echo")});
     EXPECT_EQ(failure.exit_code, 2);
     EXPECT_NE(failure.log.find("address in use"), std::string::npos) << failure.log;
@@ -89,7 +113,7 @@ TEST(ListenerOptions, BlockOnCloseFalseCancelsInFlightRequestsAtStop) {
         ASSERT_TRUE(host.ready()) << host.log();
         UniqueFd client = connect_stream(host.listening()[0]);
         send_all(client.get(), "sleep 600000\n");
-        ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
+        ASSERT_TRUE(host.wait_for_log(" sleeping ")) << host.log();
         EXPECT_EQ(host.stop(SIGTERM), 0) << mode << ": did not wait for the request despite a long drain_timeout";
         EXPECT_EQ(read_until_eof(client.get()), "") << mode;
         // Cancelled in its sleep, or (when the stop comes first) in the read of its command.

@@ -6,6 +6,7 @@
 #include "host_under_test.hpp"
 
 #include <dirent.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
@@ -107,7 +108,7 @@ TEST(Reload, SlowRequestFinishesOnTheOldGenerationAndLaterRequestsReachTheNew) {
     const std::string old_worker = stream_exchange(host.listening()[0], "pid\n");
     UniqueFd slow = connect_stream(host.listening()[0]);
     send_all(slow.get(), "sleep 1500\n");
-    ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
+    ASSERT_TRUE(host.wait_for_log(" sleeping ")) << host.log();
 
     const auto outcome = reload(host);
     EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
@@ -232,7 +233,7 @@ TEST(Reload, HungConnectionIsCutAtTheDrainDeadlineAndNothingLeaksOrIsRebound) {
 
     UniqueFd hung = connect_stream(host.listening()[0]);
     send_all(hung.get(), "sleep 600000\n");
-    ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
+    ASSERT_TRUE(host.wait_for_log(" sleeping ")) << host.log();
     for (int round = 0; round < 5; ++round) {
         const auto outcome = reload(host);
         ASSERT_EQ(outcome.exit_code, 0) << outcome.output;
@@ -436,6 +437,89 @@ TEST(Reload, PidFileAndControlSocketExistWhileRunningAndAreRemovedAtExit) {
     EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
     EXPECT_FALSE(std::filesystem::exists(host.dir() / "sockhost.pid"));
     EXPECT_FALSE(std::filesystem::exists(control));
+}
+
+// Control clients that never send, and one that asks and never reads, hold up nothing:
+// SIGHUP reloads meanwhile, the silent ones are closed after a while, and then
+// `sockhost reload` gets its answer.
+TEST(Reload, SilentAndNonReadingControlClientsDoNotBlockTheSupervisor) {
+    HostUnderTest host(with_control({probe_listener()}), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const std::string control = "unix:" + (host.dir() / "control.sock").string();
+    std::vector<UniqueFd> silent;
+    for (int client = 0; client < 20; ++client) silent.push_back(connect_stream(control));
+    UniqueFd asks_and_never_reads = connect_stream(control);
+    send_all(asks_and_never_reads.get(), "reload\n");
+
+    ::kill(host.pid(), SIGHUP);
+    EXPECT_TRUE(host.wait_for_log("reload: generation 3 is serving", 30s))
+        << "the supervisor's loop runs on with silent clients connected: " << host.log();
+    for (const auto &client : silent)
+        EXPECT_EQ(read_until_eof(client.get(), 30s), "failed no request within 5 s\n") << host.log();
+    const auto outcome = reload(host);
+    EXPECT_EQ(outcome.exit_code, 0) << outcome.output << host.log();
+    EXPECT_NE(outcome.output.find("is serving 1 listener(s)"), std::string::npos) << outcome.output;
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
+std::multiset<std::string> fd_targets_starting_with(pid_t pid, const std::string &prefix) {
+    std::multiset<std::string> targets;
+    for (const auto &entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+        std::error_code error;
+        const auto target = std::filesystem::read_symlink(entry.path(), error).string();
+        if (target.starts_with(prefix)) targets.insert(target);
+    }
+    return targets;
+}
+
+// A worker holds the listeners, its own status pipe and nothing else of the supervisor's:
+// not the control socket, the signalfd, another worker's pidfd or status pipe.
+TEST(Reload, WorkersInheritOnlyTheirListenersAndStatusPipe) {
+    auto config = with_control({probe_listener(), probe_listener("udp://127.0.0.1:0", "sync")});
+    config["workers"] = 2;
+    HostUnderTest host(config, {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    ASSERT_EQ(reload(host).exit_code, 0) << host.log();
+    ASSERT_TRUE(host.wait_for_log("generation 1 has exited")) << host.log();
+    const auto supervisor_sockets = socket_inodes(host.pid());
+    ASSERT_EQ(supervisor_sockets.size(), 3u) << "two listeners and the control socket: " << fd_targets(host.pid());
+    const auto supervisor_pipes = fd_targets_starting_with(host.pid(), "pipe:");
+    for (const pid_t worker : host.worker_pids()) {
+        SCOPED_TRACE("worker " + std::to_string(worker) + ": " + fd_targets(worker));
+        const auto sockets = socket_inodes(worker);
+        EXPECT_EQ(sockets.size(), 2u) << "the two listeners";
+        for (const auto &socket : sockets) EXPECT_TRUE(supervisor_sockets.contains(socket)) << socket;
+        int shared_pipes = 0;
+        for (const auto &pipe : fd_targets_starting_with(worker, "pipe:")) shared_pipes += supervisor_pipes.contains(pipe);
+        EXPECT_EQ(shared_pipes, 1) << "its own status pipe only";
+        EXPECT_TRUE(fd_targets_starting_with(worker, "anon_inode:[signalfd]").empty());
+        EXPECT_TRUE(fd_targets_starting_with(worker, "anon_inode:[pidfd]").empty());
+    }
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
+// Out of descriptors, the supervisor cannot accept a control client: it says so and
+// retries later (rather than spin on the readable socket), and answers once it can.
+TEST(Reload, ControlClientWaitsWhileTheSupervisorIsOutOfDescriptors) {
+    HostUnderTest host(with_control({probe_listener()}), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    rlimit original{};
+    ASSERT_EQ(::prlimit(host.pid(), RLIMIT_NOFILE, nullptr, &original), 0);
+    // The lowest free descriptor number: below it every slot is taken.
+    std::set<int> open;
+    for (const auto &entry : std::filesystem::directory_iterator("/proc/" + std::to_string(host.pid()) + "/fd"))
+        open.insert(std::stoi(entry.path().filename().string()));
+    int lowest_free = 0;
+    while (open.contains(lowest_free)) ++lowest_free;
+    const rlimit exhausted{static_cast<rlim_t>(lowest_free), original.rlim_max};
+    ASSERT_EQ(::prlimit(host.pid(), RLIMIT_NOFILE, &exhausted, nullptr), 0);
+    auto outcome = std::async(std::launch::async, [&] { return reload(host); });
+    EXPECT_TRUE(host.wait_for_log("control socket: cannot accept: Too many open files; retrying in 1 s")) << host.log();
+    ASSERT_EQ(::prlimit(host.pid(), RLIMIT_NOFILE, &original, nullptr), 0);
+    const auto answered = outcome.get();
+    EXPECT_EQ(answered.exit_code, 0) << answered.output << host.log();
+    EXPECT_LT(count_of(host.log(), "cannot accept"), 30) << "paused between attempts: " << host.log();
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
 }
 
 }  // namespace

@@ -56,7 +56,7 @@ TEST(RequestIo, HugeSleepIsAWaitNotAnOverflow) {
         ASSERT_TRUE(host.ready()) << host.log();
         UniqueFd client = connect_stream(host.listening()[0]);
         send_all(client.get(), "sleep 18446744073709551615\n");
-        ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
+        ASSERT_TRUE(host.wait_for_log(" sleeping ")) << host.log();
         EXPECT_EQ(host.stop(SIGTERM), 0);
         EXPECT_EQ(read_until_eof(client.get()), "") << mode << ": still sleeping at the drain deadline, then cancelled";
         EXPECT_NE(host.log().find("sleep cancelled: the server is stopping"), std::string::npos) << host.log();
@@ -71,7 +71,7 @@ TEST(RequestIo, SigintDuringAGracefulStopStopsAtOnce) {
         ASSERT_TRUE(host.ready()) << host.log();
         UniqueFd client = connect_stream(host.listening()[0]);
         send_all(client.get(), "sleep 600000\n");
-        ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
+        ASSERT_TRUE(host.wait_for_log(" sleeping ")) << host.log();
         ::kill(host.pid(), SIGTERM);
         ASSERT_TRUE(host.wait_for_log("SIGTERM: stopping gracefully")) << host.log();
         EXPECT_EQ(host.stop(SIGINT), 0) << mode << ": the drain of 600 s was cut short";

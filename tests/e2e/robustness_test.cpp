@@ -88,7 +88,7 @@ TEST(Robustness, SigtermLetsInFlightRequestsFinishAndExitsZero) {
         ASSERT_TRUE(host.ready()) << host.log();
         UniqueFd client = connect_stream(host.listening()[0]);
         send_all(client.get(), "sleep 700\n");
-        ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
+        ASSERT_TRUE(host.wait_for_log(" sleeping ")) << host.log();
         ::kill(host.pid(), SIGTERM);
         EXPECT_EQ(read_line(client.get()), "slept\n") << mode;
         EXPECT_EQ(host.wait_exit(), 0) << host.log();
@@ -128,7 +128,7 @@ TEST(Robustness, SigtermCutsRequestsStillRunningAtTheDrainDeadline) {
         ASSERT_TRUE(host.ready()) << host.log();
         UniqueFd client = connect_stream(host.listening()[0]);
         send_all(client.get(), "sleep 60000\n");
-        ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
+        ASSERT_TRUE(host.wait_for_log(" sleeping ")) << host.log();
         EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
         EXPECT_NE(host.log().find("still in flight at the stop deadline"), std::string::npos) << host.log();
         EXPECT_NE(host.log().find("sleep cancelled: the server is stopping"), std::string::npos) << host.log();
@@ -142,7 +142,7 @@ TEST(Robustness, SigintStopsAtOnce) {
         ASSERT_TRUE(host.ready()) << host.log();
         UniqueFd client = connect_stream(host.listening()[0]);
         send_all(client.get(), "sleep 60000\n");
-        ASSERT_TRUE(host.wait_for_log("hook handle")) << host.log();
+        ASSERT_TRUE(host.wait_for_log(" sleeping ")) << host.log();
         EXPECT_EQ(host.stop(SIGINT), 0) << mode << ": " << host.log();
         EXPECT_NE(host.log().find("stopping now"), std::string::npos) << host.log();
         EXPECT_EQ(read_until_eof(client.get()), "") << mode;

@@ -83,6 +83,7 @@ TEST(Systemd, SocketActivationMatchesByNameAndByAddressAndNotifies) {
     const Launch launch{{kActivate, "-l", "127.0.0.1:" + std::to_string(port), "-l", unix_path.string(), "-l",
                          "127.0.0.1:" + std::to_string(unclaimed_port), "--fdname=web:other:extra", "-E",
                          "NOTIFY_SOCKET=" + notify.name(), "--"},
+                        {},
                         {}};
     // systemd-socket-activate starts the service at the first connection: this one.
     auto first = std::async(std::launch::async, [&] {

@@ -106,6 +106,10 @@ private:
         } else if (command == "sleep") {
             std::uint64_t milliseconds = 0;
             words >> milliseconds;
+            // Logged once the command is read: a test that stops or reloads the host "while
+            // the request sleeps" waits for this line, not for the handle hook (which runs
+            // before the command arrives).
+            if (log_hooks_) request.log(SOCKHOST_LOG_INFO, "probe " + tag_ + " sleeping " + std::to_string(milliseconds) + " ms");
             request.sleep_ms(milliseconds);
             request.write("slept\n");
         } else if (command == "big") {

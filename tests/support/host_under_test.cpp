@@ -41,7 +41,8 @@ std::optional<int> decode_status(int status) {
 pid_t spawn(const std::filesystem::path &config, const std::filesystem::path &log_file, const Launch &launch) {
     // Prepared before fork: the child only makes system calls.
     std::vector<std::string> arguments = launch.prefix;
-    for (const std::string &argument : {sockhost_binary().string(), std::string("--config"), config.string()})
+    const auto binary = launch.binary.empty() ? sockhost_binary() : launch.binary;
+    for (const std::string &argument : {binary.string(), std::string("--config"), config.string()})
         arguments.push_back(argument);
     std::vector<char *> argv;
     for (auto &argument : arguments) argv.push_back(argument.data());

@@ -18,11 +18,12 @@ std::filesystem::path sockhost_binary();
 std::filesystem::path bundled_plugin(const std::string &name);  // build/plugins/NAME.so
 std::filesystem::path test_plugin(const std::string &name);     // plugins built by the tests
 
-// How to start the binary: under a launcher (e.g. systemd-socket-activate ... --) and with
-// extra environment variables.
+// How to start the binary: under a launcher (e.g. systemd-socket-activate ... --), with
+// extra environment variables, and from another path (a copy; empty: sockhost_binary()).
 struct Launch {
     std::vector<std::string> prefix;
     std::vector<std::string> environment;  // "NAME=VALUE"
+    std::filesystem::path binary;
 };
 
 class HostUnderTest {

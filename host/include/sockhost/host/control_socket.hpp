@@ -19,10 +19,12 @@ namespace sockhost {
 // "address in use"); the file is removed when the returned socket is destroyed.
 Result<ListenerSocket> create_control_socket(const std::filesystem::path &path);
 
-// A connected control client: what it sent so far.
+// A connected control client: what it sent so far, and until when it may take to send
+// its request line (the supervisor does not hold a silent client forever).
 struct ControlClient {
     UniqueFd fd;
     std::string received;
+    std::chrono::steady_clock::time_point request_deadline{};
 };
 
 // Reads what is available; the request line once complete ("reload"), nullopt if more is
