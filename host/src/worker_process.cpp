@@ -12,6 +12,7 @@
 #include <sockhost/host/server.hpp>
 
 #include <signal.h>
+#include <sys/prctl.h>
 
 #include <map>
 #include <thread>
@@ -65,7 +66,12 @@ Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &con
     auto sockets = adopt_listeners(config, std::move(inherited));
     if (!sockets) return std::unexpected(sockets.error());
     if (config.run_as) {
+        const pid_t supervisor = ::getppid();
         if (auto dropped = drop_privileges(*config.run_as); !dropped) return std::unexpected(dropped.error());
+        // A change of credentials clears the parent-death signal (prctl(2)): without arming
+        // it again, a worker would outlive a supervisor killed by SIGKILL.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != supervisor) return fail("the supervisor exited while this worker started");
         log_info("running as user " + describe_run_as(*config.run_as));
     }
     if (!config.strict_modes)

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <thread>
 
 namespace sockhost::test {
 namespace {
@@ -184,6 +185,34 @@ TEST(RunAsUser, BindsPrivilegedPortThenServesAsTheUser) {
     ::shutdown(connection.get(), SHUT_WR);
     ::shutdown(forked.get(), SHUT_WR);
     EXPECT_EQ(host.stop(SIGTERM), 0);
+}
+
+// Alive: the process exists and is not a zombie.
+bool process_alive(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return false;
+    const auto state_at = line.rfind(')') + 2;
+    return state_at < line.size() && line[state_at] != 'Z';
+}
+
+TEST(RunAsUser, WorkerDoesNotOutliveASupervisorKilledBySigkill) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch user";
+    TempDir plugins;
+    ASSERT_EQ(::chmod(plugins.path().c_str(), 0755), 0);
+    copy_probe(plugins.path());
+    auto config = tcp_probe_config();
+    config["plugin_dir"] = plugins.path().string();
+    config["user"] = "nobody";
+    HostUnderTest host(config, {});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const pid_t worker = host.worker_pid();
+    ASSERT_TRUE(process_alive(worker));
+    // Switching user clears the parent-death signal; the worker must have armed it again.
+    EXPECT_EQ(host.stop(SIGKILL), 128 + SIGKILL);
+    for (int wait = 0; wait < 500 && process_alive(worker); ++wait) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_FALSE(process_alive(worker)) << "worker " << worker << " outlived its supervisor";
+    if (process_alive(worker)) ::kill(worker, SIGKILL);
 }
 
 TEST(RunAsUser, PluginCheckTrustsTheUserSwitchedTo) {
