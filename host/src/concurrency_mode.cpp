@@ -27,13 +27,25 @@ Result<void> ConcurrencyMode::serve(RequestSource &source) {
         // The stop fd stays set: idle connections' waits end on it too.
         if (watched[0].revents != 0) return {};
         if (!accepting || watched[1].revents == 0) continue;
+        take_requests(source);
+    }
+}
+
+void ConcurrencyMode::take_requests(RequestSource &source) {
+    // Several per poll: under load the queue holds more than one, and a poll(2) per
+    // datagram or connection was a third of a UDP echo's system calls.
+    for (int taken_count = 0; taken_count < kTakeBatch && !at_capacity(); ++taken_count) {
         auto taken = source.take_request();
-        if (taken.intake == RequestSource::Intake::admitted) {
-            dispatch(std::move(taken.request));
-        } else if (taken.intake == RequestSource::Intake::exhausted) {
+        switch (taken.intake) {
+        case RequestSource::Intake::admitted: dispatch(std::move(taken.request)); break;
+        case RequestSource::Intake::dropped: break;
+        case RequestSource::Intake::drained: return;
+        case RequestSource::Intake::exhausted: {
             // Accepting again at once would spin; wait a little (or for the stop).
             pollfd stop{source.stop_fd(), POLLIN, 0};
             ::poll(&stop, 1, 100);
+            return;
+        }
         }
     }
 }

@@ -44,8 +44,8 @@ public:
     virtual ~ConcurrencyMode() = default;
 
     // socketserver's serve_forever: takes requests from `source` and dispatches them until
-    // the stop fd is set. The blocking modes share one poll(2) loop that accepts one
-    // request per wake-up; the event mode runs its epoll loop, which also runs the
+    // the stop fd is set. The blocking modes share one poll(2) loop that takes up to
+    // kTakeBatch requests per wake-up (until EAGAIN or the mode's cap); the event mode runs its epoll loop, which also runs the
     // requests' fibers and so returns only when they have ended.
     virtual Result<void> serve(RequestSource &source);
 
@@ -71,6 +71,10 @@ public:
     virtual void terminate_remaining() {}
 
     virtual std::size_t in_flight() const { return 0; }
+
+private:
+    static constexpr int kTakeBatch = 32;
+    void take_requests(RequestSource &source);
 };
 
 Result<std::unique_ptr<ConcurrencyMode>> make_sync_mode(Handler &handler);
