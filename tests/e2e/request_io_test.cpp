@@ -12,11 +12,6 @@
 namespace sockhost::test {
 namespace {
 
-nlohmann::json probe_on(const char *mode, const char *listen = "tcp://127.0.0.1:0") {
-    return {{"listeners",
-             {{{"listen", listen}, {"plugin", "probe"}, {"mode", mode}, {"config", {{"log_hooks", true}}}}}}};
-}
-
 TEST(RequestIo, LastLineWithoutNewlineIsStillALine) {
     for (const char *mode : {"sync", "threading", "forking", "event"}) {
         HostUnderTest host(probe_on(mode), {test_plugin("probe")});

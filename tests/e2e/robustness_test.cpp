@@ -11,11 +11,6 @@
 namespace sockhost::test {
 namespace {
 
-nlohmann::json probe_on(const char *mode, const char *listen = "tcp://127.0.0.1:0") {
-    return {{"listeners",
-             {{{"listen", listen}, {"plugin", "probe"}, {"mode", mode}, {"config", {{"log_hooks", true}}}}}}};
-}
-
 TEST(Robustness, ClientThatLeavesMidResponseDoesNotKillTheHost) {
     for (const char *mode : {"sync", "threading", "event"}) {
         for (const char *listen : {"tcp://127.0.0.1:0", "unix:pipe.sock"}) {

@@ -26,6 +26,12 @@ struct Launch {
     std::filesystem::path binary;
 };
 
+// One listener of the probe test plugin in `mode`, logging its hooks.
+inline nlohmann::json probe_on(const char *mode, const char *listen = "tcp://127.0.0.1:0") {
+    return {{"listeners",
+             {{{"listen", listen}, {"plugin", "probe"}, {"mode", mode}, {"config", {{"log_hooks", true}}}}}}};
+}
+
 class HostUnderTest {
 public:
     // Writes `config` (with plugin_dir pointing at a private directory holding links to
