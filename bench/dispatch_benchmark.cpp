@@ -13,10 +13,10 @@
 //   LifecyclePlugin      run_request() with the plugin: what a server loop does per request
 //
 // PluginHandle - DirectCall is the dispatch overhead per request.
-#include <sockhost/host/handler.hpp>
-#include <sockhost/host/plugin_loader.hpp>
-#include <sockhost/host/request.hpp>
-#include <sockhost/host/request_lifecycle.hpp>
+#include <sockhost/host/worker/handler.hpp>
+#include <sockhost/host/worker/plugin/plugin_loader.hpp>
+#include <sockhost/host/worker/request.hpp>
+#include <sockhost/host/worker/request_lifecycle.hpp>
 
 #include <benchmark/benchmark.h>
 

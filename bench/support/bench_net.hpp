@@ -2,8 +2,8 @@
 // socket options, the descriptor limit and a monotonic clock in nanoseconds.
 #pragma once
 
-#include <sockhost/host/address.hpp>
-#include <sockhost/host/unique_fd.hpp>
+#include <sockhost/host/shared/address.hpp>
+#include <sockhost/host/shared/unique_fd.hpp>
 
 #include <fcntl.h>
 #include <netinet/in.h>

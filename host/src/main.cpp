@@ -2,10 +2,10 @@
 // sockhost --check -c FILE       validate FILE and load every plugin, serving nothing
 // sockhost reload -c FILE        ask the running supervisor to reload; wait for the outcome
 // (sockhost worker ...           internal: one worker process, started by the supervisor)
-#include <sockhost/host/config.hpp>
-#include <sockhost/host/control_socket.hpp>
+#include <sockhost/host/shared/config.hpp>
+#include <sockhost/host/supervisor/control_socket.hpp>
 #include <sockhost/host/host_process.hpp>
-#include <sockhost/host/log.hpp>
+#include <sockhost/host/shared/log.hpp>
 #include <sockhost/plugin.h>
 
 #include <CLI/CLI.hpp>

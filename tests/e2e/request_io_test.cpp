@@ -3,7 +3,7 @@
 #include "clients.hpp"
 #include "host_under_test.hpp"
 
-#include <sockhost/host/address.hpp>
+#include <sockhost/host/shared/address.hpp>
 
 #include <sys/socket.h>
 

@@ -2,8 +2,8 @@
 
 #include "clients.hpp"
 
-#include <sockhost/host/address.hpp>
-#include <sockhost/host/unique_fd.hpp>
+#include <sockhost/host/shared/address.hpp>
+#include <sockhost/host/shared/unique_fd.hpp>
 
 #include <sys/socket.h>
 #include <sys/un.h>

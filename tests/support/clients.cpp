@@ -1,6 +1,6 @@
 #include "clients.hpp"
 
-#include <sockhost/host/address.hpp>
+#include <sockhost/host/shared/address.hpp>
 
 #include <arpa/inet.h>
 #include <dirent.h>

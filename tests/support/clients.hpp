@@ -1,8 +1,8 @@
 // Plain socket clients for the tests: what `nc` would do.
 #pragma once
 
-#include <sockhost/host/address.hpp>
-#include <sockhost/host/unique_fd.hpp>
+#include <sockhost/host/shared/address.hpp>
+#include <sockhost/host/shared/unique_fd.hpp>
 
 #include <chrono>
 #include <cstdint>

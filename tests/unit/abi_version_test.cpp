@@ -1,5 +1,5 @@
-#include <sockhost/host/host_api.hpp>
-#include <sockhost/host/plugin_loader.hpp>
+#include <sockhost/host/worker/plugin/host_api.hpp>
+#include <sockhost/host/worker/plugin/plugin_loader.hpp>
 #include <sockhost/plugin.h>
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include <sockhost/host/access_list.hpp>
+#include <sockhost/host/shared/access_list.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

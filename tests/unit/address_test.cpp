@@ -1,4 +1,4 @@
-#include <sockhost/host/address.hpp>
+#include <sockhost/host/shared/address.hpp>
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 #include "config_text.hpp"
 
-#include <sockhost/host/config.hpp>
+#include <sockhost/host/shared/config.hpp>
 
 #include <gtest/gtest.h>
 

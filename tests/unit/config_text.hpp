@@ -2,7 +2,7 @@
 // config unit tests.
 #pragma once
 
-#include <sockhost/host/config.hpp>
+#include <sockhost/host/shared/config.hpp>
 
 #include <string>
 

@@ -1,8 +1,8 @@
 // The effective configuration: the config file, the plugin directory's NAME.so files and
 // their NAME.json sidecars, composed the same way by the supervisor and by each worker.
-#include <sockhost/host/effective_config.hpp>
-#include <sockhost/host/inherited_listeners.hpp>
-#include <sockhost/host/plugin_directory.hpp>
+#include <sockhost/host/shared/effective_config.hpp>
+#include <sockhost/host/shared/inherited_listeners.hpp>
+#include <sockhost/host/shared/plugin_directory.hpp>
 
 #include "temp_dir.hpp"
 

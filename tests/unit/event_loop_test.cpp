@@ -1,7 +1,7 @@
 // The event mode's loop in-process: real fibers, real sockets, the real timer heap.
 // Fibers wait through FiberWaiter exactly as requests do; the test drives the loop.
-#include <sockhost/host/event_loop.hpp>
-#include <sockhost/host/fiber.hpp>
+#include <sockhost/host/worker/modes/event_loop.hpp>
+#include <sockhost/host/worker/modes/fiber.hpp>
 
 #include <poll.h>
 #include <sys/socket.h>

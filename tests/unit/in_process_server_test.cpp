@@ -3,7 +3,7 @@
 #include "clients.hpp"
 #include "temp_dir.hpp"
 
-#include <sockhost/host/server.hpp>
+#include <sockhost/host/worker/server.hpp>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>

@@ -1,5 +1,5 @@
 // StrictModes for plugin files: what is refused, what is accepted, and what the error says.
-#include <sockhost/host/plugin_file_check.hpp>
+#include <sockhost/host/worker/plugin/plugin_file_check.hpp>
 
 #include "temp_dir.hpp"
 

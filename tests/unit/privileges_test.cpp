@@ -1,6 +1,6 @@
 // Switching user: what drop_privileges does as root (in a child, so the test process keeps
 // its user) and what it refuses otherwise.
-#include <sockhost/host/privileges.hpp>
+#include <sockhost/host/shared/privileges.hpp>
 
 #include <sys/wait.h>
 #include <unistd.h>

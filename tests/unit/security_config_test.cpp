@@ -2,7 +2,7 @@
 // `socket_mode` and `socket_owner`, resolved (names to ids) when the config is read.
 #include "config_text.hpp"
 
-#include <sockhost/host/config.hpp>
+#include <sockhost/host/shared/config.hpp>
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // socket_mode and socket_owner on a bound Unix socket file, with ListenerSocket alone.
 #include "temp_dir.hpp"
 
-#include <sockhost/host/listener.hpp>
+#include <sockhost/host/shared/listener.hpp>
 
 #include <sys/stat.h>
 #include <unistd.h>

@@ -3,8 +3,8 @@
 // configured user, loads the plugins and serves). See docs/architecture.md, "Process model".
 #pragma once
 
-#include <sockhost/host/config.hpp>
-#include <sockhost/host/generation.hpp>
+#include <sockhost/host/shared/config.hpp>
+#include <sockhost/host/supervisor/generation.hpp>
 
 namespace sockhost {
 

@@ -1,0 +1,61 @@
+// The host's JSON configuration: what to listen on, with which plugin and mode.
+#pragma once
+
+#include <sockhost/host/shared/address.hpp>
+#include <sockhost/host/shared/error.hpp>
+#include <sockhost/host/shared/log.hpp>
+#include <sockhost/host/shared/privileges.hpp>
+#include <sockhost/host/shared/server_options.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sockhost {
+
+struct ListenerConfig {
+    ListenAddress address;
+    std::string name;                 // optional; matched against systemd's LISTEN_FDNAMES
+    std::string plugin;               // file name in plugin_dir, without ".so"
+    std::string plugin_config_json;   // the listener's `config`, as JSON text ("{}" if absent)
+    ServerOptions options;
+};
+
+struct HostConfig {
+    std::filesystem::path plugin_dir;
+    std::vector<ListenerConfig> listeners;
+    std::chrono::milliseconds drain_timeout{10000};  // SIGTERM: in-flight requests get this long
+    LogLevel log_level = LogLevel::info;
+    int workers = 1;                                 // worker processes per generation ("auto": cores)
+    std::filesystem::path pid_file;                  // empty: none
+    std::filesystem::path control_socket;            // empty: none (`sockhost reload` needs it)
+    std::chrono::milliseconds ready_timeout{30000};  // a new generation must be READY by then
+    // `user`/`group`: the host switches to them after binding and before loading plugins.
+    std::optional<RunAs> run_as;
+    // Refuse plugin files (and directories) that others than root or the host's user could change.
+    bool strict_modes = true;
+};
+
+// Reads and validates a config file. Relative paths in it are relative to its directory.
+Result<HostConfig> load_config(const std::filesystem::path &file);
+
+// Validates config text; `source` names it in errors, `base_dir` anchors relative paths.
+// `listeners` may be empty here: sidecars can declare them (see effective_config.hpp).
+Result<HostConfig> parse_config(std::string_view json_text, const std::filesystem::path &base_dir,
+                                std::string_view source);
+
+// A plugin's sidecar NAME.json: {"listeners": [...]}, each listener as in the main config
+// with `plugin` implied (if present it must be `plugin_name`). Errors name `source`.
+Result<std::vector<ListenerConfig>> parse_sidecar(std::string_view json_text, const std::filesystem::path &base_dir,
+                                                  std::string_view source, const std::string &plugin_name);
+
+// Refuses two listeners on the same fixed address (port 0 may repeat) and two listeners
+// with the same `name`; `describe(index)` names a listener in the message.
+Result<void> check_listeners_distinct(const std::vector<ListenerConfig> &listeners,
+                                      const std::function<std::string(std::size_t)> &describe);
+
+}  // namespace sockhost

@@ -1,0 +1,44 @@
+// Per-listener options with socketserver's meaning. Defaults are documented in
+// docs/config.md; where they differ from socketserver's, that page says why.
+#pragma once
+
+#include <sockhost/host/shared/access_list.hpp>
+#include <sockhost/host/shared/privileges.hpp>
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+
+namespace sockhost {
+
+enum class Mode { sync, threading, forking, event };
+
+// Bounds of an event-mode fiber's stack (bytes; rounded up to whole pages).
+inline constexpr std::size_t kMinFiberStackSize = 16 * 1024;
+inline constexpr std::size_t kMaxFiberStackSize = 64 * 1024 * 1024;
+
+std::string_view mode_name(Mode mode);
+
+struct ServerOptions {
+    Mode mode = Mode::sync;
+    int request_queue_size = 128;             // listen() backlog
+    bool reuse_address = true;                 // SO_REUSEADDR (inet)
+    bool reuse_port = false;                   // SO_REUSEPORT (inet only)
+    std::size_t max_packet_size = 8192;        // datagram receive size; longer ones are truncated
+    std::chrono::milliseconds timeout{60000};  // per I/O wait of a request; 0 = none
+    bool tcp_nodelay = true;                   // TCP_NODELAY on accepted TCP connections
+    int max_children = 40;                     // forking: live children before accept waits
+    int max_threads = 256;                     // threading: live threads before accept waits
+    int max_connections = 10000;               // event: live requests before accept waits
+    std::size_t fiber_stack_size = 64 * 1024;  // event: each request's stack, plus a guard page
+    bool block_on_close = true;                // on stop, wait for in-flight requests
+    AccessList access;                         // allow/deny, before the plugin's verify
+    // Unix sockets only (not socketserver's): the socket file's mode and owner, set right
+    // after bind. Absent: as bind leaves them (umask, the host's user).
+    std::optional<mode_t> socket_mode;
+    std::optional<SocketOwner> socket_owner;
+};
+
+}  // namespace sockhost

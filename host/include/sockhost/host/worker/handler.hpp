@@ -1,0 +1,31 @@
+// The request handler as the core sees it: socketserver's BaseRequestHandler. A plugin is
+// one implementation (PluginHandler); C++ programs may compose servers with their own.
+#pragma once
+
+#include <sockhost/host/shared/address.hpp>
+#include <sockhost/host/shared/error.hpp>
+#include <sockhost/host/worker/request.hpp>
+#include <sockhost/plugin.h>
+
+#include <string_view>
+
+namespace sockhost {
+
+class Handler {
+public:
+    virtual ~Handler() = default;
+
+    virtual std::string_view name() const = 0;
+    virtual bool supports(Transport) const { return true; }
+
+    // Once in each process that will serve requests, before its first one.
+    virtual Result<void> process_init() { return {}; }
+
+    // Each hook may leave a message with request.set_handler_error() when it fails.
+    virtual bool verify(Request &) { return true; }
+    virtual sockhost_status setup(Request &) { return SOCKHOST_OK; }
+    virtual sockhost_status handle(Request &request) = 0;
+    virtual sockhost_status finish(Request &) { return SOCKHOST_OK; }
+};
+
+}  // namespace sockhost

@@ -1,0 +1,163 @@
+// One request as the host serves it: a stream connection, or one datagram and its reply.
+// The plugin reaches it through the host function table (host_api.hpp); C++ handlers
+// composed in-process call it directly.
+#pragma once
+
+#include <sockhost/host/shared/address.hpp>
+#include <sockhost/host/worker/io_waiter.hpp>
+#include <sockhost/host/shared/unique_fd.hpp>
+#include <sockhost/plugin.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+// The ABI's opaque request type is the base of the host's Request, so the host function
+// table converts with a checked static_cast.
+struct sockhost_request {};
+
+namespace sockhost {
+
+class Request : public sockhost_request {
+public:
+    Request(const Request &) = delete;
+    Request &operator=(const Request &) = delete;
+    virtual ~Request() = default;
+
+    // The host function table's semantics (plugin.h): counts, 0 at EOF, -1 on error.
+    std::int64_t read(void *buffer, std::size_t capacity);
+    std::int64_t read_line(char *buffer, std::size_t capacity);
+    bool write(const void *data, std::size_t length);
+    virtual bool flush() = 0;
+    bool sleep_ms(std::uint64_t milliseconds);
+
+    // After the handler: stream output is flushed and the write side shut down; a datagram
+    // reply is sent. Returns false (with last_error) if that failed.
+    virtual bool complete() = 0;
+
+    Transport transport() const { return transport_; }
+    const SocketAddress &peer() const { return peer_; }
+    const SocketAddress &local() const { return local_; }
+    // Formatted on first use: most requests never print their addresses.
+    const std::string &peer_text() const {
+        if (peer_text_.empty()) peer_text_ = format_address(peer_);
+        return peer_text_;
+    }
+    const std::string &local_text() const {
+        if (local_text_.empty()) local_text_ = format_address(local_);
+        return local_text_;
+    }
+
+    std::chrono::milliseconds timeout() const { return timeout_; }
+    void set_timeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
+
+    const std::string &last_error() const { return last_error_; }
+    // The message a handler gave with set_error, logged when a hook fails.
+    const std::string &handler_error() const { return handler_error_; }
+    void set_handler_error(std::string message) { handler_error_ = std::move(message); }
+
+    // The plugin's between_requests(): see plugin.h. Only streams have requests to be between.
+    virtual void mark_between_requests() {}
+
+    // The plugin's stopping(): the server has begun to stop, so a stream should end after
+    // the request at hand (see plugin.h).
+    bool stopping() const { return waiter_->stopping(); }
+
+    // The connected socket the request owns, or -1 (a datagram replies on its listener's).
+    virtual int connection_fd() const { return -1; }
+
+    // Moves the request to the waiter of the thread or fiber that will run it.
+    void set_waiter(IoWaiter &waiter) { waiter_ = &waiter; }
+
+protected:
+    Request(Transport transport, SocketAddress peer, SocketAddress local, IoWaiter &waiter,
+            std::chrono::milliseconds timeout);
+
+    // Reads directly from the source into `buffer`: > 0, 0 at end, -1 with last_error set.
+    // `nothing_pending`: no unread input is buffered, so a connection that has answered
+    // everything it received counts as idle (closed as end of input when the server stops).
+    virtual std::int64_t receive(char *buffer, std::size_t capacity, bool nothing_pending) = 0;
+    virtual bool queue_output(const char *data, std::size_t length) = 0;
+
+    bool fail(std::string reason);
+    std::optional<Clock::time_point> io_deadline() const;
+    bool has_buffered_input() const { return input_.size() > input_start_; }
+    // Waits for readiness; on timeout or cancellation sets last_error and returns false.
+    WaitResult wait(int fd, short events, const char *what, bool idle = false);
+
+    IoWaiter *waiter_;
+
+private:
+    bool fill_input();
+
+    Transport transport_;
+    SocketAddress peer_;
+    SocketAddress local_;
+    mutable std::string peer_text_;
+    mutable std::string local_text_;
+    std::chrono::milliseconds timeout_;
+    std::string last_error_;
+    std::string handler_error_;
+    // Bytes received but not yet read (read_line looks ahead for '\n').
+    std::vector<char> input_;
+    std::size_t input_start_ = 0;
+};
+
+// A connected stream socket (TCP or Unix), owned by the request.
+class StreamRequest final : public Request {
+public:
+    StreamRequest(UniqueFd connection, Transport transport, SocketAddress peer, SocketAddress local,
+                  IoWaiter &waiter, std::chrono::milliseconds timeout);
+
+    bool flush() override;
+    bool complete() override;
+    void mark_between_requests() override { between_requests_ = true; }
+    int connection_fd() const override { return connection_.get(); }
+
+protected:
+    std::int64_t receive(char *buffer, std::size_t capacity, bool nothing_pending) override;
+    bool queue_output(const char *data, std::size_t length) override;
+
+private:
+    bool send_all(const char *data, std::size_t length);
+    // After an idle wait saw the server stopping: true if a request arrives within the grace.
+    bool wait_out_idle_stop_grace();
+    bool unread_input_pending();
+    void linger();
+
+    UniqueFd connection_;
+    std::vector<char> output_;
+    // A connection that has received nothing, or whose plugin said everything received
+    // is answered, is idle: a stopping server ends its wait for more (see plugin.h).
+    bool received_anything_ = false;
+    bool between_requests_ = false;
+    bool saw_end_of_input_ = false;
+    // Set when an idle wait first sees the server stopping: the connection closes then,
+    // unless a request arrives first (see kIdleStopGrace in request.cpp).
+    std::optional<Clock::time_point> idle_close_at_;
+};
+
+// One datagram received on a listener socket (not owned), and the reply to it.
+class DatagramRequest final : public Request {
+public:
+    DatagramRequest(int socket_fd, std::vector<char> datagram, Transport transport, SocketAddress peer,
+                    SocketAddress local, IoWaiter &waiter, std::chrono::milliseconds timeout,
+                    std::size_t max_reply_size);
+
+    bool flush() override { return true; }  // the reply is one datagram, sent at completion
+    bool complete() override;
+
+protected:
+    std::int64_t receive(char *buffer, std::size_t capacity, bool nothing_pending) override;
+    bool queue_output(const char *data, std::size_t length) override;
+
+private:
+    int socket_fd_;
+    std::vector<char> datagram_;
+    bool delivered_ = false;
+    std::vector<char> reply_;
+    std::size_t max_reply_size_;
+};
+
+}  // namespace sockhost

@@ -1,0 +1,80 @@
+// One listener served by one handler in one mode: socketserver's server object.
+//
+//   Server server(std::move(listener), options, handler);
+//   std::thread loop([&] { server.serve_forever(); });
+//   ... server.shutdown(); loop.join(); server.close(deadline);
+#pragma once
+
+#include <sockhost/host/worker/modes/concurrency_mode.hpp>
+#include <sockhost/host/worker/handler.hpp>
+#include <sockhost/host/worker/io_waiter.hpp>
+#include <sockhost/host/shared/listener.hpp>
+#include <sockhost/host/shared/server_options.hpp>
+#include <sockhost/host/shared/unique_fd.hpp>
+
+#include <memory>
+
+namespace sockhost {
+
+class Server final : private RequestSource {
+public:
+    static Result<std::unique_ptr<Server>> create(ListenerSocket listener, ServerOptions options,
+                                                  std::shared_ptr<Handler> handler);
+    ~Server();  // closes with an immediate deadline if close() was not called
+
+    // Accepts (or receives) and dispatches until shutdown(); requests may still be in
+    // flight when it returns, except in event mode, whose loop runs its requests and so
+    // returns when they have ended (cancel_requests() makes them end at once). An error
+    // is a failure of the listener itself.
+    Result<void> serve_forever();
+
+    // From any thread: serve_forever returns soon, and connections idle between requests
+    // see end of input.
+    void shutdown();
+
+    // From any thread: every host I/O wait of an in-flight request fails from now on.
+    void cancel_requests();
+
+    // After serve_forever returned: waits until no request is in flight or the deadline
+    // passes; true if none is left.
+    bool wait_idle(Clock::time_point deadline) { return mode_->wait_idle(deadline); }
+
+    // After serve_forever returned (in event mode also after shutdown() while it still
+    // runs its requests): with block_on_close, waits for in-flight requests until
+    // `deadline`; then cancels what is left (host I/O waits fail) and reaps it.
+    void close(Clock::time_point deadline);
+
+    const ListenerSocket &listener() const { return listener_; }
+    const ServerOptions &options() const { return options_; }
+    Handler &handler() const { return *handler_; }
+    std::size_t in_flight() const { return mode_->in_flight(); }
+
+private:
+    Server(ListenerSocket listener, ServerOptions options, std::shared_ptr<Handler> handler, UniqueFd stop_fd,
+           UniqueFd cancel_fd);
+
+    // RequestSource: what the mode's loop takes requests from.
+    int listener_fd() const override { return listener_.fd(); }
+    int stop_fd() const override { return stop_fd_.get(); }
+    int cancel_fd() const override { return cancel_fd_.get(); }
+    const std::string &listener_text() const override { return listener_text_; }
+    Taken take_request() override;
+
+    Taken accept_connection();
+    Taken receive_datagram();
+    Taken admitted_or_dropped(std::unique_ptr<Request> request);
+
+    ListenerSocket listener_;
+    ServerOptions options_;
+    std::shared_ptr<Handler> handler_;
+    UniqueFd stop_fd_;    // eventfd: set once by shutdown(), never cleared
+    UniqueFd cancel_fd_;  // eventfd: set once to end every in-flight host I/O wait
+    BlockingWaiter waiter_;
+    std::unique_ptr<ConcurrencyMode> mode_;
+    std::string listener_text_;
+    bool local_is_wildcard_ = false;
+    std::vector<char> datagram_buffer_;
+    bool closed_ = false;
+};
+
+}  // namespace sockhost

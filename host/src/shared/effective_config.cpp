@@ -1,0 +1,113 @@
+#include <sockhost/host/shared/effective_config.hpp>
+
+#include <sockhost/host/shared/plugin_directory.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace sockhost {
+
+namespace {
+
+Result<std::string> read_file(const std::filesystem::path &file, const std::string &what) {
+    std::ifstream input(file);
+    if (!input) return fail_errno(what + " " + file.string() + ": cannot open");
+    std::ostringstream text;
+    text << input.rdbuf();
+    return text.str();
+}
+
+}  // namespace
+
+std::string ConfigSnapshot::to_json() const {
+    nlohmann::json document = {{"config_file", config_file},
+                               {"base_dir", base_dir},
+                               {"config_text", config_text},
+                               {"plugins", plugins},
+                               {"sidecars", nlohmann::json::array()}};
+    for (const auto &sidecar : sidecars)
+        document["sidecars"].push_back({{"plugin", sidecar.plugin}, {"file", sidecar.file}, {"text", sidecar.text}});
+    return document.dump();
+}
+
+Result<ConfigSnapshot> ConfigSnapshot::from_json(std::string_view text) {
+    try {
+        const auto document = nlohmann::json::parse(text);
+        ConfigSnapshot snapshot;
+        snapshot.config_file = document.at("config_file").get<std::string>();
+        snapshot.base_dir = document.at("base_dir").get<std::string>();
+        snapshot.config_text = document.at("config_text").get<std::string>();
+        snapshot.plugins = document.at("plugins").get<std::vector<std::string>>();
+        for (const auto &sidecar : document.at("sidecars"))
+            snapshot.sidecars.push_back({sidecar.at("plugin").get<std::string>(), sidecar.at("file").get<std::string>(),
+                                         sidecar.at("text").get<std::string>()});
+        return snapshot;
+    } catch (const nlohmann::json::exception &error) {
+        return fail(std::string("configuration from the supervisor is unreadable: ") + error.what());
+    }
+}
+
+Result<EffectiveConfig> read_effective_config(const std::filesystem::path &config_file) {
+    EffectiveConfig effective;
+    ConfigSnapshot &snapshot = effective.snapshot;
+    auto text = read_file(config_file, "config");
+    if (!text) return std::unexpected(text.error());
+    snapshot.config_file = config_file.string();
+    snapshot.base_dir = std::filesystem::absolute(config_file).parent_path().string();
+    snapshot.config_text = std::move(*text);
+    // The main config alone first: it names the plugin directory.
+    auto main_config = parse_config(snapshot.config_text, snapshot.base_dir, snapshot.config_file);
+    if (!main_config) return std::unexpected(main_config.error());
+    auto directory = scan_plugin_directory(main_config->plugin_dir);
+    if (!directory) return fail("config " + snapshot.config_file + ": " + directory.error().message);
+    effective.notes = std::move(directory->notes);
+    for (const auto &plugin : directory->plugins) {
+        snapshot.plugins.push_back(plugin.name);
+        if (!plugin.sidecar) continue;
+        auto sidecar_text = read_file(*plugin.sidecar, "sidecar");
+        if (!sidecar_text) return std::unexpected(sidecar_text.error());
+        snapshot.sidecars.push_back({plugin.name, plugin.sidecar->string(), std::move(*sidecar_text)});
+    }
+    auto composed = compose_config(snapshot);
+    if (!composed) return std::unexpected(composed.error());
+    effective.config = std::move(*composed);
+    return effective;
+}
+
+Result<HostConfig> compose_config(const ConfigSnapshot &snapshot) {
+    auto config = parse_config(snapshot.config_text, snapshot.base_dir, snapshot.config_file);
+    if (!config) return std::unexpected(config.error());
+    // Where each listener was declared, for messages.
+    std::vector<std::string> origins;
+    for (std::size_t index = 0; index < config->listeners.size(); ++index)
+        origins.push_back("config " + snapshot.config_file + ": listeners[" + std::to_string(index) + "]");
+    for (const auto &sidecar : snapshot.sidecars) {
+        // Relative paths in a sidecar are relative to its own directory, as in the config.
+        auto listeners = parse_sidecar(sidecar.text, std::filesystem::path(sidecar.file).parent_path(), sidecar.file,
+                                       sidecar.plugin);
+        if (!listeners) return std::unexpected(listeners.error());
+        for (std::size_t index = 0; index < listeners->size(); ++index) {
+            origins.push_back("sidecar " + sidecar.file + ": listeners[" + std::to_string(index) + "]");
+            config->listeners.push_back(std::move((*listeners)[index]));
+        }
+    }
+    if (config->listeners.empty())
+        return fail("config " + snapshot.config_file +
+                    ": listeners: at least one listener is needed (in the config, or in a sidecar NAME.json beside "
+                    "NAME.so in plugin_dir " + config->plugin_dir.string() + ")");
+    if (auto distinct = check_listeners_distinct(config->listeners, [&](std::size_t index) { return origins[index]; });
+        !distinct)
+        return std::unexpected(distinct.error());
+    for (std::size_t index = 0; index < config->listeners.size(); ++index) {
+        const auto &plugin = config->listeners[index].plugin;
+        if (std::find(snapshot.plugins.begin(), snapshot.plugins.end(), plugin) == snapshot.plugins.end())
+            return fail(origins[index] + ": listener " + config->listeners[index].address.text() + ": plugin file " +
+                        (config->plugin_dir / (plugin + ".so")).string() + ": file not found");
+    }
+    return config;
+}
+
+}  // namespace sockhost

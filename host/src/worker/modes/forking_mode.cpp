@@ -1,0 +1,109 @@
+// socketserver's ForkingMixIn: a child process per request, at most `max_children` alive.
+// The parent reaps only the children it forked (by pid, never waitpid(-1)).
+#include <sockhost/host/shared/child_process.hpp>
+#include <sockhost/host/worker/modes/concurrency_mode.hpp>
+#include <sockhost/host/shared/log.hpp>
+#include <sockhost/host/worker/request_lifecycle.hpp>
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <list>
+
+namespace sockhost {
+
+namespace {
+
+// The child starts with the host's signal handling undone: stop signals take their
+// default action again, so the parent can end it, and none is blocked.
+void reset_child_signals() {
+    for (const int signal_number : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2})
+        std::signal(signal_number, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
+}
+
+class ForkingMode final : public ConcurrencyMode {
+public:
+    ForkingMode(Handler &handler, int max_children, std::vector<int> inherited_fds_to_close)
+        : handler_(handler), max_children_(max_children), fds_to_close_(std::move(inherited_fds_to_close)) {}
+
+    void dispatch(std::unique_ptr<Request> request) override {
+        const pid_t pid = ::fork();
+        if (pid < 0) {
+            log_error(std::string(handler_.name()) + ": cannot fork for " + request->peer_text() + ": " +
+                      std::strerror(errno));
+            return;
+        }
+        if (pid == 0) run_child(*request);  // never returns
+        // The parent's copy of the connection closes with `request`; the child has its own.
+        auto child = ChildProcess::adopt(pid);
+        if (!child) {
+            log_error(child.error().message);
+            return;  // the child is killed and reaped by the destroyed ChildProcess
+        }
+        children_.push_back(std::move(*child));
+    }
+
+    bool at_capacity() const override { return children_.size() >= static_cast<std::size_t>(max_children_); }
+
+    void append_wake_fds(std::vector<int> &fds) const override {
+        for (const auto &child : children_) fds.push_back(child.pidfd());
+    }
+
+    void collect_finished() override {
+        for (auto child = children_.begin(); child != children_.end();) {
+            const pid_t pid = child->pid();
+            if (const auto status = child->try_reap()) {
+                if (!WIFEXITED(*status) || WEXITSTATUS(*status) > 1)
+                    log_error(std::string(handler_.name()) + ": request child " + std::to_string(pid) + " " +
+                              describe_wait_status(*status));
+                child = children_.erase(child);
+            } else {
+                ++child;
+            }
+        }
+    }
+
+    void terminate_remaining() override {
+        // Children saw the cancel fd too; give them a moment to finish their I/O cleanly,
+        // then SIGTERM, then SIGKILL (by ChildProcess's destructor).
+        if (wait_idle(Clock::now() + std::chrono::milliseconds(500))) return;
+        for (const auto &child : children_) child.signal(SIGTERM);
+        wait_idle(Clock::now() + std::chrono::seconds(1));
+        children_.clear();
+    }
+
+    std::size_t in_flight() const override { return children_.size(); }
+
+private:
+    [[noreturn]] void run_child(Request &request) {
+        reset_child_signals();
+        for (const int fd : fds_to_close_) ::close(fd);
+        bool succeeded = false;
+        if (auto initialized = handler_.process_init(); !initialized) {
+            log_error(initialized.error().message);
+        } else {
+            succeeded = run_request(handler_, request);
+        }
+        std::fflush(nullptr);  // a plugin's stdio output, since _exit skips it
+        // _exit: no destructors, so the child never touches the parent's sockets or paths.
+        ::_exit(succeeded ? 0 : 1);
+    }
+
+    Handler &handler_;
+    int max_children_;
+    std::vector<int> fds_to_close_;
+    std::list<ChildProcess> children_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ConcurrencyMode>> make_forking_mode(Handler &handler, int max_children,
+                                                           std::vector<int> inherited_fds_to_close) {
+    return std::make_unique<ForkingMode>(handler, max_children, std::move(inherited_fds_to_close));
+}
+
+}  // namespace sockhost

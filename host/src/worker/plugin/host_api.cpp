@@ -1,0 +1,92 @@
+#include <sockhost/host/worker/plugin/host_api.hpp>
+
+#include <sockhost/host/shared/log.hpp>
+#include <sockhost/host/worker/request.hpp>
+
+#include <string>
+
+namespace sockhost {
+
+namespace {
+
+Request &self(sockhost_request *request) { return *static_cast<Request *>(request); }
+const Request &self(const sockhost_request *request) { return *static_cast<const Request *>(request); }
+
+sockhost_status status(bool succeeded) { return succeeded ? SOCKHOST_OK : SOCKHOST_ERROR; }
+
+int64_t host_read(sockhost_request *request, void *buffer, size_t capacity) {
+    return self(request).read(buffer, capacity);
+}
+int64_t host_read_line(sockhost_request *request, char *buffer, size_t capacity) {
+    return self(request).read_line(buffer, capacity);
+}
+sockhost_status host_write(sockhost_request *request, const void *data, size_t length) {
+    return status(self(request).write(data, length));
+}
+sockhost_status host_flush(sockhost_request *request) { return status(self(request).flush()); }
+
+const void *host_peer_sockaddr(const sockhost_request *request, size_t *length) {
+    *length = self(request).peer().length;
+    return self(request).peer().get();
+}
+const void *host_local_sockaddr(const sockhost_request *request, size_t *length) {
+    *length = self(request).local().length;
+    return self(request).local().get();
+}
+const char *host_peer_text(const sockhost_request *request) { return self(request).peer_text().c_str(); }
+const char *host_local_text(const sockhost_request *request) { return self(request).local_text().c_str(); }
+sockhost_transport host_transport(const sockhost_request *request) { return to_abi(self(request).transport()); }
+
+uint64_t host_timeout_ms(const sockhost_request *request) {
+    return static_cast<uint64_t>(self(request).timeout().count());
+}
+void host_set_timeout_ms(sockhost_request *request, uint64_t milliseconds) {
+    self(request).set_timeout(bounded_wait(milliseconds));
+}
+sockhost_status host_sleep_ms(sockhost_request *request, uint64_t milliseconds) {
+    return status(self(request).sleep_ms(milliseconds));
+}
+
+void host_log(const sockhost_request *request, sockhost_log_level level, const char *message) {
+    const auto clamped = static_cast<LogLevel>(level < SOCKHOST_LOG_DEBUG   ? SOCKHOST_LOG_DEBUG
+                                               : level > SOCKHOST_LOG_ERROR ? SOCKHOST_LOG_ERROR
+                                                                             : level);
+    const std::string text = message != nullptr ? message : "(null)";
+    log_line(clamped, request != nullptr ? self(request).peer_text() + ": " + text : text);
+}
+
+void host_set_error(sockhost_request *request, const char *message) {
+    self(request).set_handler_error(message != nullptr ? message : "");
+}
+const char *host_last_error(const sockhost_request *request) { return self(request).last_error().c_str(); }
+void host_between_requests(sockhost_request *request) { self(request).mark_between_requests(); }
+bool host_stopping(const sockhost_request *request) { return self(request).stopping(); }
+
+constexpr sockhost_host_api table = {
+    .struct_size = sizeof(sockhost_host_api),
+    .abi_major = SOCKHOST_ABI_MAJOR,
+    .abi_minor = SOCKHOST_ABI_MINOR,
+    .read = host_read,
+    .read_line = host_read_line,
+    .write = host_write,
+    .flush = host_flush,
+    .peer_sockaddr = host_peer_sockaddr,
+    .local_sockaddr = host_local_sockaddr,
+    .peer_text = host_peer_text,
+    .local_text = host_local_text,
+    .transport = host_transport,
+    .timeout_ms = host_timeout_ms,
+    .set_timeout_ms = host_set_timeout_ms,
+    .sleep_ms = host_sleep_ms,
+    .log = host_log,
+    .set_error = host_set_error,
+    .last_error = host_last_error,
+    .between_requests = host_between_requests,
+    .stopping = host_stopping,
+};
+
+}  // namespace
+
+const sockhost_host_api *host_api_table() { return &table; }
+
+}  // namespace sockhost

@@ -1,0 +1,233 @@
+// The worker: one process of a generation. It never binds: its listeners are inherited
+// from the supervisor, whose copies stay open, so nothing here may shutdown() them, change
+// their blocking mode or remove a Unix path (ListenerSocket::adopt does neither).
+#include <sockhost/host/host_process.hpp>
+
+#include <sockhost/host/shared/effective_config.hpp>
+#include <sockhost/host/shared/inherited_listeners.hpp>
+#include <sockhost/host/shared/listener.hpp>
+#include <sockhost/host/shared/log.hpp>
+#include <sockhost/host/worker/plugin/plugin_loader.hpp>
+#include <sockhost/host/shared/privileges.hpp>
+#include <sockhost/host/worker/server.hpp>
+
+#include <signal.h>
+#include <sys/prctl.h>
+
+#include <map>
+#include <thread>
+
+namespace sockhost {
+
+namespace {
+
+sigset_t stop_signals() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    for (const int signal_number : {SIGTERM, SIGINT, SIGQUIT, SIGHUP}) sigaddset(&signals, signal_number);
+    return signals;
+}
+
+// Only the plugins some listener uses: an unused NAME.so in plugin_dir runs no code here.
+Result<std::map<std::string, std::shared_ptr<LoadedPlugin>>> load_plugins(const HostConfig &config) {
+    std::map<std::string, std::shared_ptr<LoadedPlugin>> plugins;
+    for (const auto &listener : config.listeners) {
+        if (plugins.contains(listener.plugin)) continue;
+        auto plugin = LoadedPlugin::load(config.plugin_dir / (listener.plugin + ".so"), config.strict_modes);
+        if (!plugin) return std::unexpected(plugin.error());
+        const auto &descriptor = (*plugin)->descriptor();  // checked: name and version are set
+        log_info("loaded plugin " + (*plugin)->file().string() + ": " + descriptor.name + " " + descriptor.version +
+                 ", ABI " + std::to_string(descriptor.abi_major) + "." + std::to_string(descriptor.abi_minor));
+        plugins.emplace(listener.plugin, std::move(*plugin));
+    }
+    return plugins;
+}
+
+// Adopts the inherited listeners, in config order. Wrapping an fd changes nothing about
+// the socket (see ListenerSocket::adopt).
+Result<std::vector<ListenerSocket>> adopt_listeners(const HostConfig &config, std::vector<InheritedListener> inherited) {
+    if (inherited.size() != config.listeners.size())
+        return fail("inherited " + std::to_string(inherited.size()) + " listener(s) for " +
+                    std::to_string(config.listeners.size()) + " configured");
+    std::vector<ListenerSocket> sockets;
+    for (std::size_t index = 0; index < inherited.size(); ++index) {
+        auto socket = ListenerSocket::adopt(std::move(inherited[index].fd), config.listeners[index].address);
+        if (!socket) return std::unexpected(socket.error());
+        sockets.push_back(std::move(*socket));
+    }
+    return sockets;
+}
+
+// Everything is adopted, loaded and created before the first request is served. Plugins
+// are loaded only after the switch to `user`, so no plugin code ever runs as root; the
+// supervisor bound the listeners (ports below 1024, socket owners) before.
+Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &config,
+                                                          std::vector<InheritedListener> inherited) {
+    auto sockets = adopt_listeners(config, std::move(inherited));
+    if (!sockets) return std::unexpected(sockets.error());
+    if (config.run_as) {
+        const pid_t supervisor = ::getppid();
+        if (auto dropped = drop_privileges(*config.run_as); !dropped) return std::unexpected(dropped.error());
+        // A change of credentials clears the parent-death signal (prctl(2)): without arming
+        // it again, a worker would outlive a supervisor killed by SIGKILL.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != supervisor) return fail("the supervisor exited while this worker started");
+        log_info("running as user " + describe_run_as(*config.run_as));
+    }
+    if (!config.strict_modes)
+        log_warning("strict_modes is false: plugin files are loaded without checking their owner and mode");
+    auto plugins = load_plugins(config);
+    if (!plugins) return std::unexpected(plugins.error());
+    std::vector<std::unique_ptr<Server>> servers;
+    for (std::size_t index = 0; index < config.listeners.size(); ++index) {
+        const auto &listener = config.listeners[index];
+        const std::string where = "listener " + listener.address.text() + ": ";
+        auto handler = PluginHandler::create(plugins->at(listener.plugin), listener.plugin_config_json);
+        if (!handler) return fail(where + handler.error().message);
+        if (!(*handler)->supports(listener.address.transport))
+            return fail(where + "plugin '" + std::string((*handler)->name()) + "' does not serve " +
+                        std::string(transport_name(listener.address.transport)));
+        if (auto initialized = (*handler)->process_init(); !initialized)
+            return fail(where + initialized.error().message);
+        auto server = Server::create(std::move((*sockets)[index]), listener.options,
+                                     std::shared_ptr<Handler>(std::move(*handler)));
+        if (!server) return std::unexpected(server.error());
+        servers.push_back(std::move(*server));
+    }
+    return servers;
+}
+
+// Waits for the signal that stops the worker: SIGTERM (graceful, returns true), SIGINT or
+// SIGQUIT (fast, returns false). SIGHUP is for the supervisor; a worker ignores it.
+bool wait_for_stop_signal(const sigset_t &signals, std::chrono::milliseconds drain_timeout) {
+    for (;;) {
+        siginfo_t info{};
+        const int signal_number = ::sigwaitinfo(&signals, &info);
+        if (signal_number < 0) continue;  // EINTR
+        if (signal_number == SIGHUP) continue;
+        if (signal_number == SIGTERM) {
+            log_info("SIGTERM: stopping gracefully, in-flight requests have " + std::to_string(drain_timeout.count()) +
+                     " ms");
+            return true;
+        }
+        log_info(std::string(strsignal(signal_number)) + ": stopping now");
+        return false;
+    }
+}
+
+// During a graceful stop: waits until `until` for SIGINT or SIGQUIT, which turn it into a
+// fast stop (true).
+bool fast_stop_requested(const sigset_t &signals, Clock::time_point until) {
+    const auto left = std::max(Clock::duration::zero(), until - Clock::now());
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(left);
+    const timespec timeout{static_cast<time_t>(seconds.count()),
+                           static_cast<long>(std::chrono::nanoseconds(left - seconds).count())};
+    const int signal_number = ::sigtimedwait(&signals, nullptr, &timeout);
+    if (signal_number != SIGINT && signal_number != SIGQUIT) return false;
+    log_info(std::string(strsignal(signal_number)) + " while stopping: cancelling in-flight requests now");
+    return true;
+}
+
+}  // namespace
+
+void prepare_process_signals() {
+    const sigset_t signals = stop_signals();
+    ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);  // writes use MSG_NOSIGNAL too; this covers a plugin's own
+    // An inherited SIG_IGN would make the kernel reap request children behind our back.
+    ::signal(SIGCHLD, SIG_DFL);
+}
+
+namespace {
+
+Result<HostConfig> worker_config(int config_fd) {
+    auto text = read_config_memfd(config_fd);
+    if (!text) return std::unexpected(text.error());
+    auto snapshot = ConfigSnapshot::from_json(*text);
+    if (!snapshot) return std::unexpected(snapshot.error());
+    return compose_config(*snapshot);
+}
+
+}  // namespace
+
+int run_worker(const WorkerArguments &arguments) {
+    // The supervisor logs a failure reported here, once, with what it means for the reload.
+    const auto refuse = [&](const Error &error) {
+        report_status(arguments.status_fd, "FAILED " + error.message);
+        return exit_startup_failure;
+    };
+    auto inherited = take_inherited_listeners();
+    if (!inherited) return refuse(inherited.error());
+    auto config = worker_config(arguments.config_fd);
+    ::close(arguments.config_fd);
+    if (!config) return refuse(config.error());
+    set_log_threshold(config->log_level);
+    auto started = start_servers(*config, std::move(*inherited));
+    if (!started) return refuse(started.error());
+    auto &servers = *started;
+    const auto &drain_timeout = config->drain_timeout;
+    const std::string who = "generation " + std::to_string(arguments.generation) + " worker " +
+                            std::to_string(arguments.index);
+
+    std::atomic<int> failures{0};
+    std::atomic<std::size_t> loops_running{0};
+    std::vector<std::thread> loops;
+    const sigset_t signals = stop_signals();
+    bool graceful = true;
+    try {
+        for (auto &server : servers) {
+            log_debug(who + " serving " + server->listener().bound_text() + " (plugin " +
+                      std::string(server->handler().name()) + ", mode " +
+                      std::string(mode_name(server->options().mode)) + ")");
+            loops_running.fetch_add(1);
+            loops.emplace_back([&, serving = server.get()] {
+                if (auto served = serving->serve_forever(); !served) {
+                    log_error(served.error().message);
+                    failures.fetch_add(1);
+                    ::kill(::getpid(), SIGINT);  // one broken listener stops the host
+                }
+                loops_running.fetch_sub(1);
+            });
+        }
+        report_status(arguments.status_fd, "READY");
+        graceful = wait_for_stop_signal(signals, drain_timeout);
+    } catch (const std::system_error &error) {  // a loop thread could not start
+        loops_running.fetch_sub(1);
+        log_error(std::string("cannot start a listener thread: ") + error.what());
+        failures.fetch_add(1);
+        graceful = false;
+    }
+
+    const auto deadline = Clock::now() + (graceful ? drain_timeout : std::chrono::milliseconds(0));
+    const auto next_check = [&] { return std::min(deadline, Clock::now() + std::chrono::milliseconds(50)); };
+    bool fast = !graceful;
+    for (auto &server : servers) {
+        server->shutdown();
+        // Without block_on_close (or on a fast stop) in-flight requests are not waited for.
+        if (fast || !server->options().block_on_close) server->cancel_requests();
+    }
+    // Every loop has been told to stop accepting: the supervisor may now tell whoever
+    // asked for the reload that new connections go to the new generation.
+    report_status(arguments.status_fd, "DRAINING");
+    ::close(arguments.status_fd);
+    // A sync listener's loop runs its request itself: wait for the loops, then for the
+    // threading and forking modes' requests, each until the deadline or a fast-stop signal.
+    while (!fast && loops_running.load() > 0 && Clock::now() < deadline) fast = fast_stop_requested(signals, next_check());
+    if (loops_running.load() > 0) {
+        if (!fast) log_warning("requests still in flight at the stop deadline; cancelling them");
+        for (auto &server : servers) server->cancel_requests();
+    }
+    for (auto &loop : loops) loop.join();
+    while (!fast && Clock::now() < deadline) {
+        bool idle = true;
+        for (auto &server : servers) idle = server->wait_idle(next_check()) && idle;
+        if (idle) break;
+        fast = fast_stop_requested(signals, Clock::now());
+    }
+    for (auto &server : servers) server->close(fast ? Clock::now() : deadline);
+    servers.clear();  // closes this worker's copies of the listeners; the supervisor keeps its own
+    log_info(who + " stopped");
+    return failures.load() == 0 ? exit_ok : exit_runtime_failure;
+}
+
+}  // namespace sockhost
