@@ -68,13 +68,13 @@ int main(int argc, char **argv) {
     reload_command->add_option("-c,--config", reload_config, "the running sockhost's configuration file")->required();
 
     // Internal: started by the supervisor, never by hand.
-    auto *worker_command = app.add_subcommand("worker", "");
+    auto *worker_command = app.add_subcommand(WorkerArguments::kCommand, "");
     worker_command->group("");
     WorkerArguments worker;
-    worker_command->add_option("--generation", worker.generation)->required();
-    worker_command->add_option("--index", worker.index)->required();
-    worker_command->add_option("--config-fd", worker.config_fd)->required();
-    worker_command->add_option("--status-fd", worker.status_fd)->required();
+    worker_command->add_option(WorkerArguments::kGenerationOption, worker.generation)->required();
+    worker_command->add_option(WorkerArguments::kIndexOption, worker.index)->required();
+    worker_command->add_option(WorkerArguments::kConfigFdOption, worker.config_fd)->required();
+    worker_command->add_option(WorkerArguments::kStatusFdOption, worker.status_fd)->required();
 
     try {
         app.parse(argc, argv);

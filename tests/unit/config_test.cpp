@@ -18,9 +18,9 @@ TEST(Config, MinimalConfigGetsDocumentedDefaults) {
     EXPECT_EQ(listener.plugin, "echo");
     EXPECT_EQ(listener.plugin_config_json, "{}");
     EXPECT_EQ(listener.options.mode, sockhost::Mode::sync);
-    EXPECT_EQ(listener.options.request_queue_size, 128);
-    EXPECT_TRUE(listener.options.reuse_address);
-    EXPECT_FALSE(listener.options.reuse_port);
+    EXPECT_EQ(listener.bind.request_queue_size, 128);
+    EXPECT_TRUE(listener.bind.reuse_address);
+    EXPECT_FALSE(listener.bind.reuse_port);
     EXPECT_EQ(listener.options.max_packet_size, 8192u);
     EXPECT_EQ(listener.options.timeout, std::chrono::seconds(60));
     EXPECT_TRUE(listener.options.tcp_nodelay);
@@ -46,9 +46,9 @@ TEST(Config, ReadsEveryOption) {
     const auto &http = config->listeners[0];
     EXPECT_EQ(http.options.mode, sockhost::Mode::forking);
     EXPECT_EQ(http.plugin_config_json, R"({"body":"hi"})");
-    EXPECT_EQ(http.options.request_queue_size, 16);
-    EXPECT_FALSE(http.options.reuse_address);
-    EXPECT_TRUE(http.options.reuse_port);
+    EXPECT_EQ(http.bind.request_queue_size, 16);
+    EXPECT_FALSE(http.bind.reuse_address);
+    EXPECT_TRUE(http.bind.reuse_port);
     EXPECT_EQ(http.options.timeout, std::chrono::milliseconds(250));
     EXPECT_FALSE(http.options.tcp_nodelay);
     EXPECT_EQ(http.options.max_children, 3);

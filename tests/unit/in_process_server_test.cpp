@@ -26,7 +26,7 @@ public:
     RunningServer(const std::string &listen, ServerOptions options, std::shared_ptr<Handler> handler) {
         auto address = parse_listen_address(listen);
         EXPECT_TRUE(address);
-        auto socket = ListenerSocket::bind(*address, options);
+        auto socket = ListenerSocket::bind(*address, BindOptions{});
         EXPECT_TRUE(socket) << socket.error().message;
         auto server = Server::create(std::move(*socket), options, std::move(handler));
         server_ = std::move(*server);
@@ -152,7 +152,7 @@ TEST(InProcessServer, EventModeCloseFromAnotherThreadCancelsItsRunningLoopsReque
     options.mode = Mode::event;
     auto address = parse_listen_address("tcp://127.0.0.1:0");
     ASSERT_TRUE(address);
-    auto socket = ListenerSocket::bind(*address, options);
+    auto socket = ListenerSocket::bind(*address, BindOptions{});
     ASSERT_TRUE(socket) << socket.error().message;
     auto handler = std::make_shared<SleepingHandler>();
     auto server = Server::create(std::move(*socket), options, handler);

@@ -22,8 +22,8 @@ TEST(SecurityConfig, DefaultsAreStrictAndUnchangedUser) {
     ASSERT_TRUE(config) << config.error().message;
     EXPECT_TRUE(config->strict_modes);
     EXPECT_FALSE(config->run_as.has_value());
-    EXPECT_FALSE(config->listeners[0].options.socket_mode.has_value());
-    EXPECT_FALSE(config->listeners[0].options.socket_owner.has_value());
+    EXPECT_FALSE(config->listeners[0].bind.socket_mode.has_value());
+    EXPECT_FALSE(config->listeners[0].bind.socket_owner.has_value());
 }
 
 TEST(SecurityConfig, UserByNameTakesItsPrimaryGroupAndGroups) {
@@ -56,7 +56,7 @@ TEST(SecurityConfig, GroupByNameOverridesThePrimaryGroup) {
 TEST(SecurityConfig, SocketModeAndOwner) {
     const auto config = parse(config_with("", R"("listen": "unix-dgram:/run/s.sock", "socket_mode": "0660", "socket_owner": "nobody:nogroup")"));
     ASSERT_TRUE(config) << config.error().message;
-    const auto &options = config->listeners[0].options;
+    const auto &options = config->listeners[0].bind;
     EXPECT_EQ(options.socket_mode, 0660u);
     ASSERT_TRUE(options.socket_owner.has_value());
     EXPECT_EQ(options.socket_owner->uid, 65534u);
@@ -65,8 +65,8 @@ TEST(SecurityConfig, SocketModeAndOwner) {
 
     const auto user_only = parse(config_with("", R"("listen": "unix:/run/s.sock", "socket_mode": "600", "socket_owner": "nobody")"));
     ASSERT_TRUE(user_only) << user_only.error().message;
-    EXPECT_EQ(user_only->listeners[0].options.socket_mode, 0600u) << "a leading zero is optional";
-    EXPECT_FALSE(user_only->listeners[0].options.socket_owner->gid.has_value()) << "the group is left as bound";
+    EXPECT_EQ(user_only->listeners[0].bind.socket_mode, 0600u) << "a leading zero is optional";
+    EXPECT_FALSE(user_only->listeners[0].bind.socket_owner->gid.has_value()) << "the group is left as bound";
 }
 
 TEST(SecurityConfig, ErrorsNameTheKeyAndTheReason) {

@@ -27,7 +27,7 @@ ListenAddress unix_address(const std::filesystem::path &path, Transport transpor
 TEST(UnixSocketFilePermissions, ModeIsSetAndTheUmaskRestored) {
     TempDir dir;
     const mode_t before = current_umask();
-    ServerOptions options;
+    BindOptions options;
     options.socket_mode = 0640;
     const auto path = dir / "s.sock";
     auto socket = ListenerSocket::bind(unix_address(path), options);
@@ -46,7 +46,7 @@ TEST(UnixSocketFilePermissions, ModeIsSetAndTheUmaskRestored) {
 TEST(UnixSocketFilePermissions, ModeMayOpenWiderThanTheUmask) {
     TempDir dir;
     const mode_t before = ::umask(0077);
-    ServerOptions options;
+    BindOptions options;
     options.socket_mode = 0666;
     const auto path = dir / "d.sock";
     auto socket = ListenerSocket::bind(unix_address(path, Transport::unix_dgram), options);
@@ -60,7 +60,7 @@ TEST(UnixSocketFilePermissions, ModeMayOpenWiderThanTheUmask) {
 TEST(UnixSocketFilePermissions, OwnerThatCannotBeSetIsAnErrorNamingTheSocket) {
     if (::geteuid() == 0) GTEST_SKIP() << "root can give the socket to anyone";
     TempDir dir;
-    ServerOptions options;
+    BindOptions options;
     options.socket_owner = SocketOwner{::geteuid() == 1 ? 2u : 1u, std::nullopt, "someone"};
     const auto path = dir / "o.sock";
     auto socket = ListenerSocket::bind(unix_address(path), options);

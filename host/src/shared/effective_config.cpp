@@ -71,7 +71,7 @@ Result<EffectiveConfig> read_effective_config(const std::filesystem::path &confi
         if (!sidecar_text) return std::unexpected(sidecar_text.error());
         snapshot.sidecars.push_back({plugin.name, plugin.sidecar->string(), std::move(*sidecar_text)});
     }
-    auto composed = compose_config(snapshot);
+    auto composed = add_sidecar_listeners(std::move(*main_config), snapshot);
     if (!composed) return std::unexpected(composed.error());
     effective.config = std::move(*composed);
     return effective;
@@ -80,9 +80,13 @@ Result<EffectiveConfig> read_effective_config(const std::filesystem::path &confi
 Result<HostConfig> compose_config(const ConfigSnapshot &snapshot) {
     auto config = parse_config(snapshot.config_text, snapshot.base_dir, snapshot.config_file);
     if (!config) return std::unexpected(config.error());
+    return add_sidecar_listeners(std::move(*config), snapshot);
+}
+
+Result<HostConfig> add_sidecar_listeners(HostConfig config, const ConfigSnapshot &snapshot) {
     // Where each listener was declared, for messages.
     std::vector<std::string> origins;
-    for (std::size_t index = 0; index < config->listeners.size(); ++index)
+    for (std::size_t index = 0; index < config.listeners.size(); ++index)
         origins.push_back("config " + snapshot.config_file + ": listeners[" + std::to_string(index) + "]");
     for (const auto &sidecar : snapshot.sidecars) {
         // Relative paths in a sidecar are relative to its own directory, as in the config.
@@ -91,21 +95,21 @@ Result<HostConfig> compose_config(const ConfigSnapshot &snapshot) {
         if (!listeners) return std::unexpected(listeners.error());
         for (std::size_t index = 0; index < listeners->size(); ++index) {
             origins.push_back("sidecar " + sidecar.file + ": listeners[" + std::to_string(index) + "]");
-            config->listeners.push_back(std::move((*listeners)[index]));
+            config.listeners.push_back(std::move((*listeners)[index]));
         }
     }
-    if (config->listeners.empty())
+    if (config.listeners.empty())
         return fail("config " + snapshot.config_file +
                     ": listeners: at least one listener is needed (in the config, or in a sidecar NAME.json beside "
-                    "NAME.so in plugin_dir " + config->plugin_dir.string() + ")");
-    if (auto distinct = check_listeners_distinct(config->listeners, [&](std::size_t index) { return origins[index]; });
+                    "NAME.so in plugin_dir " + config.plugin_dir.string() + ")");
+    if (auto distinct = check_listeners_distinct(config.listeners, [&](std::size_t index) { return origins[index]; });
         !distinct)
         return std::unexpected(distinct.error());
-    for (std::size_t index = 0; index < config->listeners.size(); ++index) {
-        const auto &plugin = config->listeners[index].plugin;
+    for (std::size_t index = 0; index < config.listeners.size(); ++index) {
+        const auto &plugin = config.listeners[index].plugin;
         if (std::find(snapshot.plugins.begin(), snapshot.plugins.end(), plugin) == snapshot.plugins.end())
-            return fail(origins[index] + ": listener " + config->listeners[index].address.text() + ": plugin file " +
-                        (config->plugin_dir / (plugin + ".so")).string() + ": file not found");
+            return fail(origins[index] + ": listener " + config.listeners[index].address.text() + ": plugin file " +
+                        (config.plugin_dir / (plugin + ".so")).string() + ": file not found");
     }
     return config;
 }

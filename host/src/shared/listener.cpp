@@ -65,7 +65,7 @@ private:
 
 // socket_owner, then socket_mode, on the socket file just bound: the mode is set last, so
 // the file is never open to a group it is not yet given.
-Result<void> apply_socket_permissions(const ListenAddress &address, const ServerOptions &options) {
+Result<void> apply_socket_permissions(const ListenAddress &address, const BindOptions &options) {
     if (options.socket_owner) {
         const auto &owner = *options.socket_owner;
         if (::lchown(address.path.c_str(), owner.uid, owner.gid.value_or(static_cast<gid_t>(-1))) != 0)
@@ -83,7 +83,7 @@ Result<void> apply_socket_permissions(const ListenAddress &address, const Server
 
 }  // namespace
 
-Result<ListenerSocket> ListenerSocket::bind(const ListenAddress &address, const ServerOptions &options) {
+Result<ListenerSocket> ListenerSocket::bind(const ListenAddress &address, const BindOptions &options) {
     auto socket_address = resolve_listen_address(address);
     if (!socket_address) return std::unexpected(socket_address.error());
 

@@ -1,5 +1,8 @@
 #include <sockhost/host/supervisor/control_socket.hpp>
 
+#include <sockhost/host/shared/clock.hpp>
+#include <sockhost/host/shared/log.hpp>
+
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -13,24 +16,9 @@ namespace {
 
 constexpr std::size_t kMaxRequestLine = 256;
 
-}  // namespace
-
-Result<ListenerSocket> create_control_socket(const std::filesystem::path &path) {
-    ListenAddress address;
-    address.transport = Transport::unix_stream;
-    address.path = path.string();
-    ServerOptions options;
-    options.request_queue_size = 16;
-    // The socket file is created with the umask's mode: 0600 from the start, no window in
-    // which another user could connect. The supervisor is single-threaded here.
-    const mode_t previous = ::umask(0177);
-    auto socket = ListenerSocket::bind(address, options);
-    ::umask(previous);
-    if (!socket) return fail("control_socket " + socket.error().message);
-    return socket;
-}
-
-Result<std::optional<std::string>> read_control_request(ControlClient &client) {
+// Reads what is available; the request line once complete ("reload"), nullopt if more is
+// needed. A closed or broken client or an oversized line is an error.
+Result<std::optional<std::string>> read_request(ControlClient &client) {
     char buffer[kMaxRequestLine];
     for (;;) {
         const ssize_t count = ::recv(client.fd.get(), buffer, sizeof buffer, MSG_DONTWAIT);
@@ -46,10 +34,89 @@ Result<std::optional<std::string>> read_control_request(ControlClient &client) {
     return client.received.substr(0, newline);
 }
 
-void answer_control_client(ControlClient &client, const std::string &line) {
+std::string seconds_text(std::chrono::seconds duration) { return std::to_string(duration.count()) + " s"; }
+
+}  // namespace
+
+void ControlClient::answer(const std::string &line) {
     const std::string text = line + "\n";
-    [[maybe_unused]] const ssize_t ignored = ::send(client.fd.get(), text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    client.fd.reset();
+    [[maybe_unused]] const ssize_t ignored = ::send(fd.get(), text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    fd.reset();
+}
+
+Result<ControlServer> ControlServer::open(const std::filesystem::path &path) {
+    ListenAddress address;
+    address.transport = Transport::unix_stream;
+    address.path = path.string();
+    BindOptions options;
+    options.request_queue_size = static_cast<int>(kMaxClients);
+    // The socket file is created with the umask's mode: 0600 from the start, no window in
+    // which another user could connect. The supervisor is single-threaded here.
+    const mode_t previous = ::umask(0177);
+    auto socket = ListenerSocket::bind(address, options);
+    ::umask(previous);
+    if (!socket) return fail("control_socket " + socket.error().message);
+    return ControlServer(std::move(*socket));
+}
+
+bool ControlServer::accepting() const {
+    return socket_ && clients_.size() < kMaxClients && Clock::now() >= paused_until_;
+}
+
+void ControlServer::watch(std::vector<pollfd> &watched) const {
+    if (accepting()) watched.push_back({socket_->fd(), POLLIN, 0});
+    for (const auto &client : clients_) watched.push_back({client.fd.get(), POLLIN, 0});
+}
+
+std::optional<Clock::time_point> ControlServer::next_deadline() const {
+    std::optional<Clock::time_point> next;
+    if (paused_until_ > Clock::now()) next = paused_until_;
+    for (const auto &client : clients_)
+        if (!next || client.request_deadline < *next) next = client.request_deadline;
+    return next;
+}
+
+void ControlServer::accept_clients() {
+    while (accepting()) {
+        UniqueFd client(::accept4(socket_->fd(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+        if (!client && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+            // The connection stays queued and the socket readable: pause instead of spinning.
+            log_warning(std::string("control socket: cannot accept: ") + std::strerror(errno) + "; retrying in 1 s");
+            paused_until_ = Clock::now() + std::chrono::seconds(1);
+        }
+        if (!client) return;
+        clients_.push_back({std::move(client), {}, Clock::now() + kRequestTimeout});
+    }
+}
+
+std::vector<ControlClient> ControlServer::take_reload_requests() {
+    accept_clients();
+    std::vector<ControlClient> reloads;
+    const auto now = Clock::now();
+    for (auto client = clients_.begin(); client != clients_.end();) {
+        auto request = read_request(*client);
+        if (request && !*request) {
+            if (now < client->request_deadline) {
+                ++client;
+                continue;
+            }
+            log_warning("control client sent no complete request within " + seconds_text(kRequestTimeout) +
+                        "; closing it");
+            client->answer("failed no request within " + seconds_text(kRequestTimeout));
+        } else if (request && **request == "reload") {
+            reloads.push_back(std::move(*client));
+        } else if (request) {
+            client->answer("failed unknown request '" + **request + "' (known: reload)");
+        }  // else: gone before asking, nothing to answer
+        client = clients_.erase(client);
+    }
+    return reloads;
+}
+
+void ControlServer::close(const std::string &reason) {
+    for (auto &client : clients_) client.answer("failed " + reason);
+    clients_.clear();
+    socket_.reset();
 }
 
 Result<std::string> request_reload(const std::filesystem::path &path, std::chrono::milliseconds timeout) {
@@ -68,12 +135,12 @@ Result<std::string> request_reload(const std::filesystem::path &path, std::chron
     if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size()))
         return fail_errno(where + ": send");
     std::string answer;
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const auto deadline = Clock::now() + timeout;
     for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) return fail(where + ": no answer within " + std::to_string(timeout.count() / 1000) + " s");
+        const int left = poll_timeout_until(deadline);
+        if (left == 0) return fail(where + ": no answer within " + std::to_string(timeout.count() / 1000) + " s");
         pollfd readable{fd.get(), POLLIN, 0};
-        const int ready = ::poll(&readable, 1, static_cast<int>(left.count()));
+        const int ready = ::poll(&readable, 1, left);
         if (ready < 0 && errno == EINTR) continue;
         if (ready < 0) return fail_errno(where + ": poll");
         if (ready == 0) continue;

@@ -1,8 +1,9 @@
 #include <sockhost/host/supervisor/generation.hpp>
 
+#include <sockhost/host/shared/log.hpp>
+
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -27,47 +28,76 @@ void write_decimal(char *out, long value) {
     *out = '\0';
 }
 
+// Everything the child needs between fork and exec, prepared before the fork: there it
+// only makes async-signal-safe calls.
+struct ExecPlan {
+    std::vector<std::string> arguments;
+    std::vector<std::string> environment;
+    std::vector<char *> argv;
+    std::vector<char *> envp;
+    std::vector<int> sources;  // moved to fds first_listener.. in this order
+    WorkerFdLayout layout;
+    char *listen_pid_digits = nullptr;  // written by the child: its own pid
+    int highest_fd = 0;
+    pid_t supervisor = 0;
+};
+
+ExecPlan plan_worker_exec(const WorkerLaunch &launch, int generation, int index, int status_write) {
+    ExecPlan plan;
+    plan.layout.listener_count = static_cast<int>(launch.listener_fds.size());
+    plan.sources = launch.listener_fds;
+    plan.sources.push_back(launch.config.get());
+    plan.sources.push_back(status_write);
+    const WorkerArguments arguments{generation, index, plan.layout.config(), plan.layout.status()};
+    plan.arguments = arguments.command_line(launch.binary.string());
+    for (char **variable = environ; *variable != nullptr; ++variable) {
+        const std::string_view text(*variable);
+        // Socket activation is for the supervisor; so is talking to systemd (MAINPID).
+        if (text.starts_with("LISTEN_") || text.starts_with("NOTIFY_SOCKET=")) continue;
+        plan.environment.emplace_back(text);
+    }
+    std::string names;
+    for (const auto &listener_name : launch.listener_names) names += (names.empty() ? "" : ":") + listener_name;
+    plan.environment.push_back("LISTEN_FDS=" + std::to_string(plan.layout.listener_count));
+    plan.environment.push_back("LISTEN_FDNAMES=" + names);
+    plan.environment.push_back("LISTEN_PID=" + std::string(24, '\0'));
+    plan.listen_pid_digits = plan.environment.back().data() + std::strlen("LISTEN_PID=");
+    for (auto &argument : plan.arguments) plan.argv.push_back(argument.data());
+    plan.argv.push_back(nullptr);
+    for (auto &variable : plan.environment) plan.envp.push_back(variable.data());
+    plan.envp.push_back(nullptr);
+    plan.highest_fd = std::max(plan.layout.status(), *std::max_element(plan.sources.begin(), plan.sources.end()));
+    plan.supervisor = ::getpid();
+    return plan;
+}
+
+// In the child, between fork and exec: async-signal-safe calls only.
+[[noreturn]] void exec_worker(ExecPlan &plan) {
+    // A worker never outlives its supervisor: nobody would stop or replace it.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != plan.supervisor) ::_exit(127);
+    // The stop signals stay blocked across exec: one sent before the worker takes them
+    // with sigwaitinfo waits for it instead of killing it half-started.
+    const sigset_t stop = stop_signals();
+    ::sigprocmask(SIG_SETMASK, &stop, nullptr);
+    // Move every source above all targets first, then into place: no source is
+    // overwritten before it is copied.
+    for (int &source : plan.sources) {
+        // Close-on-exec: should close_range be unavailable, these copies still die at exec.
+        source = ::fcntl(source, F_DUPFD_CLOEXEC, plan.highest_fd + 1);
+        if (source < 0) ::_exit(127);
+    }
+    for (std::size_t position = 0; position < plan.sources.size(); ++position)
+        if (::dup2(plan.sources[position], plan.layout.first_listener() + static_cast<int>(position)) < 0) ::_exit(127);
+    ::close_range(static_cast<unsigned>(plan.layout.status() + 1), ~0U, 0);
+    write_decimal(plan.listen_pid_digits, static_cast<long>(::getpid()));
+    ::execve(plan.argv[0], plan.argv.data(), plan.envp.data());
+    const char message[] = "FAILED cannot execute the sockhost binary\n";
+    [[maybe_unused]] const ssize_t ignored = ::write(plan.layout.status(), message, sizeof message - 1);
+    ::_exit(127);
+}
+
 }  // namespace
-
-Result<UniqueFd> make_config_memfd(const std::string &snapshot_json) {
-    UniqueFd fd(::memfd_create("sockhost-config", MFD_CLOEXEC));
-    if (!fd) return fail_errno("memfd_create for the workers' configuration");
-    std::size_t written = 0;
-    while (written < snapshot_json.size()) {
-        const ssize_t count = ::write(fd.get(), snapshot_json.data() + written, snapshot_json.size() - written);
-        if (count < 0 && errno == EINTR) continue;
-        if (count < 0) return fail_errno("writing the workers' configuration");
-        written += static_cast<std::size_t>(count);
-    }
-    return fd;
-}
-
-Result<std::string> read_config_memfd(int fd) {
-    std::string text;
-    char buffer[65536];
-    for (off_t offset = 0;;) {
-        const ssize_t count = ::pread(fd, buffer, sizeof buffer, offset);
-        if (count < 0 && errno == EINTR) continue;
-        if (count < 0) return fail_errno("reading the configuration from the supervisor (fd " + std::to_string(fd) + ")");
-        if (count == 0) return text;
-        text.append(buffer, static_cast<std::size_t>(count));
-        offset += count;
-    }
-}
-
-void report_status(int status_fd, const std::string &line) {
-    std::string text = line;
-    std::replace(text.begin(), text.end(), '\n', ' ');
-    text += '\n';
-    // The whole line, even if a signal or a line longer than PIPE_BUF splits the write: the
-    // supervisor reads whole lines. A gone supervisor is no error here.
-    for (std::size_t written = 0; written < text.size();) {
-        const ssize_t count = ::write(status_fd, text.data() + written, text.size() - written);
-        if (count < 0 && errno == EINTR) continue;
-        if (count <= 0) return;
-        written += static_cast<std::size_t>(count);
-    }
-}
 
 Result<void> Generation::spawn_worker(int index) {
     int pipe_fds[2];
@@ -75,79 +105,69 @@ Result<void> Generation::spawn_worker(int index) {
     UniqueFd status_read(pipe_fds[0]);
     UniqueFd status_write(pipe_fds[1]);
     if (::fcntl(status_read.get(), F_SETFL, O_NONBLOCK) != 0) return fail_errno(name() + ": status pipe O_NONBLOCK");
-
-    // Everything the child needs is prepared here: between fork and exec it only makes
-    // async-signal-safe calls.
-    const int listener_count = static_cast<int>(launch.listener_fds.size());
-    const int config_target = 3 + listener_count;
-    const int status_target = config_target + 1;
-    std::vector<int> sources = launch.listener_fds;
-    sources.push_back(launch.config.get());
-    sources.push_back(status_write.get());
-    std::vector<std::string> arguments = {launch.binary.string(), "worker",
-                                          "--generation", std::to_string(number),
-                                          "--index", std::to_string(index),
-                                          "--config-fd", std::to_string(config_target),
-                                          "--status-fd", std::to_string(status_target)};
-    std::vector<std::string> environment;
-    for (char **variable = environ; *variable != nullptr; ++variable) {
-        const std::string_view text(*variable);
-        // Socket activation is for the supervisor; so is talking to systemd (MAINPID).
-        if (text.starts_with("LISTEN_") || text.starts_with("NOTIFY_SOCKET=")) continue;
-        environment.emplace_back(text);
-    }
-    std::string names;
-    for (const auto &listener_name : launch.listener_names) names += (names.empty() ? "" : ":") + listener_name;
-    environment.push_back("LISTEN_FDS=" + std::to_string(listener_count));
-    environment.push_back("LISTEN_FDNAMES=" + names);
-    environment.push_back("LISTEN_PID=" + std::string(24, '\0'));
-    char *listen_pid_digits = environment.back().data() + std::strlen("LISTEN_PID=");
-    std::vector<char *> argv;
-    for (auto &argument : arguments) argv.push_back(argument.data());
-    argv.push_back(nullptr);
-    std::vector<char *> envp;
-    for (auto &variable : environment) envp.push_back(variable.data());
-    envp.push_back(nullptr);
-    const int highest = std::max(status_target, *std::max_element(sources.begin(), sources.end()));
-    const pid_t supervisor = ::getpid();
-
+    ExecPlan plan = plan_worker_exec(launch, number, index, status_write.get());
     const pid_t pid = ::fork();
     if (pid < 0) return fail_errno(name() + ": fork");
-    if (pid == 0) {
-        // A worker never outlives its supervisor: nobody would stop or replace it.
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (::getppid() != supervisor) ::_exit(127);
-        // The stop signals stay blocked across exec: one sent before the worker takes them
-        // with sigwaitinfo waits for it instead of killing it half-started.
-        sigset_t stop;
-        sigemptyset(&stop);
-        for (const int signal_number : {SIGTERM, SIGINT, SIGQUIT, SIGHUP}) sigaddset(&stop, signal_number);
-        ::sigprocmask(SIG_SETMASK, &stop, nullptr);
-        // Move every source above all targets first, then into place: no source is
-        // overwritten before it is copied.
-        for (std::size_t position = 0; position < sources.size(); ++position) {
-            // Close-on-exec: should close_range be unavailable, these copies still die at exec.
-            sources[position] = ::fcntl(sources[position], F_DUPFD_CLOEXEC, highest + 1);
-            if (sources[position] < 0) ::_exit(127);
-        }
-        for (std::size_t position = 0; position < sources.size(); ++position)
-            if (::dup2(sources[position], 3 + static_cast<int>(position)) < 0) ::_exit(127);
-        ::close_range(static_cast<unsigned>(status_target + 1), ~0U, 0);
-        write_decimal(listen_pid_digits, static_cast<long>(::getpid()));
-        ::execve(argv[0], argv.data(), envp.data());
-        const char message[] = "FAILED cannot execute the sockhost binary\n";
-        [[maybe_unused]] const ssize_t ignored = ::write(status_target, message, sizeof message - 1);
-        ::_exit(127);
-    }
+    if (pid == 0) exec_worker(plan);
     auto process = ChildProcess::adopt(pid);
     if (!process) return std::unexpected(process.error());
     Worker worker;
     worker.index = index;
     worker.process = std::move(*process);
-    worker.status = std::move(status_read);
-    worker.started = SteadyClock::now();
+    worker.status = WorkerStatusReader(std::move(status_read));
+    worker.started = Clock::now();
     workers.push_back(std::move(worker));
     return {};
+}
+
+void Generation::read_status_reports() {
+    for (auto &worker : workers) {
+        auto reading = worker.status.read_available();
+        if (reading.overlong)
+            log_warning(name() + " worker " + std::to_string(worker.index) + ": status line longer than " +
+                        std::to_string(WorkerStatusReader::kMaxLine) + " bytes; ignored");
+        for (const auto &line : reading.lines) {
+            switch (line.status) {
+            case WorkerStatus::ready: worker.ready = true; break;
+            case WorkerStatus::draining: worker.draining = true; break;
+            case WorkerStatus::failed: worker.failure = line.reason; break;
+            }
+        }
+    }
+}
+
+void Worker::schedule_respawn() {
+    const auto now = Clock::now();
+    started = now + (now - started < kRespawnDelay ? kRespawnDelay : std::chrono::seconds(0));
+    ready = false;
+    failure.reset();
+}
+
+void Generation::respawn_dead_workers() {
+    for (std::size_t slot = 0; slot < workers.size(); ++slot) {
+        const Worker &dead = workers[slot];
+        if (dead.process.pid() > 0 || Clock::now() < dead.started) continue;
+        const int index = dead.index;
+        if (auto spawned = spawn_worker(index); !spawned) {
+            log_error(name() + " worker " + std::to_string(index) +
+                      ": cannot start a replacement: " + spawned.error().message);
+            workers[slot].started = Clock::now() + Worker::kRespawnDelay;
+            continue;
+        }
+        // spawn_worker appended it: move it into the dead worker's slot.
+        Worker replacement = std::move(workers.back());
+        workers.pop_back();
+        log_info(name() + " worker " + std::to_string(index) + " replaced (pid " +
+                 std::to_string(replacement.process.pid()) + ")");
+        workers[slot] = std::move(replacement);
+    }
+}
+
+std::optional<Clock::time_point> Generation::next_respawn() const {
+    std::optional<Clock::time_point> next;
+    for (const auto &worker : workers)
+        if (worker.process.pid() <= 0 && (!next || worker.started < *next)) next = worker.started;
+    return next;
 }
 
 bool Generation::all_ready() const {
@@ -165,6 +185,24 @@ bool Generation::all_exited() const {
 
 void Generation::signal_all(int signal_number) {
     for (auto &worker : workers) worker.process.signal(signal_number);
+}
+
+bool Generations::all_exited() const {
+    bool exited = true;
+    for_each([&](const Generation &generation) { exited = exited && generation.all_exited(); });
+    return exited;
+}
+
+std::set<std::string> Generations::listener_keys() const {
+    std::set<std::string> keys;
+    for_each([&](const Generation &generation) { keys.insert(generation.listener_keys.begin(), generation.listener_keys.end()); });
+    return keys;
+}
+
+void Generations::clear() {
+    starting.reset();
+    serving.reset();
+    draining.clear();
 }
 
 }  // namespace sockhost

@@ -23,7 +23,7 @@ std::vector<std::string> ListenerSet::keys_of(const std::vector<ListenerConfig> 
 
 void ListenerSet::offer_activated(std::vector<InheritedListener> activated) { activated_ = std::move(activated); }
 
-Result<ListenerSocket> ListenerSet::take_activated(const ListenerConfig &listener) {
+Result<std::optional<ListenerSocket>> ListenerSet::take_activated(const ListenerConfig &listener) {
     auto found = activated_.end();
     if (!listener.name.empty())
         for (auto candidate = activated_.begin(); candidate != activated_.end(); ++candidate)
@@ -34,7 +34,7 @@ Result<ListenerSocket> ListenerSet::take_activated(const ListenerConfig &listene
                 found = candidate;
                 break;
             }
-    if (found == activated_.end()) return fail("no activated socket");
+    if (found == activated_.end()) return std::nullopt;  // none matches: bind it
     UniqueFd fd = std::move(found->fd);
     const std::string name = found->name;
     activated_.erase(found);
@@ -44,8 +44,9 @@ Result<ListenerSocket> ListenerSet::take_activated(const ListenerConfig &listene
     if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) != 0)
         return fail_errno(listener.address.text() + ": activated socket '" + name + "': O_NONBLOCK");
     auto socket = ListenerSocket::adopt(std::move(fd), listener.address);
-    if (socket) log_info("using the activated socket '" + name + "' for " + socket->bound_text());
-    return socket;
+    if (!socket) return std::unexpected(socket.error());
+    log_info("using the activated socket '" + name + "' for " + socket->bound_text());
+    return std::optional<ListenerSocket>(std::move(*socket));
 }
 
 void ListenerSet::close_unclaimed_activated() {
@@ -68,18 +69,16 @@ Result<std::vector<std::string>> ListenerSet::acquire(const std::vector<Listener
             update_kept(kept->second, listener);
             continue;
         }
-        if (!activated_.empty()) {
-            if (auto socket = take_activated(listener)) {
-                held_.emplace(keys[index], Held{std::move(*socket), true, listener.options});
-                added.push_back(keys[index]);
-                continue;
-            } else if (socket.error().message != "no activated socket") {
-                return undo(socket.error());
-            }
+        auto activated = take_activated(listener);
+        if (!activated) return undo(activated.error());
+        if (*activated) {
+            held_.emplace(keys[index], Held{std::move(**activated), true, listener.bind});
+            added.push_back(keys[index]);
+            continue;
         }
-        auto socket = ListenerSocket::bind(listener.address, listener.options);
+        auto socket = ListenerSocket::bind(listener.address, listener.bind);
         if (!socket) return undo(socket.error());
-        held_.emplace(keys[index], Held{std::move(*socket), false, listener.options});
+        held_.emplace(keys[index], Held{std::move(*socket), false, listener.bind});
         added.push_back(keys[index]);
     }
     close_unclaimed_activated();
@@ -89,18 +88,18 @@ Result<std::vector<std::string>> ListenerSet::acquire(const std::vector<Listener
 void ListenerSet::update_kept(Held &held, const ListenerConfig &listener) {
     const std::string where = held.socket.bound_text();
     if (!is_datagram(listener.address.transport) &&
-        listener.options.request_queue_size != held.options.request_queue_size) {
+        listener.bind.request_queue_size != held.options.request_queue_size) {
         // listen() on a listening socket only changes its backlog: queued connections stay.
-        if (::listen(held.socket.fd(), listener.options.request_queue_size) == 0) {
+        if (::listen(held.socket.fd(), listener.bind.request_queue_size) == 0) {
             log_info(where + ": request_queue_size " + std::to_string(held.options.request_queue_size) + " -> " +
-                     std::to_string(listener.options.request_queue_size));
-            held.options.request_queue_size = listener.options.request_queue_size;
+                     std::to_string(listener.bind.request_queue_size));
+            held.options.request_queue_size = listener.bind.request_queue_size;
         } else {
             log_warning(where + ": cannot change request_queue_size: " + std::strerror(errno));
         }
     }
-    if (listener.options.reuse_address != held.options.reuse_address ||
-        listener.options.reuse_port != held.options.reuse_port)
+    if (listener.bind.reuse_address != held.options.reuse_address ||
+        listener.bind.reuse_port != held.options.reuse_port)
         log_warning(where + ": reuse_address/reuse_port changed, but a kept listener is never re-bound; the new value "
                             "applies once the listener is removed and added again");
 }

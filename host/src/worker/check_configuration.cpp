@@ -6,15 +6,15 @@
 // (it may start work meant for a serving process); nothing is bound.
 #include <sockhost/host/host_process.hpp>
 
+#include <sockhost/host/shared/child_process.hpp>
 #include <sockhost/host/shared/effective_config.hpp>
 #include <sockhost/host/shared/log.hpp>
-#include <sockhost/host/worker/plugin/plugin_loader.hpp>
+#include <sockhost/host/worker/plugin/plugin_set.hpp>
 #include <sockhost/host/shared/privileges.hpp>
 
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <map>
 
 namespace sockhost {
 
@@ -26,21 +26,14 @@ Result<void> load_everything(const HostConfig &config, const ConfigSnapshot &sna
     if (config.run_as) {
         if (auto dropped = drop_privileges(*config.run_as); !dropped) return std::unexpected(dropped.error());
     }
-    std::map<std::string, std::shared_ptr<LoadedPlugin>> plugins;
-    for (const auto &name : snapshot.plugins) {
-        auto plugin = LoadedPlugin::load(config.plugin_dir / (name + ".so"), config.strict_modes);
-        if (!plugin) return std::unexpected(plugin.error());
-        log_info("check: plugin " + (*plugin)->file().string() + " loads: " + (*plugin)->descriptor().name + " " +
-                 (*plugin)->descriptor().version);
-        plugins.emplace(name, std::move(*plugin));
-    }
+    auto plugins = load_plugins(config, snapshot.plugins);
+    if (!plugins) return std::unexpected(plugins.error());
+    for (const auto &[name, plugin] : *plugins)
+        log_info("check: plugin " + plugin->file().string() + " loads: " + plugin->descriptor().name + " " +
+                 plugin->descriptor().version);
     for (const auto &listener : config.listeners) {
-        const std::string where = "listener " + listener.address.text() + ": ";
-        auto handler = PluginHandler::create(plugins.at(listener.plugin), listener.plugin_config_json);
-        if (!handler) return fail(where + handler.error().message);
-        if (!(*handler)->supports(listener.address.transport))
-            return fail(where + "plugin '" + std::string((*handler)->name()) + "' does not serve " +
-                        std::string(transport_name(listener.address.transport)));
+        auto handler = create_listener_handler(*plugins, listener);
+        if (!handler) return std::unexpected(handler.error());
     }
     return {};
 }

@@ -8,18 +8,12 @@ namespace sockhost {
 
 namespace {
 
-int milliseconds_until(std::optional<Clock::time_point> deadline) {
-    if (!deadline) return -1;
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now()).count();
-    return left <= 0 ? 0 : static_cast<int>(std::min<long long>(left, 1 << 30));
-}
-
 // Polls the cancel fd, `fd` (if >= 0) and the stop fd (if >= 0), retrying on EINTR with
 // the time left. A negative fd is ignored by poll(2).
 WaitResult poll_until(int cancel_fd, int fd, short events, int stop_fd, std::optional<Clock::time_point> deadline) {
     pollfd watched[3] = {{cancel_fd, POLLIN, 0}, {fd, events, 0}, {stop_fd, POLLIN, 0}};
     for (;;) {
-        const int ready = ::poll(watched, 3, milliseconds_until(deadline));
+        const int ready = ::poll(watched, 3, poll_timeout_until(deadline));
         if (ready < 0) {
             if (errno == EINTR) continue;
             return WaitResult::cancelled;  // EFAULT/ENOMEM: nothing sensible left but to stop

@@ -7,41 +7,19 @@
 #include <sockhost/host/shared/inherited_listeners.hpp>
 #include <sockhost/host/shared/listener.hpp>
 #include <sockhost/host/shared/log.hpp>
-#include <sockhost/host/worker/plugin/plugin_loader.hpp>
+#include <sockhost/host/worker/plugin/plugin_set.hpp>
+#include <sockhost/host/shared/worker_channel.hpp>
 #include <sockhost/host/shared/privileges.hpp>
 #include <sockhost/host/worker/server.hpp>
 
 #include <signal.h>
 #include <sys/prctl.h>
 
-#include <map>
 #include <thread>
 
 namespace sockhost {
 
 namespace {
-
-sigset_t stop_signals() {
-    sigset_t signals;
-    sigemptyset(&signals);
-    for (const int signal_number : {SIGTERM, SIGINT, SIGQUIT, SIGHUP}) sigaddset(&signals, signal_number);
-    return signals;
-}
-
-// Only the plugins some listener uses: an unused NAME.so in plugin_dir runs no code here.
-Result<std::map<std::string, std::shared_ptr<LoadedPlugin>>> load_plugins(const HostConfig &config) {
-    std::map<std::string, std::shared_ptr<LoadedPlugin>> plugins;
-    for (const auto &listener : config.listeners) {
-        if (plugins.contains(listener.plugin)) continue;
-        auto plugin = LoadedPlugin::load(config.plugin_dir / (listener.plugin + ".so"), config.strict_modes);
-        if (!plugin) return std::unexpected(plugin.error());
-        const auto &descriptor = (*plugin)->descriptor();  // checked: name and version are set
-        log_info("loaded plugin " + (*plugin)->file().string() + ": " + descriptor.name + " " + descriptor.version +
-                 ", ABI " + std::to_string(descriptor.abi_major) + "." + std::to_string(descriptor.abi_minor));
-        plugins.emplace(listener.plugin, std::move(*plugin));
-    }
-    return plugins;
-}
 
 // Adopts the inherited listeners, in config order. Wrapping an fd changes nothing about
 // the socket (see ListenerSocket::adopt).
@@ -76,19 +54,20 @@ Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &con
     }
     if (!config.strict_modes)
         log_warning("strict_modes is false: plugin files are loaded without checking their owner and mode");
-    auto plugins = load_plugins(config);
+    auto plugins = load_plugins(config, plugins_in_use(config));
     if (!plugins) return std::unexpected(plugins.error());
+    for (const auto &[name, plugin] : *plugins) {
+        const auto &descriptor = plugin->descriptor();  // checked: name and version are set
+        log_info("loaded plugin " + plugin->file().string() + ": " + descriptor.name + " " + descriptor.version +
+                 ", ABI " + std::to_string(descriptor.abi_major) + "." + std::to_string(descriptor.abi_minor));
+    }
     std::vector<std::unique_ptr<Server>> servers;
     for (std::size_t index = 0; index < config.listeners.size(); ++index) {
         const auto &listener = config.listeners[index];
-        const std::string where = "listener " + listener.address.text() + ": ";
-        auto handler = PluginHandler::create(plugins->at(listener.plugin), listener.plugin_config_json);
-        if (!handler) return fail(where + handler.error().message);
-        if (!(*handler)->supports(listener.address.transport))
-            return fail(where + "plugin '" + std::string((*handler)->name()) + "' does not serve " +
-                        std::string(transport_name(listener.address.transport)));
+        auto handler = create_listener_handler(*plugins, listener);
+        if (!handler) return std::unexpected(handler.error());
         if (auto initialized = (*handler)->process_init(); !initialized)
-            return fail(where + initialized.error().message);
+            return fail("listener " + listener.address.text() + ": " + initialized.error().message);
         auto server = Server::create(std::move((*sockets)[index]), listener.options,
                                      std::shared_ptr<Handler>(std::move(*handler)));
         if (!server) return std::unexpected(server.error());
@@ -128,18 +107,6 @@ bool fast_stop_requested(const sigset_t &signals, Clock::time_point until) {
     return true;
 }
 
-}  // namespace
-
-void prepare_process_signals() {
-    const sigset_t signals = stop_signals();
-    ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-    ::signal(SIGPIPE, SIG_IGN);  // writes use MSG_NOSIGNAL too; this covers a plugin's own
-    // An inherited SIG_IGN would make the kernel reap request children behind our back.
-    ::signal(SIGCHLD, SIG_DFL);
-}
-
-namespace {
-
 Result<HostConfig> worker_config(int config_fd) {
     auto text = read_config_memfd(config_fd);
     if (!text) return std::unexpected(text.error());
@@ -150,54 +117,60 @@ Result<HostConfig> worker_config(int config_fd) {
 
 }  // namespace
 
-int run_worker(const WorkerArguments &arguments) {
-    // The supervisor logs a failure reported here, once, with what it means for the reload.
-    const auto refuse = [&](const Error &error) {
-        report_status(arguments.status_fd, "FAILED " + error.message);
-        return exit_startup_failure;
-    };
-    auto inherited = take_inherited_listeners();
-    if (!inherited) return refuse(inherited.error());
-    auto config = worker_config(arguments.config_fd);
-    ::close(arguments.config_fd);
-    if (!config) return refuse(config.error());
-    set_log_threshold(config->log_level);
-    auto started = start_servers(*config, std::move(*inherited));
-    if (!started) return refuse(started.error());
-    auto &servers = *started;
-    const auto &drain_timeout = config->drain_timeout;
-    const std::string who = "generation " + std::to_string(arguments.generation) + " worker " +
-                            std::to_string(arguments.index);
+namespace {
 
-    std::atomic<int> failures{0};
-    std::atomic<std::size_t> loops_running{0};
-    std::vector<std::thread> loops;
-    const sigset_t signals = stop_signals();
-    bool graceful = true;
-    try {
-        for (auto &server : servers) {
-            log_debug(who + " serving " + server->listener().bound_text() + " (plugin " +
-                      std::string(server->handler().name()) + ", mode " +
-                      std::string(mode_name(server->options().mode)) + ")");
-            loops_running.fetch_add(1);
-            loops.emplace_back([&, serving = server.get()] {
-                if (auto served = serving->serve_forever(); !served) {
-                    log_error(served.error().message);
-                    failures.fetch_add(1);
-                    ::kill(::getpid(), SIGINT);  // one broken listener stops the host
-                }
-                loops_running.fetch_sub(1);
-            });
+// One loop thread per listener; joined at the latest when this goes. A loop whose listener
+// fails stops the worker: it sends SIGINT to its own process.
+class ListenerLoops {
+public:
+    ~ListenerLoops() { join(); }
+
+    Result<void> start(const std::vector<std::unique_ptr<Server>> &servers, const std::string &who) {
+        try {
+            for (const auto &server : servers) {
+                log_debug(who + " serving " + server->listener().bound_text() + " (plugin " +
+                          std::string(server->handler().name()) + ", mode " +
+                          std::string(mode_name(server->options().mode)) + ")");
+                running_.fetch_add(1);
+                threads_.emplace_back([this, serving = server.get()] { serve(*serving); });
+            }
+        } catch (const std::system_error &error) {
+            running_.fetch_sub(1);
+            failures_.fetch_add(1);
+            return fail(std::string("cannot start a listener thread: ") + error.what());
         }
-        report_status(arguments.status_fd, "READY");
-        graceful = wait_for_stop_signal(signals, drain_timeout);
-    } catch (const std::system_error &error) {  // a loop thread could not start
-        loops_running.fetch_sub(1);
-        log_error(std::string("cannot start a listener thread: ") + error.what());
-        failures.fetch_add(1);
-        graceful = false;
+        return {};
     }
 
+    bool any_running() const { return running_.load() > 0; }
+    bool failed() const { return failures_.load() > 0; }
+
+    void join() {
+        for (auto &thread : threads_) thread.join();
+        threads_.clear();
+    }
+
+private:
+    void serve(Server &server) {
+        if (auto served = server.serve_forever(); !served) {
+            log_error(served.error().message);
+            failures_.fetch_add(1);
+            ::kill(::getpid(), SIGINT);  // one broken listener stops the host
+        }
+        running_.fetch_sub(1);
+    }
+
+    std::atomic<int> failures_{0};
+    std::atomic<std::size_t> running_{0};
+    std::vector<std::thread> threads_;
+};
+
+// The stop sequence (docs/architecture.md, "Stopping"): stop accepting, say DRAINING, let
+// requests in flight finish until the deadline (a fast-stop signal cuts it short), then
+// cancel what is left, join the loops and close every server.
+void stop_servers(std::vector<std::unique_ptr<Server>> &servers, ListenerLoops &loops, bool graceful,
+                  std::chrono::milliseconds drain_timeout, int status_fd) {
+    const sigset_t signals = stop_signals();
     const auto deadline = Clock::now() + (graceful ? drain_timeout : std::chrono::milliseconds(0));
     const auto next_check = [&] { return std::min(deadline, Clock::now() + std::chrono::milliseconds(50)); };
     bool fast = !graceful;
@@ -208,16 +181,16 @@ int run_worker(const WorkerArguments &arguments) {
     }
     // Every loop has been told to stop accepting: the supervisor may now tell whoever
     // asked for the reload that new connections go to the new generation.
-    report_status(arguments.status_fd, "DRAINING");
-    ::close(arguments.status_fd);
+    report_status(status_fd, WorkerStatus::draining);
+    ::close(status_fd);
     // A sync listener's loop runs its request itself: wait for the loops, then for the
     // threading and forking modes' requests, each until the deadline or a fast-stop signal.
-    while (!fast && loops_running.load() > 0 && Clock::now() < deadline) fast = fast_stop_requested(signals, next_check());
-    if (loops_running.load() > 0) {
+    while (!fast && loops.any_running() && Clock::now() < deadline) fast = fast_stop_requested(signals, next_check());
+    if (loops.any_running()) {
         if (!fast) log_warning("requests still in flight at the stop deadline; cancelling them");
         for (auto &server : servers) server->cancel_requests();
     }
-    for (auto &loop : loops) loop.join();
+    loops.join();
     while (!fast && Clock::now() < deadline) {
         bool idle = true;
         for (auto &server : servers) idle = server->wait_idle(next_check()) && idle;
@@ -226,8 +199,37 @@ int run_worker(const WorkerArguments &arguments) {
     }
     for (auto &server : servers) server->close(fast ? Clock::now() : deadline);
     servers.clear();  // closes this worker's copies of the listeners; the supervisor keeps its own
+}
+
+}  // namespace
+
+int run_worker(const WorkerArguments &arguments) {
+    // The supervisor logs a failure reported here, once, with what it means for the reload.
+    const auto refuse = [&](const Error &error) {
+        report_status(arguments.status_fd, WorkerStatus::failed, error.message);
+        return exit_startup_failure;
+    };
+    auto inherited = take_inherited_listeners();
+    if (!inherited) return refuse(inherited.error());
+    auto config = worker_config(arguments.config_fd);
+    ::close(arguments.config_fd);
+    if (!config) return refuse(config.error());
+    set_log_threshold(config->log_level);
+    auto servers = start_servers(*config, std::move(*inherited));
+    if (!servers) return refuse(servers.error());
+    const std::string who = "generation " + std::to_string(arguments.generation) + " worker " +
+                            std::to_string(arguments.index);
+    ListenerLoops loops;
+    bool graceful = false;
+    if (auto started = loops.start(*servers, who); !started) {
+        log_error(started.error().message);
+    } else {
+        report_status(arguments.status_fd, WorkerStatus::ready);
+        graceful = wait_for_stop_signal(stop_signals(), config->drain_timeout);
+    }
+    stop_servers(*servers, loops, graceful, config->drain_timeout, arguments.status_fd);
     log_info(who + " stopped");
-    return failures.load() == 0 ? exit_ok : exit_runtime_failure;
+    return loops.failed() ? exit_runtime_failure : exit_ok;
 }
 
 }  // namespace sockhost

@@ -4,16 +4,12 @@
 #pragma once
 
 #include <sockhost/host/shared/config.hpp>
-#include <sockhost/host/supervisor/generation.hpp>
+#include <sockhost/host/shared/worker_channel.hpp>
 
 namespace sockhost {
 
 // Exit codes, documented in docs/config.md and docs/operations.md.
 enum ExitCode : int { exit_ok = 0, exit_runtime_failure = 1, exit_startup_failure = 2 };
-
-// Blocks the stop and reload signals (they are taken with sigwaitinfo or a signalfd) and
-// ignores SIGPIPE. Call before any thread starts.
-void prepare_process_signals();
 
 // The supervisor: serves `config_file` through generations of workers until SIGTERM
 // (graceful) or SIGINT/SIGQUIT (fast); SIGHUP reloads. Returns the exit code.

@@ -44,10 +44,7 @@ std::span<const epoll_event> EventLoop::poll(std::optional<Clock::time_point> ex
         std::optional<Clock::time_point> earliest = extra_deadline;
         if (!timers_.empty() && (!earliest || timers_.front()->deadline_ < *earliest))
             earliest = timers_.front()->deadline_;
-        if (earliest) {
-            const auto left = std::chrono::ceil<std::chrono::milliseconds>(*earliest - Clock::now()).count();
-            timeout_ms = left <= 0 ? 0 : static_cast<int>(std::min<long long>(left, 1 << 30));
-        }
+        timeout_ms = poll_timeout_until(earliest);
     }
     int count = ::epoll_wait(epoll_fd_.get(), events_.data(), static_cast<int>(events_.size()), timeout_ms);
     if (count < 0) count = 0;  // EINTR; nothing else can fail with a valid epoll fd

@@ -38,7 +38,7 @@ public:
           idle_fd_(std::move(idle_fd)),
           loop_(std::move(loop)) {}
 
-    Result<void> serve(RequestSource &source) override;
+    Result<void> serve(RequestIntake &intake) override;
     void dispatch(std::unique_ptr<Request> request) override;
     bool at_capacity() const override { return live_.load(std::memory_order_relaxed) >= max_connections_; }
     std::size_t in_flight() const override { return live_.load(std::memory_order_relaxed); }
@@ -74,9 +74,9 @@ private:
     static void run(void *task) noexcept;
     Task *idle_task();
     void retire(Task &task);
-    void take_requests(RequestSource &source);
+    void take_requests(RequestIntake &intake);
     void run_ready();
-    Result<void> watch(const RequestSource &source, int fd, std::uint32_t events, IoSlot &slot);
+    Result<void> watch(const RequestIntake &intake, int fd, std::uint32_t events, IoSlot &slot);
 
     Handler &handler_;
     std::size_t max_connections_;
@@ -91,34 +91,33 @@ private:
     IoSlot stop_slot_;
     IoSlot cancel_slot_;
     IoSlot listener_slot_;
-    bool stopping_ = false;  // the stop fd was seen
     bool accept_pending_ = true;
     std::optional<Clock::time_point> accept_resumes_at_;
 };
 
-Result<void> EventMode::watch(const RequestSource &source, int fd, std::uint32_t events, IoSlot &slot) {
+Result<void> EventMode::watch(const RequestIntake &intake, int fd, std::uint32_t events, IoSlot &slot) {
     if (auto added = loop_.add(fd, events, slot); !added)
-        return fail(source.listener_text() + ": " + added.error().message);
+        return fail(intake.listener_text() + ": " + added.error().message);
     return {};
 }
 
-Result<void> EventMode::serve(RequestSource &source) {
+Result<void> EventMode::serve(RequestIntake &intake) {
     const StackOverflowReport overflow_report(stack_size_);
     // The stop and cancel eventfds are set once and never cleared: edge-triggered, each is
     // reported once (also when it was set before this loop started).
-    if (auto watched = watch(source, source.stop_fd(), EPOLLIN, stop_slot_); !watched) return watched;
-    if (auto watched = watch(source, source.cancel_fd(), EPOLLIN, cancel_slot_); !watched) return watched;
+    if (auto watched = watch(intake, intake.stop_fd(), EPOLLIN, stop_slot_); !watched) return watched;
+    if (auto watched = watch(intake, intake.cancel_fd(), EPOLLIN, cancel_slot_); !watched) return watched;
     // Datagram requests also wait on the listener's socket, to send their replies.
-    if (auto watched = watch(source, source.listener_fd(), EPOLLIN, listener_slot_); !watched) return watched;
+    if (auto watched = watch(intake, intake.listener_fd(), EPOLLIN, listener_slot_); !watched) return watched;
     loop_.set_shared_slot(&listener_slot_);
 
     for (;;) {
-        const bool stopping = stopping_;
+        const bool stopping = loop_.stopping();  // the stop fd was seen
         if (accept_resumes_at_ && Clock::now() >= *accept_resumes_at_) {
             accept_resumes_at_.reset();
             accept_pending_ = true;
         }
-        if (!stopping && accept_pending_ && !accept_resumes_at_) take_requests(source);
+        if (!stopping && accept_pending_ && !accept_resumes_at_) take_requests(intake);
         run_ready();
         // Stopping: the listener is left alone; the loop runs until its requests end.
         if (stopping && in_flight() == 0) break;
@@ -129,7 +128,6 @@ Result<void> EventMode::serve(RequestSource &source) {
         for (const epoll_event &event : loop_.poll(wake_by)) {
             auto *slot = static_cast<IoSlot *>(event.data.ptr);
             if (slot == &stop_slot_) {
-                stopping_ = true;
                 loop_.stop_idle_waits();
             } else if (slot == &cancel_slot_) {
                 loop_.cancel_all();
@@ -140,25 +138,20 @@ Result<void> EventMode::serve(RequestSource &source) {
         }
     }
     loop_.set_shared_slot(nullptr);
-    loop_.remove(source.listener_fd());
-    loop_.remove(source.cancel_fd());
-    loop_.remove(source.stop_fd());
+    loop_.remove(intake.listener_fd());
+    loop_.remove(intake.cancel_fd());
+    loop_.remove(intake.stop_fd());
     return {};
 }
 
-void EventMode::take_requests(RequestSource &source) {
-    for (int taken_count = 0; taken_count < kAcceptBatch; ++taken_count) {
-        if (at_capacity()) return;  // accept_pending_ stays set: retried when one ends
-        auto taken = source.take_request();
-        switch (taken.intake) {
-        case RequestSource::Intake::admitted: dispatch(std::move(taken.request)); break;
-        case RequestSource::Intake::dropped: break;
-        case RequestSource::Intake::drained: accept_pending_ = false; return;
-        case RequestSource::Intake::exhausted:
-            accept_pending_ = false;
-            accept_resumes_at_ = Clock::now() + kAcceptPause;
-            return;
-        }
+void EventMode::take_requests(RequestIntake &intake) {
+    switch (take_batch(intake, kAcceptBatch)) {
+    case BatchEnd::full: break;  // accept_pending_ stays set: retried next round, or when one ends
+    case BatchEnd::drained: accept_pending_ = false; break;
+    case BatchEnd::exhausted:
+        accept_pending_ = false;
+        accept_resumes_at_ = Clock::now() + kAcceptPause;
+        break;
     }
 }
 
@@ -233,7 +226,7 @@ void EventMode::run_ready() {
         task.fiber().resume();
         if (task.fiber().parked()) {  // its request has ended
             retire(task);
-            if (live_.fetch_sub(1, std::memory_order_acq_rel) == 1 && stopping_)
+            if (live_.fetch_sub(1, std::memory_order_acq_rel) == 1 && loop_.stopping())
                 ::eventfd_write(idle_fd_.get(), 1);
         }
     }

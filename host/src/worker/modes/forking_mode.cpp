@@ -25,7 +25,7 @@ void reset_child_signals() {
     ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
 }
 
-class ForkingMode final : public ConcurrencyMode {
+class ForkingMode final : public BlockingMode {
 public:
     ForkingMode(Handler &handler, int max_children, std::vector<int> inherited_fds_to_close)
         : handler_(handler), max_children_(max_children), fds_to_close_(std::move(inherited_fds_to_close)) {}

@@ -6,7 +6,7 @@ namespace sockhost {
 
 namespace {
 
-class SyncMode final : public ConcurrencyMode {
+class SyncMode final : public BlockingMode {
 public:
     explicit SyncMode(Handler &handler) : handler_(handler) {}
 

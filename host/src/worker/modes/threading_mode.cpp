@@ -17,7 +17,7 @@ namespace sockhost {
 
 namespace {
 
-class ThreadingMode final : public ConcurrencyMode {
+class ThreadingMode final : public BlockingMode {
 public:
     ThreadingMode(Handler &handler, int max_threads, UniqueFd ended_fd)
         : handler_(handler), max_threads_(max_threads), ended_fd_(std::move(ended_fd)) {}

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <sockhost/host/shared/address.hpp>
+#include <sockhost/host/shared/listener_config.hpp>
 #include <sockhost/host/shared/error.hpp>
 #include <sockhost/host/shared/log.hpp>
 #include <sockhost/host/shared/privileges.hpp>
@@ -16,14 +17,6 @@
 #include <vector>
 
 namespace sockhost {
-
-struct ListenerConfig {
-    ListenAddress address;
-    std::string name;                 // optional; matched against systemd's LISTEN_FDNAMES
-    std::string plugin;               // file name in plugin_dir, without ".so"
-    std::string plugin_config_json;   // the listener's `config`, as JSON text ("{}" if absent)
-    ServerOptions options;
-};
 
 struct HostConfig {
     std::filesystem::path plugin_dir;

@@ -37,8 +37,12 @@ struct EffectiveConfig {
 // Reads the config file and scans its plugin_dir, then composes the two.
 Result<EffectiveConfig> read_effective_config(const std::filesystem::path &config_file);
 
-// Parses the config and the sidecars in `snapshot`, appends each sidecar's listeners
-// (`plugin` implied) and checks that every listener's plugin file is there.
+// Parses the config in `snapshot`, then add_sidecar_listeners: the worker's one parse of
+// what the supervisor read.
 Result<HostConfig> compose_config(const ConfigSnapshot &snapshot);
+
+// Parses the sidecars in `snapshot`, appends each one's listeners (`plugin` implied) to
+// the already parsed main config, and checks that every listener's plugin file is there.
+Result<HostConfig> add_sidecar_listeners(HostConfig config, const ConfigSnapshot &snapshot);
 
 }  // namespace sockhost

@@ -14,7 +14,7 @@ class ListenerSocket {
 public:
     // Binds `address` with `options`. A Unix path left behind by a dead server is replaced;
     // a live one is "address in use"; a path that is not a socket is never removed.
-    static Result<ListenerSocket> bind(const ListenAddress &address, const ServerOptions &options);
+    static Result<ListenerSocket> bind(const ListenAddress &address, const BindOptions &options);
 
     // Takes a socket bound elsewhere (by the supervisor, or by systemd) for `address`. Its
     // blocking mode is not changed and its Unix path, if any, is never removed by this object.
@@ -31,7 +31,6 @@ public:
 
     int fd() const { return fd_.get(); }
     Transport transport() const { return address_.transport; }
-    const ListenAddress &configured_address() const { return address_; }
     const SocketAddress &local_address() const { return local_; }
     // As bound: "tcp://127.0.0.1:41234" when the config said port 0.
     std::string bound_text() const;

@@ -1,5 +1,7 @@
-// Per-listener options with socketserver's meaning. Defaults are documented in
-// docs/config.md; where they differ from socketserver's, that page says why.
+// Per-listener options with socketserver's meaning, in two parts: what the supervisor fixes
+// when it creates the socket (BindOptions), and how a worker serves it (ServerOptions).
+// Defaults are documented in docs/config.md; where they differ from socketserver's, that
+// page says why.
 #pragma once
 
 #include <sockhost/host/shared/access_list.hpp>
@@ -21,11 +23,18 @@ inline constexpr std::size_t kMaxFiberStackSize = 64 * 1024 * 1024;
 
 std::string_view mode_name(Mode mode);
 
+struct BindOptions {
+    int request_queue_size = 128;  // listen() backlog
+    bool reuse_address = true;     // SO_REUSEADDR (inet)
+    bool reuse_port = false;       // SO_REUSEPORT (inet only)
+    // Unix sockets only (not socketserver's): the socket file's mode and owner, set right
+    // after bind. Absent: as bind leaves them (umask, the host's user).
+    std::optional<mode_t> socket_mode;
+    std::optional<SocketOwner> socket_owner;
+};
+
 struct ServerOptions {
     Mode mode = Mode::sync;
-    int request_queue_size = 128;             // listen() backlog
-    bool reuse_address = true;                 // SO_REUSEADDR (inet)
-    bool reuse_port = false;                   // SO_REUSEPORT (inet only)
     std::size_t max_packet_size = 8192;        // datagram receive size; longer ones are truncated
     std::chrono::milliseconds timeout{60000};  // per I/O wait of a request; 0 = none
     bool tcp_nodelay = true;                   // TCP_NODELAY on accepted TCP connections
@@ -35,10 +44,6 @@ struct ServerOptions {
     std::size_t fiber_stack_size = 64 * 1024;  // event: each request's stack, plus a guard page
     bool block_on_close = true;                // on stop, wait for in-flight requests
     AccessList access;                         // allow/deny, before the plugin's verify
-    // Unix sockets only (not socketserver's): the socket file's mode and owner, set right
-    // after bind. Absent: as bind leaves them (umask, the host's user).
-    std::optional<mode_t> socket_mode;
-    std::optional<SocketOwner> socket_owner;
 };
 
 }  // namespace sockhost

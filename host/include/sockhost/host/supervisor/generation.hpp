@@ -1,14 +1,14 @@
-// One generation: the worker processes started from one configuration. Each worker is a
-// fresh fork+exec of the sockhost binary that inherits the generation's listeners as fds
-// 3.. (LISTEN_FDS / LISTEN_FDNAMES / LISTEN_PID), reads the configuration snapshot from an
-// inherited memfd and reports on a status pipe: "READY" once it serves every listener, or
-// "FAILED reason" if it could not start; later "DRAINING" once told to stop, when its
-// loops have been told to stop accepting.
+// One generation: the worker processes started from one configuration, each a fresh
+// fork+exec of the sockhost binary given its listeners, configuration and status pipe as
+// shared/worker_channel.hpp lays out. The supervisor keeps at most one generation
+// starting, one serving and a few draining (Generations).
 #pragma once
 
 #include <sockhost/host/shared/child_process.hpp>
+#include <sockhost/host/shared/clock.hpp>
 #include <sockhost/host/shared/error.hpp>
 #include <sockhost/host/shared/unique_fd.hpp>
+#include <sockhost/host/shared/worker_channel.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -19,8 +19,6 @@
 #include <vector>
 
 namespace sockhost {
-
-using SteadyClock = std::chrono::steady_clock;
 
 // What every worker of a generation is started with.
 struct WorkerLaunch {
@@ -33,34 +31,34 @@ struct WorkerLaunch {
 struct Worker {
     int index = 0;  // 1-based within its generation
     ChildProcess process;
-    UniqueFd status;              // read end of the status pipe; closed at end of input
-    std::string status_text;      // what arrived, up to a newline
+    WorkerStatusReader status;    // the status pipe; closed at end of input
     bool ready = false;
     bool draining = false;  // reported "DRAINING": it accepts nothing new
     std::optional<std::string> failure;  // "FAILED" reason reported by the worker
-    SteadyClock::time_point started;
-};
+    // When it started; for a dead worker of the serving generation, when its replacement
+    // may start.
+    Clock::time_point started;
 
-// A worker's arguments in the binary's hidden `worker` command.
-struct WorkerArguments {
-    int generation = 0;
-    int index = 0;
-    int config_fd = -1;
-    int status_fd = -1;
+    // A worker that dies sooner after its start than this is replaced only after this delay.
+    static constexpr std::chrono::seconds kRespawnDelay{1};
+    // It died while serving: replaced at once, or after kRespawnDelay if it died young.
+    void schedule_respawn();
 };
 
 struct Generation {
-    enum class State { starting, serving, draining };
-
     int number = 0;
-    State state = State::starting;
     WorkerLaunch launch;
     std::set<std::string> listener_keys;  // the listeners it serves (ListenerSet keys)
     std::vector<Worker> workers;
-    SteadyClock::time_point deadline;     // starting: READY by then; draining: killed after it
+    Clock::time_point deadline;     // starting: READY by then; draining: killed after it
 
     // Forks and executes worker `index`; what fails before exec is an error here.
     Result<void> spawn_worker(int index);
+    // Starts a replacement for each dead worker whose time has come (schedule_respawn).
+    void respawn_dead_workers();
+    std::optional<Clock::time_point> next_respawn() const;
+    // Reads every worker's status pipe: READY, DRAINING and FAILED set its flags.
+    void read_status_reports();
     bool all_ready() const;
     bool all_draining() const;  // every worker reported DRAINING or has exited
     bool all_exited() const;
@@ -68,13 +66,22 @@ struct Generation {
     std::string name() const { return "generation " + std::to_string(number); }
 };
 
-// Creates the memfd a generation's workers read their configuration from.
-Result<UniqueFd> make_config_memfd(const std::string &snapshot_json);
+// The supervisor's generations: one starting (during a reload), one serving, and those
+// still draining, oldest first.
+struct Generations {
+    std::unique_ptr<Generation> starting;
+    std::unique_ptr<Generation> serving;
+    std::vector<std::unique_ptr<Generation>> draining;
 
-// Reads the whole configuration memfd (with pread: every worker shares its offset).
-Result<std::string> read_config_memfd(int fd);
-
-// Writes one status line ("READY", "FAILED reason") to the supervisor.
-void report_status(int status_fd, const std::string &line);
+    // Calls `visit(Generation&)` for each live generation: starting, serving, draining.
+    template <typename Visit> void for_each(Visit &&visit) const {
+        for (Generation *generation : {starting.get(), serving.get()})
+            if (generation != nullptr) visit(*generation);
+        for (const auto &generation : draining) visit(*generation);
+    }
+    bool all_exited() const;
+    std::set<std::string> listener_keys() const;  // of every live generation
+    void clear();  // ChildProcess kills and reaps whatever is left
+};
 
 }  // namespace sockhost

@@ -8,6 +8,7 @@
 #include <sockhost/host/shared/listener.hpp>
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -40,10 +41,11 @@ private:
     struct Held {
         ListenerSocket socket;
         bool activated = false;  // passed by systemd
-        ServerOptions options;   // as created (socket-level options are fixed from then on)
+        BindOptions options;     // as created (socket-level options are fixed from then on)
     };
     void update_kept(Held &held, const ListenerConfig &listener);
-    Result<ListenerSocket> take_activated(const ListenerConfig &listener);
+    // The activated socket that matches `listener`, if any.
+    Result<std::optional<ListenerSocket>> take_activated(const ListenerConfig &listener);
     void close_unclaimed_activated();
 
     std::map<std::string, Held> held_;

@@ -4,14 +4,14 @@
 // idle wait (a connection between requests) ends as soon as the server starts to stop.
 #pragma once
 
+#include <sockhost/host/shared/clock.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 
 namespace sockhost {
-
-using Clock = std::chrono::steady_clock;
 
 // Longer timeouts and sleeps are cut to this, so that now() + wait cannot overflow.
 inline constexpr std::chrono::milliseconds kLongestWait{365LL * 24 * 3600 * 1000};

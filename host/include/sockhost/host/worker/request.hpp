@@ -14,7 +14,9 @@
 #include <vector>
 
 // The ABI's opaque request type is the base of the host's Request, so the host function
-// table converts with a checked static_cast.
+// table converts with a plain static_cast: every sockhost_request a plugin is handed is a
+// Request (the host creates no other), and a plugin passing back anything else breaks
+// the ABI's contract, which no cast could check.
 struct sockhost_request {};
 
 namespace sockhost {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <sockhost/host/worker/modes/concurrency_mode.hpp>
+#include <sockhost/host/worker/request_intake.hpp>
 #include <sockhost/host/worker/handler.hpp>
 #include <sockhost/host/worker/io_waiter.hpp>
 #include <sockhost/host/shared/listener.hpp>
@@ -16,7 +17,7 @@
 
 namespace sockhost {
 
-class Server final : private RequestSource {
+class Server final {
 public:
     static Result<std::unique_ptr<Server>> create(ListenerSocket listener, ServerOptions options,
                                                   std::shared_ptr<Handler> handler);
@@ -53,27 +54,14 @@ private:
     Server(ListenerSocket listener, ServerOptions options, std::shared_ptr<Handler> handler, UniqueFd stop_fd,
            UniqueFd cancel_fd);
 
-    // RequestSource: what the mode's loop takes requests from.
-    int listener_fd() const override { return listener_.fd(); }
-    int stop_fd() const override { return stop_fd_.get(); }
-    int cancel_fd() const override { return cancel_fd_.get(); }
-    const std::string &listener_text() const override { return listener_text_; }
-    Taken take_request() override;
-
-    Taken accept_connection();
-    Taken receive_datagram();
-    Taken admitted_or_dropped(std::unique_ptr<Request> request);
-
     ListenerSocket listener_;
     ServerOptions options_;
     std::shared_ptr<Handler> handler_;
     UniqueFd stop_fd_;    // eventfd: set once by shutdown(), never cleared
     UniqueFd cancel_fd_;  // eventfd: set once to end every in-flight host I/O wait
     BlockingWaiter waiter_;
+    RequestIntake intake_;
     std::unique_ptr<ConcurrencyMode> mode_;
-    std::string listener_text_;
-    bool local_is_wildcard_ = false;
-    std::vector<char> datagram_buffer_;
     bool closed_ = false;
 };
 

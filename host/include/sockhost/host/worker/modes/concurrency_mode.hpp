@@ -1,11 +1,13 @@
-// How admitted requests run: socketserver's synchronous server and its ForkingMixIn and
-// ThreadingMixIn. The server's loop asks the mode for capacity before it accepts more.
+// How admitted requests run: socketserver's synchronous server, its ForkingMixIn and
+// ThreadingMixIn, and the event mode. A mode runs the loop that takes requests from the
+// intake and asks its own capacity before it takes more.
 #pragma once
 
 #include <sockhost/host/shared/error.hpp>
 #include <sockhost/host/worker/handler.hpp>
 #include <sockhost/host/worker/io_waiter.hpp>
 #include <sockhost/host/worker/request.hpp>
+#include <sockhost/host/worker/request_intake.hpp>
 #include <sockhost/host/shared/server_options.hpp>
 
 #include <memory>
@@ -14,40 +16,15 @@
 
 namespace sockhost {
 
-// What a mode's loop takes requests from: the server's listener, its stop and cancel
-// eventfds, and the step that accepts (or receives) one request and admits it.
-class RequestSource {
-public:
-    enum class Intake {
-        admitted,   // `request` is ready to dispatch
-        dropped,    // refused, or a transient error: try again
-        drained,    // nothing pending (EAGAIN)
-        exhausted,  // out of descriptors or memory: pause before accepting again
-    };
-    struct Taken {
-        Intake intake;
-        std::unique_ptr<Request> request;
-    };
-
-    virtual int listener_fd() const = 0;
-    virtual int stop_fd() const = 0;
-    virtual int cancel_fd() const = 0;
-    virtual const std::string &listener_text() const = 0;
-    virtual Taken take_request() = 0;
-
-protected:
-    ~RequestSource() = default;
-};
-
 class ConcurrencyMode {
 public:
     virtual ~ConcurrencyMode() = default;
 
-    // socketserver's serve_forever: takes requests from `source` and dispatches them until
-    // the stop fd is set. The blocking modes share one poll(2) loop that takes up to
-    // kTakeBatch requests per wake-up (until EAGAIN or the mode's cap); the event mode runs its epoll loop, which also runs the
-    // requests' fibers and so returns only when they have ended.
-    virtual Result<void> serve(RequestSource &source);
+    // socketserver's serve_forever: takes requests from `intake` and dispatches them until
+    // the stop fd is set. The blocking modes share one poll(2) loop (BlockingMode); the
+    // event mode runs its epoll loop, which also runs the requests' fibers and so returns
+    // only when they have ended.
+    virtual Result<void> serve(RequestIntake &intake) = 0;
 
     // Runs the admitted request (inline, on a thread, or in a child).
     virtual void dispatch(std::unique_ptr<Request> request) = 0;
@@ -72,9 +49,25 @@ public:
 
     virtual std::size_t in_flight() const { return 0; }
 
+protected:
+    // Why take_batch stopped: nothing pending, out of descriptors or memory, or the batch
+    // (or the mode's cap) is full.
+    enum class BatchEnd { drained, exhausted, full };
+    // Takes and dispatches up to `limit` requests, fewer at the mode's cap.
+    BatchEnd take_batch(RequestIntake &intake, int limit);
+};
+
+// The sync, threading and forking modes' loop: poll(2) on the stop fd, the listener (not
+// while at the cap: clients wait in the backlog) and the mode's wake fds; up to kTakeBatch
+// requests per wake-up.
+class BlockingMode : public ConcurrencyMode {
+public:
+    Result<void> serve(RequestIntake &intake) final;
+
 private:
+    // Under load the queue holds more than one, and a poll(2) per datagram or connection
+    // was a third of a UDP echo's system calls.
     static constexpr int kTakeBatch = 32;
-    void take_requests(RequestSource &source);
 };
 
 Result<std::unique_ptr<ConcurrencyMode>> make_sync_mode(Handler &handler);

@@ -60,8 +60,6 @@ public:
     // The work has returned (or none was assigned): the fiber may take another.
     bool parked() const { return work_ == nullptr; }
 
-    const FiberStack &stack() const { return stack_; }
-
 private:
     boost::context::fiber body(boost::context::fiber &&loop);
     void switch_to_loop(bool ending);

@@ -1,0 +1,21 @@
+// The host's one clock, and the one conversion of a deadline into a poll(2) or
+// epoll_wait(2) timeout.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+
+namespace sockhost {
+
+using Clock = std::chrono::steady_clock;
+
+// Milliseconds from now until `deadline`, rounded up (a wait never ends before it), 0 if
+// it has passed, -1 (wait without bound) if there is none; never more than 2^30.
+inline int poll_timeout_until(std::optional<Clock::time_point> deadline) {
+    if (!deadline) return -1;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now()).count();
+    return left <= 0 ? 0 : static_cast<int>(std::min<long long>(left, 1LL << 30));
+}
+
+}  // namespace sockhost

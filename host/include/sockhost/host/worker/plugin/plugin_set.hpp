@@ -1,0 +1,29 @@
+// The plugins of one configuration, loaded, and each listener's instance of its plugin:
+// what a worker does before it serves, and what `sockhost --check` does in its place.
+#pragma once
+
+#include <sockhost/host/shared/config.hpp>
+#include <sockhost/host/worker/plugin/plugin_loader.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sockhost {
+
+using LoadedPlugins = std::map<std::string, std::shared_ptr<LoadedPlugin>>;
+
+// The plugins some listener uses, each once: an unused NAME.so in plugin_dir runs no code
+// in a worker.
+std::vector<std::string> plugins_in_use(const HostConfig &config);
+
+// Loads NAME.so from plugin_dir for each of `names`, with the config's strict_modes.
+Result<LoadedPlugins> load_plugins(const HostConfig &config, const std::vector<std::string> &names);
+
+// The listener's instance of its plugin, created with the listener's `config` and checked
+// to serve its transport. Errors name the listener.
+Result<std::unique_ptr<PluginHandler>> create_listener_handler(const LoadedPlugins &plugins,
+                                                               const ListenerConfig &listener);
+
+}  // namespace sockhost

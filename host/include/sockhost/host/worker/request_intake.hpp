@@ -1,0 +1,61 @@
+// Where a mode's loop takes its requests from: one listener, and the step that accepts a
+// connection (or receives a datagram), makes it a Request and admits it (allow/deny
+// lists, then the plugin's verify). The path of a request reads
+//
+//   Server::serve_forever -> mode's loop -> RequestIntake::take -> mode's dispatch
+#pragma once
+
+#include <sockhost/host/shared/listener.hpp>
+#include <sockhost/host/shared/server_options.hpp>
+#include <sockhost/host/worker/handler.hpp>
+#include <sockhost/host/worker/io_waiter.hpp>
+#include <sockhost/host/worker/request.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sockhost {
+
+class RequestIntake {
+public:
+    enum class Outcome {
+        admitted,   // `request` is ready to dispatch
+        dropped,    // refused, or a transient error: try again
+        drained,    // nothing pending (EAGAIN)
+        exhausted,  // out of descriptors or memory: pause before accepting again
+    };
+    struct Taken {
+        Outcome outcome;
+        std::unique_ptr<Request> request;
+    };
+
+    // The server's stop and cancel eventfds are watched by the mode's loop beside the listener.
+    RequestIntake(const ListenerSocket &listener, const ServerOptions &options, Handler &handler, IoWaiter &waiter,
+                  int stop_fd, int cancel_fd);
+
+    int listener_fd() const { return listener_.fd(); }
+    int stop_fd() const { return stop_fd_; }
+    int cancel_fd() const { return cancel_fd_; }
+    const std::string &listener_text() const { return listener_text_; }
+
+    // Accepts (or receives) one request and admits it.
+    Taken take();
+
+private:
+    Taken accept_connection();
+    Taken receive_datagram();
+    Taken admitted_or_dropped(std::unique_ptr<Request> request);
+
+    const ListenerSocket &listener_;
+    const ServerOptions &options_;
+    Handler &handler_;
+    IoWaiter &waiter_;
+    int stop_fd_;
+    int cancel_fd_;
+    std::string listener_text_;
+    bool local_is_wildcard_ = false;
+    std::vector<char> datagram_buffer_;
+};
+
+}  // namespace sockhost

@@ -1,0 +1,100 @@
+#include <sockhost/host/worker/request_intake.hpp>
+
+#include <sockhost/host/shared/log.hpp>
+#include <sockhost/host/worker/request_lifecycle.hpp>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+namespace sockhost {
+
+namespace {
+
+// The largest UDP payload; also the cap for a unix-dgram reply.
+constexpr std::size_t kMaxDatagramReply = 65507;
+
+bool is_wildcard(const SocketAddress &address) {
+    if (address.family() == AF_INET)
+        return reinterpret_cast<const sockaddr_in *>(&address.storage)->sin_addr.s_addr == htonl(INADDR_ANY);
+    if (address.family() == AF_INET6)
+        return IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6 *>(&address.storage)->sin6_addr);
+    return false;
+}
+
+}  // namespace
+
+RequestIntake::RequestIntake(const ListenerSocket &listener, const ServerOptions &options, Handler &handler,
+                             IoWaiter &waiter, int stop_fd, int cancel_fd)
+    : listener_(listener), options_(options), handler_(handler), waiter_(waiter), stop_fd_(stop_fd),
+      cancel_fd_(cancel_fd), listener_text_(listener.bound_text()),
+      local_is_wildcard_(is_wildcard(listener.local_address())) {
+    if (is_datagram(listener_.transport())) datagram_buffer_.resize(options_.max_packet_size);
+}
+
+RequestIntake::Taken RequestIntake::take() {
+    return is_datagram(listener_.transport()) ? receive_datagram() : accept_connection();
+}
+
+RequestIntake::Taken RequestIntake::accept_connection() {
+    SocketAddress peer;
+    peer.length = sizeof peer.storage;
+    // Non-blocking like the listener: request I/O never blocks in the kernel (it waits
+    // through its IoWaiter), so one flag serves every mode.
+    UniqueFd connection(::accept4(listener_.fd(), peer.get(), &peer.length, SOCK_CLOEXEC | SOCK_NONBLOCK));
+    if (!connection) {
+        const int error = errno;
+        if (error == EAGAIN || error == EWOULDBLOCK) return {Outcome::drained, nullptr};
+        if (error == EINTR || error == ECONNABORTED || error == EPROTO) return {Outcome::dropped, nullptr};
+        log_error(listener_text_ + ": accept: " + std::strerror(error));
+        if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) return {Outcome::exhausted, nullptr};
+        return {Outcome::dropped, nullptr};
+    }
+    SocketAddress local = listener_.local_address();
+    if (local_is_wildcard_) {
+        local.length = sizeof local.storage;
+        ::getsockname(connection.get(), local.get(), &local.length);
+    }
+    if (listener_.transport() == Transport::tcp && options_.tcp_nodelay) {
+        const int on = 1;
+        ::setsockopt(connection.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    }
+    if (peer.length == 0) peer = SocketAddress::unbound_unix();  // Linux may report no address at all
+    return admitted_or_dropped(std::make_unique<StreamRequest>(std::move(connection), listener_.transport(), peer,
+                                                               local, waiter_, options_.timeout));
+}
+
+RequestIntake::Taken RequestIntake::receive_datagram() {
+    SocketAddress peer;
+    peer.length = sizeof peer.storage;
+    const ssize_t length = ::recvfrom(listener_.fd(), datagram_buffer_.data(), datagram_buffer_.size(),
+                                      MSG_DONTWAIT | MSG_TRUNC, peer.get(), &peer.length);
+    if (length < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return {Outcome::drained, nullptr};
+        if (errno != EINTR) log_error(listener_text_ + ": receive: " + std::strerror(errno));
+        return {Outcome::dropped, nullptr};
+    }
+    if (peer.length == 0) {  // an unbound unix-dgram client: served, but cannot get a reply
+        if (listener_.transport() != Transport::unix_dgram) return {Outcome::dropped, nullptr};
+        peer = SocketAddress::unbound_unix();
+    }
+    auto size = static_cast<std::size_t>(length);
+    if (size > datagram_buffer_.size()) {
+        log_warning(listener_text_ + ": datagram from " + format_address(peer) + " truncated from " +
+                    std::to_string(size) + " to max_packet_size " + std::to_string(datagram_buffer_.size()) + " bytes");
+        size = datagram_buffer_.size();
+    }
+    std::vector<char> datagram(datagram_buffer_.begin(), datagram_buffer_.begin() + static_cast<std::ptrdiff_t>(size));
+    return admitted_or_dropped(std::make_unique<DatagramRequest>(listener_.fd(), std::move(datagram),
+                                                                 listener_.transport(), peer, listener_.local_address(),
+                                                                 waiter_, options_.timeout, kMaxDatagramReply));
+}
+
+RequestIntake::Taken RequestIntake::admitted_or_dropped(std::unique_ptr<Request> request) {
+    if (!admit_request(handler_, options_.access, *request)) return {Outcome::dropped, nullptr};  // closed once, here
+    return {Outcome::admitted, std::move(request)};
+}
+
+}  // namespace sockhost
