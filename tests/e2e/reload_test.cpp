@@ -439,6 +439,26 @@ TEST(Reload, PidFileAndControlSocketExistWhileRunningAndAreRemovedAtExit) {
     EXPECT_FALSE(std::filesystem::exists(control));
 }
 
+// The supervisor runs as root and writes pid_file: a symbolic link planted at that path is
+// not followed (the file it names would be truncated and overwritten), and the start fails
+// naming the pid_file.
+TEST(Reload, PidFileIsNotWrittenThroughASymbolicLink) {
+    TempDir elsewhere;
+    const auto victim = elsewhere.path() / "victim";
+    std::ofstream(victim) << "precious\n";
+    const auto link = elsewhere.path() / "sockhost.pid";
+    std::filesystem::create_symlink(victim, link);
+    auto config = with_control({probe_listener()});
+    config["pid_file"] = link.string();
+    const auto failure = run_expecting_exit(config, {test_plugin("probe")});
+    EXPECT_EQ(failure.exit_code, 2) << failure.log;
+    EXPECT_NE(failure.log.find("pid_file " + link.string() + ": cannot write"), std::string::npos) << failure.log;
+    std::ifstream kept(victim);
+    std::string content;
+    std::getline(kept, content);
+    EXPECT_EQ(content, "precious");
+}
+
 // Control clients that never send, and one that asks and never reads, hold up nothing:
 // SIGHUP reloads meanwhile, the silent ones are closed after a while, and then
 // `sockhost reload` gets its answer.

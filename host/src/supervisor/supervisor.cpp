@@ -6,18 +6,11 @@
 //
 // One thread, one poll() loop over a signalfd, the control socket and its clients
 // (control_socket.hpp), and each worker's status pipe and pidfd.
-#include <sockhost/host/host_process.hpp>
+#include "supervisor.hpp"
 
-#include <sockhost/host/shared/effective_config.hpp>
 #include <sockhost/host/shared/inherited_listeners.hpp>
 #include <sockhost/host/shared/log.hpp>
-#include <sockhost/host/supervisor/control_socket.hpp>
-#include <sockhost/host/supervisor/generation.hpp>
-#include <sockhost/host/supervisor/listener_set.hpp>
-#include <sockhost/host/supervisor/pid_file.hpp>
-#include <sockhost/host/supervisor/systemd_notify.hpp>
 
-#include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -28,107 +21,7 @@
 
 namespace sockhost {
 
-namespace {
-
 using namespace std::chrono_literals;
-
-// Past drain_timeout a draining worker has this long to exit before it is killed: its own
-// deadline cancels requests at drain_timeout, then it still closes and reaps.
-constexpr auto kDrainGrace = 5s;
-// Generations still draining beyond this many are cut short (oldest first).
-constexpr std::size_t kMaxDraining = 4;
-// After a promotion, the old generation's workers have this long to say DRAINING before
-// the reload is reported complete anyway.
-constexpr auto kHandoverTimeout = 2s;
-
-std::string seconds_text(std::chrono::milliseconds duration) {
-    const auto millis = duration.count();
-    return millis % 1000 == 0 ? std::to_string(millis / 1000) + " s" : std::to_string(millis) + " ms";
-}
-
-// Who waits for a reload's outcome: the control clients of the reload under way, and
-// those of the one coalesced after it.
-struct ReloadWaiters {
-    std::vector<ControlClient> current;
-    std::vector<ControlClient> next;
-    bool again = false;  // a reload was asked for while one was under way
-
-    void answer_current(const std::string &answer) {
-        for (auto &client : current) client.answer(answer);
-        current.clear();
-    }
-    void answer_all(const std::string &answer) {
-        answer_current(answer);
-        for (auto &client : next) client.answer(answer);
-        next.clear();
-        again = false;
-    }
-};
-
-// After a promotion: the old generation, until every worker of it said DRAINING. Only
-// then is the reload reported complete, so a request made after the answer reaches the
-// new generation.
-struct Handover {
-    Generation *old_generation = nullptr;
-    Clock::time_point deadline;
-};
-
-class Supervisor {
-public:
-    Supervisor(std::filesystem::path config_file, std::filesystem::path binary)
-        : config_file_(std::move(config_file)), binary_(std::move(binary)),
-          notifier_(SystemdNotifier::from_environment()) {}
-
-    int run();
-
-private:
-    Result<void> start();
-    Result<std::unique_ptr<Generation>> launch(const EffectiveConfig &effective);
-    void loop();
-    std::vector<pollfd> watched_fds() const;
-    int poll_timeout_ms() const;
-
-    // Events, in the loop's order.
-    void on_signals();
-    void on_control();
-    void on_starting();
-    void on_serving();
-    void on_draining();
-    void on_worker_exits(Generation &generation);
-    void check_deadlines();
-
-    // Reloads.
-    void request_reload(std::optional<ControlClient> client);
-    void begin_reload();
-    void reload_failed(const std::string &reason);
-    void reload_settled(const std::string &answer);
-    void promote_starting();
-    void log_first_listeners() const;
-    void complete_handover();
-    void fail_starting(const std::string &reason);
-
-    void begin_stop(bool graceful, int signal_number);
-    void retire_unused_listeners() { listeners_.retire_all_but(generations_.listener_keys()); }
-    std::string serving_status() const;
-    bool stopping() const { return stop_deadline_.has_value(); }
-
-    std::filesystem::path config_file_;
-    std::filesystem::path binary_;
-    SystemdNotifier notifier_;
-    HostConfig config_;        // the serving generation's
-    EffectiveConfig pending_;  // the starting generation's
-    ListenerSet listeners_;
-    UniqueFd signals_;
-    std::optional<ControlServer> control_;
-    std::optional<PidFile> pid_file_;
-    ReloadWaiters waiters_;
-    std::optional<Handover> handover_;
-    Generations generations_;
-    int next_generation_ = 1;
-    std::optional<Clock::time_point> stop_deadline_;  // set once stopping
-    bool startup_failed_ = false;
-    int exit_code_ = exit_ok;
-};
 
 Result<std::unique_ptr<Generation>> Supervisor::launch(const EffectiveConfig &effective) {
     auto keys = listeners_.acquire(effective.config.listeners);
@@ -356,129 +249,6 @@ void Supervisor::check_deadlines() {
     }
 }
 
-void Supervisor::request_reload(std::optional<ControlClient> client) {
-    if (stopping()) {
-        if (client) client->answer("failed the supervisor is stopping");
-        return;
-    }
-    if (generations_.starting || handover_) {
-        // Coalesced: one more reload starts when this one has its outcome, reading the
-        // files again; every request made meanwhile gets that reload's outcome.
-        if (!waiters_.again)
-            log_info("reload requested while " +
-                     (generations_.starting ? generations_.starting : generations_.serving)->name() +
-                     " is starting: it follows once that one settles");
-        waiters_.again = true;
-        if (client) waiters_.next.push_back(std::move(*client));
-        return;
-    }
-    if (client) waiters_.current.push_back(std::move(*client));
-    begin_reload();
-}
-
-void Supervisor::begin_reload() {
-    notifier_.notify(SystemdNotifier::reloading_state() + "\nSTATUS=reloading " + config_file_.string());
-    auto effective = read_effective_config(config_file_);
-    if (!effective) return reload_failed(effective.error().message);
-    for (const auto &note : effective->notes) log_info(note);
-    auto generation = launch(*effective);
-    if (!generation) {
-        retire_unused_listeners();
-        return reload_failed(generation.error().message);
-    }
-    pending_ = std::move(*effective);
-    generations_.starting = std::move(*generation);
-    log_info("reload: " + generations_.starting->name() + " starting with " +
-             std::to_string(pending_.config.listeners.size()) + " listener(s) and " +
-             std::to_string(pending_.config.workers) + " worker(s)");
-}
-
-// A reload has its outcome: its waiters get it, and a coalesced reload starts.
-void Supervisor::reload_settled(const std::string &answer) {
-    waiters_.answer_current(answer);
-    if (waiters_.again && !stopping()) {
-        waiters_.again = false;
-        waiters_.current = std::move(waiters_.next);
-        waiters_.next.clear();
-        begin_reload();
-    }
-}
-
-void Supervisor::reload_failed(const std::string &reason) {
-    const std::string kept =
-        generations_.serving ? generations_.serving->name() + " keeps serving" : "nothing is serving";
-    log_error("reload failed: " + reason + "; " + kept);
-    notifier_.notify("READY=1\nSTATUS=reload failed (" + kept + "): " + reason);
-    reload_settled("failed " + reason);
-}
-
-void Supervisor::promote_starting() {
-    auto &serving = generations_.serving;
-    auto &draining = generations_.draining;
-    std::unique_ptr<Generation> promoted = std::move(generations_.starting);
-    const bool first = serving == nullptr;
-    config_ = pending_.config;
-    if (first) {
-        serving = std::move(promoted);
-        log_first_listeners();
-        complete_handover();
-        return;
-    }
-    serving->deadline = Clock::now() + config_.drain_timeout + kDrainGrace;
-    serving->signal_all(SIGTERM);
-    log_info("reload: " + promoted->name() + " is serving; " + serving->name() + " drains (at most " +
-             seconds_text(config_.drain_timeout) + ")");
-    draining.push_back(std::move(serving));
-    if (draining.size() > kMaxDraining) {
-        Generation &oldest = *draining.front();
-        log_warning(oldest.name() + ": more than " + std::to_string(kMaxDraining) +
-                    " generations draining; stopping it now");
-        oldest.signal_all(SIGINT);
-        oldest.deadline = std::min(oldest.deadline, Clock::now() + kDrainGrace);
-    }
-    serving = std::move(promoted);
-    handover_ = Handover{draining.back().get(), Clock::now() + kHandoverTimeout};
-}
-
-void Supervisor::log_first_listeners() const {
-    const auto keys = ListenerSet::keys_of(config_.listeners);
-    for (std::size_t index = 0; index < config_.listeners.size(); ++index) {
-        const auto &listener = config_.listeners[index];
-        log_info("listening on " + listeners_.at(keys[index]).bound_text() + " (plugin " + listener.plugin +
-                 ", mode " + std::string(mode_name(listener.options.mode)) + ")");
-    }
-    log_info("ready: " + std::to_string(config_.listeners.size()) + " listener(s), " +
-             std::to_string(config_.workers) + " worker(s), " + generations_.serving->name());
-}
-
-void Supervisor::complete_handover() {
-    handover_.reset();
-    notifier_.notify("READY=1\nSTATUS=" + serving_status());
-    reload_settled("ok " + generations_.serving->name() + " is serving " + std::to_string(config_.listeners.size()) +
-                   " listener(s)");
-}
-
-std::string Supervisor::serving_status() const {
-    return generations_.serving->name() + " serving " + std::to_string(config_.listeners.size()) +
-           " listener(s) with " + std::to_string(generations_.serving->workers.size()) + " worker(s)";
-}
-
-void Supervisor::fail_starting(const std::string &reason) {
-    std::unique_ptr<Generation> failed = std::move(generations_.starting);
-    // Workers that reported READY may hold requests already: they drain. The rest never
-    // served anything and are killed (one stuck loading a plugin would not heed SIGTERM).
-    for (auto &worker : failed->workers) worker.process.signal(worker.ready ? SIGTERM : SIGKILL);
-    failed->deadline = Clock::now() + pending_.config.drain_timeout + kDrainGrace;
-    if (!generations_.serving) {
-        log_error(reason + "; not started");
-        exit_code_ = exit_startup_failure;
-        startup_failed_ = true;
-        return;
-    }
-    generations_.draining.push_back(std::move(failed));
-    reload_failed(reason);
-}
-
 void Supervisor::begin_stop(bool graceful, int signal_number) {
     const int forwarded = graceful ? SIGTERM : SIGINT;
     if (stopping() && graceful) return;
@@ -501,6 +271,8 @@ void Supervisor::begin_stop(bool graceful, int signal_number) {
     if (generations_.serving) generations_.serving->signal_all(forwarded);
     for (auto &generation : generations_.draining) generation->signal_all(forwarded);
 }
+
+namespace {
 
 // The binary on disk, resolved once: a reload executes what is installed at this path now.
 std::filesystem::path own_binary() {

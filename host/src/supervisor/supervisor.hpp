@@ -1,0 +1,125 @@
+// The supervisor's state and its event handlers; supervisor.cpp has its loop, the
+// workers' exits and the stop, reload.cpp the reload from start to handover. See
+// supervisor.cpp for the states a generation moves through.
+#pragma once
+
+#include <sockhost/host/host_process.hpp>
+
+#include <sockhost/host/shared/effective_config.hpp>
+#include <sockhost/host/supervisor/control_socket.hpp>
+#include <sockhost/host/supervisor/generation.hpp>
+#include <sockhost/host/supervisor/listener_set.hpp>
+#include <sockhost/host/supervisor/pid_file.hpp>
+#include <sockhost/host/supervisor/systemd_notify.hpp>
+
+#include <poll.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sockhost {
+
+// Past drain_timeout a draining worker has this long to exit before it is killed: its own
+// deadline cancels requests at drain_timeout, then it still closes and reaps.
+inline constexpr auto kDrainGrace = std::chrono::seconds(5);
+// Generations still draining beyond this many are cut short (oldest first).
+inline constexpr std::size_t kMaxDraining = 4;
+// After a promotion, the old generation's workers have this long to say DRAINING before
+// the reload is reported complete anyway.
+inline constexpr auto kHandoverTimeout = std::chrono::seconds(2);
+
+// "5 s", or "250 ms" where it is not whole seconds.
+inline std::string seconds_text(std::chrono::milliseconds duration) {
+    const auto millis = duration.count();
+    return millis % 1000 == 0 ? std::to_string(millis / 1000) + " s" : std::to_string(millis) + " ms";
+}
+
+// Who waits for a reload's outcome: the control clients of the reload under way, and
+// those of the one coalesced after it.
+struct ReloadWaiters {
+    std::vector<ControlClient> current;
+    std::vector<ControlClient> next;
+    bool again = false;  // a reload was asked for while one was under way
+
+    void answer_current(const std::string &answer) {
+        for (auto &client : current) client.answer(answer);
+        current.clear();
+    }
+    void answer_all(const std::string &answer) {
+        answer_current(answer);
+        for (auto &client : next) client.answer(answer);
+        next.clear();
+        again = false;
+    }
+};
+
+// After a promotion: the old generation, until every worker of it said DRAINING. Only
+// then is the reload reported complete, so a request made after the answer reaches the
+// new generation.
+struct Handover {
+    Generation *old_generation = nullptr;
+    Clock::time_point deadline;
+};
+
+class Supervisor {
+public:
+    Supervisor(std::filesystem::path config_file, std::filesystem::path binary)
+        : config_file_(std::move(config_file)), binary_(std::move(binary)),
+          notifier_(SystemdNotifier::from_environment()) {}
+
+    int run();
+
+private:
+    Result<void> start();
+    Result<std::unique_ptr<Generation>> launch(const EffectiveConfig &effective);
+    void loop();
+    std::vector<pollfd> watched_fds() const;
+    int poll_timeout_ms() const;
+
+    // Events, in the loop's order.
+    void on_signals();
+    void on_control();
+    void on_starting();
+    void on_serving();
+    void on_draining();
+    void on_worker_exits(Generation &generation);
+    void check_deadlines();
+
+    // Reloads.
+    void request_reload(std::optional<ControlClient> client);
+    void begin_reload();
+    void reload_failed(const std::string &reason);
+    void reload_settled(const std::string &answer);
+    void promote_starting();
+    void log_first_listeners() const;
+    void complete_handover();
+    void fail_starting(const std::string &reason);
+
+    void begin_stop(bool graceful, int signal_number);
+    void retire_unused_listeners() { listeners_.retire_all_but(generations_.listener_keys()); }
+    std::string serving_status() const;
+    bool stopping() const { return stop_deadline_.has_value(); }
+
+    std::filesystem::path config_file_;
+    std::filesystem::path binary_;
+    SystemdNotifier notifier_;
+    HostConfig config_;        // the serving generation's
+    EffectiveConfig pending_;  // the starting generation's
+    ListenerSet listeners_;
+    UniqueFd signals_;
+    std::optional<ControlServer> control_;
+    std::optional<PidFile> pid_file_;
+    ReloadWaiters waiters_;
+    std::optional<Handover> handover_;
+    Generations generations_;
+    int next_generation_ = 1;
+    std::optional<Clock::time_point> stop_deadline_;  // set once stopping
+    bool startup_failed_ = false;
+    int exit_code_ = exit_ok;
+};
+
+}  // namespace sockhost
