@@ -1,7 +1,7 @@
 #include <sockhost/host/shared/config.hpp>
 
 #include "json_object_reader.hpp"
-#include "listener_config.hpp"
+#include "parse_listener.hpp"
 
 #include <fstream>
 #include <sstream>

@@ -1,4 +1,4 @@
-#include "listener_config.hpp"
+#include "parse_listener.hpp"
 
 #include <sockhost/host/shared/privileges.hpp>
 

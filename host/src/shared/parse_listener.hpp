@@ -1,4 +1,4 @@
-// Parsing one listener object. Private to the config parsers.
+// Parsing one listener object (listener_config.cpp). Private to the config parsers.
 #pragma once
 
 #include <sockhost/host/shared/listener_config.hpp>
