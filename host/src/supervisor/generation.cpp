@@ -1,6 +1,8 @@
 #include <sockhost/host/supervisor/generation.hpp>
 
+#include <sockhost/host/shared/effective_config.hpp>
 #include <sockhost/host/shared/log.hpp>
+#include <sockhost/host/supervisor/listener_set.hpp>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -185,6 +187,34 @@ bool Generation::all_exited() const {
 
 void Generation::signal_all(int signal_number) {
     for (auto &worker : workers) worker.process.signal(signal_number);
+}
+
+Result<std::unique_ptr<Generation>> start_generation(int number, const std::filesystem::path &binary,
+                                                     const EffectiveConfig &effective, ListenerSet &listeners) {
+    auto keys = listeners.acquire(effective.config.listeners);
+    if (!keys) return std::unexpected(keys.error());
+    auto generation = std::make_unique<Generation>();
+    generation->number = number;
+    generation->launch.binary = binary;
+    auto memfd = make_config_memfd(effective.snapshot.to_json());
+    if (!memfd) return std::unexpected(memfd.error());
+    generation->launch.config = std::move(*memfd);
+    for (std::size_t index = 0; index < keys->size(); ++index) {
+        generation->launch.listener_fds.push_back(listeners.at((*keys)[index]).fd());
+        const auto &name = effective.config.listeners[index].name;
+        generation->launch.listener_names.push_back(name.empty() ? "listener" + std::to_string(index) : name);
+        generation->listener_keys.insert((*keys)[index]);
+    }
+    generation->deadline = Clock::now() + effective.config.ready_timeout;
+    for (int index = 1; index <= effective.config.workers; ++index) {
+        if (auto spawned = generation->spawn_worker(index); !spawned) {
+            generation->signal_all(SIGKILL);
+            return std::unexpected(spawned.error());
+        }
+        log_debug(generation->name() + " worker " + std::to_string(index) + " started (pid " +
+                  std::to_string(generation->workers.back().process.pid()) + ")");
+    }
+    return generation;
 }
 
 bool Generations::all_exited() const {

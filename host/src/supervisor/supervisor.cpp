@@ -23,33 +23,6 @@ namespace sockhost {
 
 using namespace std::chrono_literals;
 
-Result<std::unique_ptr<Generation>> Supervisor::launch(const EffectiveConfig &effective) {
-    auto keys = listeners_.acquire(effective.config.listeners);
-    if (!keys) return std::unexpected(keys.error());
-    auto generation = std::make_unique<Generation>();
-    generation->number = next_generation_++;
-    generation->launch.binary = binary_;
-    auto memfd = make_config_memfd(effective.snapshot.to_json());
-    if (!memfd) return std::unexpected(memfd.error());
-    generation->launch.config = std::move(*memfd);
-    for (std::size_t index = 0; index < keys->size(); ++index) {
-        generation->launch.listener_fds.push_back(listeners_.at((*keys)[index]).fd());
-        const auto &name = effective.config.listeners[index].name;
-        generation->launch.listener_names.push_back(name.empty() ? "listener" + std::to_string(index) : name);
-        generation->listener_keys.insert((*keys)[index]);
-    }
-    generation->deadline = Clock::now() + effective.config.ready_timeout;
-    for (int index = 1; index <= effective.config.workers; ++index) {
-        if (auto spawned = generation->spawn_worker(index); !spawned) {
-            generation->signal_all(SIGKILL);
-            return std::unexpected(spawned.error());
-        }
-        log_debug(generation->name() + " worker " + std::to_string(index) + " started (pid " +
-                  std::to_string(generation->workers.back().process.pid()) + ")");
-    }
-    return generation;
-}
-
 Result<void> Supervisor::start() {
     auto effective = read_effective_config(config_file_);
     if (!effective) return std::unexpected(effective.error());
@@ -74,7 +47,7 @@ Result<void> Supervisor::start() {
         pid_file_ = std::move(*pid_file);
     }
     pending_ = std::move(*effective);
-    auto generation = launch(pending_);
+    auto generation = start_generation(next_generation_++, binary_, pending_, listeners_);
     if (!generation) return std::unexpected(generation.error());
     generations_.starting = std::move(*generation);
     return {};

@@ -75,7 +75,6 @@ public:
 
 private:
     Result<void> start();
-    Result<std::unique_ptr<Generation>> launch(const EffectiveConfig &effective);
     void loop();
     std::vector<pollfd> watched_fds() const;
     int poll_timeout_ms() const;

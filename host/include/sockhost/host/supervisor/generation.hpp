@@ -20,6 +20,9 @@
 
 namespace sockhost {
 
+struct EffectiveConfig;
+class ListenerSet;
+
 // What every worker of a generation is started with.
 struct WorkerLaunch {
     std::filesystem::path binary;         // resolved once, when the supervisor started
@@ -65,6 +68,11 @@ struct Generation {
     void signal_all(int signal_number);
     std::string name() const { return "generation " + std::to_string(number); }
 };
+
+// Starts generation `number` of `effective`: acquires its listeners from `listeners`
+// (binding those not held yet), writes its configuration memfd and spawns its workers.
+Result<std::unique_ptr<Generation>> start_generation(int number, const std::filesystem::path &binary,
+                                                     const EffectiveConfig &effective, ListenerSet &listeners);
 
 // The supervisor's generations: one starting (during a reload), one serving, and those
 // still draining, oldest first.
