@@ -157,6 +157,51 @@ TEST(Reload, BrokenPluginFailsTheReloadWithItsReasonAndNothingChanges) {
     EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
 }
 
+// Input the JSON library refuses by throwing, rather than by a parse error: a number
+// beyond a double's range, and a listener `config` nested 70,000 levels (whose text is
+// written again for the worker). Each is a failed reload; the supervisor and generation 1
+// serve on, and --check refuses both.
+TEST(Reload, NumberBeyondADoubleAndDeepNestingFailTheReloadAndTheHostServesOn) {
+    HostUnderTest host(with_control({probe_listener()}), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const std::string worker = stream_exchange(host.listening()[0], "pid\n");
+    std::ostringstream good_text;
+    good_text << std::ifstream(host.config_path()).rdbuf();
+    const std::string good = good_text.str();
+
+    install_file(test_plugin("probe"), host.plugin_dir() / "extra.so");
+    write_file(host.plugin_dir() / "extra.json", R"({"listeners": [{"listen": "tcp://127.0.0.1:0", "timeout": 1e400}]})");
+    auto outcome = reload(host);
+    EXPECT_EQ(outcome.exit_code, 1) << outcome.output;
+    EXPECT_NE(outcome.output.find("extra.json: not valid JSON"), std::string::npos) << outcome.output;
+    std::filesystem::remove(host.plugin_dir() / "extra.json");
+
+    auto overflowing = nlohmann::json::parse(good);
+    overflowing["drain_timeout"] = "DRAIN";
+    std::string text = overflowing.dump();
+    text.replace(text.find("\"DRAIN\""), 7, "1e400");
+    write_file(host.config_path(), text);
+    outcome = reload(host);
+    EXPECT_EQ(outcome.exit_code, 1) << outcome.output;
+    EXPECT_NE(outcome.output.find("not valid JSON"), std::string::npos) << outcome.output;
+    EXPECT_EQ(run_sockhost_command("--check -c " + host.config_path().string()).exit_code, 2);
+
+    auto nested = nlohmann::json::parse(good);
+    nested["listeners"][0]["config"] = "NESTED";
+    text = nested.dump();
+    text.replace(text.find("\"NESTED\""), 8, std::string(70000, '[') + std::string(70000, ']'));
+    write_file(host.config_path(), text);
+    outcome = reload(host);
+    EXPECT_EQ(outcome.exit_code, 1) << outcome.output;
+    EXPECT_NE(outcome.output.find("nested deeper than"), std::string::npos) << outcome.output;
+    EXPECT_EQ(run_sockhost_command("--check -c " + host.config_path().string()).exit_code, 2);
+
+    EXPECT_EQ(stream_exchange(host.listening()[0], "pid\n"), worker) << "generation 1 still serves";
+    write_file(host.config_path(), good);
+    EXPECT_EQ(reload(host).exit_code, 0) << "the supervisor answers: it is alive";
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
 TEST(Reload, NewListenerThatCannotBindFailsTheReloadAndBindsNothing) {
     HostUnderTest host(with_control({probe_listener()}), {test_plugin("probe")});
     ASSERT_TRUE(host.ready()) << host.log();

@@ -118,3 +118,37 @@ TEST(Config, ErrorsNameTheKeyAndTheReason) {
 }
 
 }  // namespace
+
+namespace {
+
+// The JSON library throws for these instead of reporting a parse error; each must come
+// back as an error naming the file, never as an exception that ends the supervisor.
+TEST(Config, NumberBeyondADoubleIsAnErrorNotAnException) {
+    for (const std::string &text : {
+             std::string(R"({"plugin_dir": "p", "drain_timeout": 1e400})"),
+             std::string(R"({"plugin_dir": "p", "listeners": [{"listen": "tcp://127.0.0.1:0", "plugin": "echo", "request_queue_size": -1e400}]})"),
+             std::string(R"({"plugin_dir": "p", "listeners": [{"listen": "tcp://127.0.0.1:0", "plugin": "echo", "config": {"x": 1e999}}]})")}) {
+        const std::string message = error_of(text);
+        EXPECT_TRUE(message.starts_with("config test.json: not valid JSON")) << message;
+        EXPECT_NE(message.find("number overflow"), std::string::npos) << message;
+    }
+    const auto sidecar = sockhost::parse_sidecar(R"({"listeners": [{"listen": "udp://127.0.0.1:0", "timeout": 1e400}]})",
+                                                 "/etc/sockhost/plugins", "echo.json", "echo");
+    ASSERT_FALSE(sidecar);
+    EXPECT_TRUE(sidecar.error().message.starts_with("sidecar echo.json: not valid JSON")) << sidecar.error().message;
+}
+
+// A plugin's `config` is written out again as text for the plugin: nesting beyond the
+// limit would overflow the stack there, so it is refused when read.
+TEST(Config, NestingDeeperThanTheLimitIsRefused) {
+    const auto nested = [](std::size_t depth) {
+        return R"({"plugin_dir": "p", "listeners": [{"listen": "tcp://127.0.0.1:0", "plugin": "echo", "config": )" +
+               std::string(depth, '[') + std::string(depth, ']') + "}]}";
+    };
+    EXPECT_EQ(error_of(nested(60)), "(accepted)");
+    const std::string message = error_of(nested(70000));
+    EXPECT_TRUE(message.starts_with("config test.json: ")) << message;
+    EXPECT_NE(message.find("nested deeper than 64 levels"), std::string::npos) << message;
+}
+
+}  // namespace

@@ -28,13 +28,23 @@ Result<LogLevel> parse_log_level(const std::string &text) {
     return fail("log_level: unknown level '" + text + "' (use debug, info, warning or error)");
 }
 
+// Deeper documents are refused while they are read: writing a plugin's `config` out again
+// as text (for the plugin) recurses once per level, and 70,000 levels overflow the stack.
+constexpr int kMaxNesting = 64;
+
 Result<json> parse_json_object(std::string_view text) {
     json document;
+    bool too_deep = false;
+    const json::parser_callback_t limit_depth = [&](int depth, json::parse_event_t, json &) {
+        if (depth > kMaxNesting) too_deep = true;
+        return !too_deep;  // false discards the value: nothing deeper is kept
+    };
     try {
-        document = json::parse(text);
-    } catch (const json::parse_error &error) {
+        document = json::parse(text, limit_depth);
+    } catch (const json::exception &error) {  // parse_error, and out_of_range for 1e400
         return fail(std::string("not valid JSON: ") + error.what());
     }
+    if (too_deep) return fail("nested deeper than " + std::to_string(kMaxNesting) + " levels");
     if (!document.is_object()) return fail("expected a JSON object at the top");
     return document;
 }
