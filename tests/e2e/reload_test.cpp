@@ -370,6 +370,33 @@ TEST(Reload, CheckValidatesTheConfigAndLoadsEveryPlugin) {
         << outcome.output;
 }
 
+// --check refuses what a start would fail on at bind: a host that does not resolve, and two
+// listeners written differently that would bind one address (one would get nothing).
+TEST(Reload, CheckRefusesAnUnresolvableHostAndListenersThatBindOneAddress) {
+    TempDir dir;
+    std::filesystem::create_directories(dir / "plugins");
+    std::filesystem::create_symlink(test_plugin("probe"), dir / "plugins" / "probe.so");
+    nlohmann::json config = {{"plugin_dir", "plugins"}, {"listeners", {probe_listener()}}};
+    config["listeners"][0]["listen"] = "tcp://no-such-host.invalid:8080";
+    write_file(dir / "unresolvable.json", config.dump());
+    auto outcome = run_sockhost_command("--check -c " + (dir / "unresolvable.json").string());
+    EXPECT_EQ(outcome.exit_code, 2) << outcome.output;
+    EXPECT_NE(outcome.output.find("'tcp://no-such-host.invalid:8080': cannot resolve host"), std::string::npos)
+        << outcome.output;
+
+    const int port = 8080;  // nothing is bound: any port will do
+    config["listeners"][0]["listen"] = "tcp://127.0.0.1:" + std::to_string(port);
+    config["listeners"].push_back(config["listeners"][0]);
+    config["listeners"][1]["listen"] = "tcp://localhost:" + std::to_string(port);
+    write_file(dir / "overlapping.json", config.dump());
+    outcome = run_sockhost_command("--check -c " + (dir / "overlapping.json").string());
+    EXPECT_EQ(outcome.exit_code, 2) << outcome.output;
+    EXPECT_NE(outcome.output.find("listener tcp://localhost:" + std::to_string(port) + ": binds 127.0.0.1:" +
+                                  std::to_string(port) + ", which listener tcp://127.0.0.1:" + std::to_string(port)),
+              std::string::npos)
+        << outcome.output;
+}
+
 TEST(Reload, ReloadWithoutARunningSupervisorIsAClearError) {
     TempDir dir;
     write_file(dir / "sockhost.json", R"({"plugin_dir": ".", "control_socket": "control.sock", "listeners": []})");

@@ -79,3 +79,18 @@ TEST(SocketAddress, FormatsResolvedAddresses) {
 }
 
 }  // namespace
+
+namespace {
+
+// Digits and dots are an IPv4 address or a mistake: never a host name to look up.
+TEST(ListenAddress, NumericHostThatIsNoIPv4AddressIsRefused) {
+    for (const char *text : {"tcp://999.1.1.1:80", "udp://127.1:53", "tcp://1.2.3.4.5:80", "tcp://1..2.3:80"}) {
+        const auto address = sockhost::parse_listen_address(text);
+        ASSERT_FALSE(address) << text;
+        EXPECT_NE(address.error().message.find("is not an IPv4 address"), std::string::npos) << address.error().message;
+    }
+    EXPECT_TRUE(sockhost::parse_listen_address("tcp://10.0.0.255:80"));
+    EXPECT_TRUE(sockhost::parse_listen_address("tcp://localhost:80")) << "a name is still looked up at bind";
+}
+
+}  // namespace

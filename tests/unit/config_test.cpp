@@ -152,3 +152,57 @@ TEST(Config, NestingDeeperThanTheLimitIsRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Config, KeyGivenTwiceIsRefusedNotTakenLast) {
+    const std::string top = error_of(R"({"plugin_dir": "p", "drain_timeout": 1, "drain_timeout": 2})");
+    EXPECT_NE(top.find("key 'drain_timeout' is given twice in one object"), std::string::npos) << top;
+    const std::string nested = error_of(
+        R"({"plugin_dir": "p", "listeners": [{"listen": "tcp://127.0.0.1:0", "plugin": "echo", "plugin": "http"}]})");
+    EXPECT_NE(nested.find("key 'plugin' is given twice"), std::string::npos) << nested;
+    EXPECT_EQ(error_of(R"({"plugin_dir": "p", "listeners": [{"listen": "tcp://127.0.0.1:0", "plugin": "echo", "config": {"a": 1}},
+                                                           {"listen": "tcp://127.0.0.1:0", "plugin": "echo", "config": {"a": 2}}]})"),
+              "(accepted)")
+        << "the same key in two objects is fine";
+}
+
+// 0 means "no timeout": a small positive timeout must not round to it.
+TEST(Config, PositiveTimeoutBelowAMillisecondIsRefused) {
+    const std::string message = error_of(
+        R"({"plugin_dir": "p", "listeners": [{"listen": "tcp://127.0.0.1:0", "plugin": "echo", "timeout": 0.0004}]})");
+    EXPECT_NE(message.find("listeners[0].timeout: 0.0004 is below the 1 ms resolution"), std::string::npos) << message;
+    EXPECT_EQ(error_of(R"({"plugin_dir": "p", "listeners": [{"listen": "tcp://127.0.0.1:0", "plugin": "echo", "timeout": 0.001}]})"),
+              "(accepted)");
+}
+
+std::vector<sockhost::ListenerConfig> listeners_of(const std::vector<std::string> &addresses) {
+    std::vector<sockhost::ListenerConfig> listeners;
+    for (const auto &text : addresses) {
+        sockhost::ListenerConfig listener;
+        listener.address = *sockhost::parse_listen_address(text);
+        listeners.push_back(listener);
+    }
+    return listeners;
+}
+
+// Written differently, bound the same: one of the two would silently get every datagram.
+TEST(Config, ListenersThatResolveToOneAddressAreRefused) {
+    for (const auto &pair : std::vector<std::vector<std::string>>{{"udp://127.0.0.1:5353", "udp://localhost:5353"},
+                                                                  {"udp://*:5353", "udp://127.0.0.1:5353"},
+                                                                  {"tcp://[::1]:8080", "tcp://[::]:8080"}}) {
+        const auto checked = sockhost::check_listeners_bindable(listeners_of(pair));
+        ASSERT_FALSE(checked) << pair[0] << " and " << pair[1];
+        EXPECT_NE(checked.error().message.find("already covers"), std::string::npos) << checked.error().message;
+    }
+    EXPECT_TRUE(sockhost::check_listeners_bindable(listeners_of({"udp://127.0.0.1:5353", "tcp://127.0.0.1:5353"})))
+        << "tcp and udp ports are apart";
+    EXPECT_TRUE(sockhost::check_listeners_bindable(listeners_of({"udp://127.0.0.1:0", "udp://localhost:0"})))
+        << "port 0 is a new port each time";
+    EXPECT_TRUE(sockhost::check_listeners_bindable(listeners_of({"tcp://127.0.0.1:8080", "tcp://[::1]:8080"})));
+    const auto unresolvable = sockhost::check_listeners_bindable(listeners_of({"tcp://no-such-host.invalid:80"}));
+    ASSERT_FALSE(unresolvable);
+    EXPECT_NE(unresolvable.error().message.find("cannot resolve host"), std::string::npos) << unresolvable.error().message;
+}
+
+}  // namespace

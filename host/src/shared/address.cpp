@@ -71,6 +71,13 @@ Result<ListenAddress> parse_inet(Transport transport, std::string_view original,
                     "' is not a number from 0 to 65535");
     address.port = static_cast<std::uint16_t>(port);
     if (address.host == "*") address.host.clear();
+    // Digits and dots only is meant as an IPv4 address, never a name to look up:
+    // "999.1.1.1" or "127.1" is a mistake, not a host.
+    in_addr ipv4{};
+    if (!address.host.empty() && address.host.find_first_not_of("0123456789.") == std::string::npos &&
+        ::inet_pton(AF_INET, address.host.c_str(), &ipv4) != 1)
+        return fail("listen address '" + std::string(original) + "': '" + address.host +
+                    "' is not an IPv4 address (four numbers from 0 to 255, as 127.0.0.1)");
     return address;
 }
 
@@ -121,6 +128,25 @@ std::string format_address(const SocketAddress &address) {
     }
     default: return "(unknown address family " + std::to_string(address.family()) + ")";
     }
+}
+
+bool same_port_overlapping(const SocketAddress &first, const SocketAddress &second) {
+    if (first.family() != second.family()) return false;
+    if (first.family() == AF_INET) {
+        const auto &a = *reinterpret_cast<const sockaddr_in *>(&first.storage);
+        const auto &b = *reinterpret_cast<const sockaddr_in *>(&second.storage);
+        const auto any = htonl(INADDR_ANY);
+        return a.sin_port == b.sin_port &&
+               (a.sin_addr.s_addr == b.sin_addr.s_addr || a.sin_addr.s_addr == any || b.sin_addr.s_addr == any);
+    }
+    if (first.family() == AF_INET6) {
+        const auto &a = *reinterpret_cast<const sockaddr_in6 *>(&first.storage);
+        const auto &b = *reinterpret_cast<const sockaddr_in6 *>(&second.storage);
+        return a.sin6_port == b.sin6_port &&
+               (IN6_ARE_ADDR_EQUAL(&a.sin6_addr, &b.sin6_addr) || IN6_IS_ADDR_UNSPECIFIED(&a.sin6_addr) ||
+                IN6_IS_ADDR_UNSPECIFIED(&b.sin6_addr));
+    }
+    return false;
 }
 
 Result<SocketAddress> resolve_listen_address(const ListenAddress &listen) {

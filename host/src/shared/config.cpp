@@ -4,6 +4,7 @@
 #include "parse_listener.hpp"
 
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -32,19 +33,33 @@ Result<LogLevel> parse_log_level(const std::string &text) {
 // as text (for the plugin) recurses once per level, and 70,000 levels overflow the stack.
 constexpr int kMaxNesting = 64;
 
+// Parses `text`, refusing what the JSON library would accept silently or throw for: a key
+// given twice in one object (the library keeps the last), nesting deeper than kMaxNesting,
+// and numbers beyond a double's range.
 Result<json> parse_json_object(std::string_view text) {
     json document;
-    bool too_deep = false;
-    const json::parser_callback_t limit_depth = [&](int depth, json::parse_event_t, json &) {
-        if (depth > kMaxNesting) too_deep = true;
-        return !too_deep;  // false discards the value: nothing deeper is kept
+    std::string refused;
+    std::vector<std::set<std::string>> keys_of_open_objects;
+    const json::parser_callback_t check = [&](int depth, json::parse_event_t event, json &parsed) {
+        if (!refused.empty()) return false;
+        if (depth > kMaxNesting) {
+            refused = "nested deeper than " + std::to_string(kMaxNesting) + " levels";
+        } else if (event == json::parse_event_t::object_start) {
+            keys_of_open_objects.emplace_back();
+        } else if (event == json::parse_event_t::object_end && !keys_of_open_objects.empty()) {
+            keys_of_open_objects.pop_back();
+        } else if (event == json::parse_event_t::key && !keys_of_open_objects.empty() &&
+                   !keys_of_open_objects.back().insert(parsed.get<std::string>()).second) {
+            refused = "key '" + parsed.get<std::string>() + "' is given twice in one object";
+        }
+        return refused.empty();  // false discards the value: nothing more is kept
     };
     try {
-        document = json::parse(text, limit_depth);
+        document = json::parse(text, check);
     } catch (const json::exception &error) {  // parse_error, and out_of_range for 1e400
         return fail(std::string("not valid JSON: ") + error.what());
     }
-    if (too_deep) return fail("nested deeper than " + std::to_string(kMaxNesting) + " levels");
+    if (!refused.empty()) return fail(refused);
     if (!document.is_object()) return fail("expected a JSON object at the top");
     return document;
 }
@@ -154,6 +169,30 @@ Result<void> check_listeners_distinct(const std::vector<ListenerConfig> &listene
                 return fail(describe(second) + ".name: '" + listeners[second].name + "' is already used by " +
                             describe(first));
         }
+    return {};
+}
+
+Result<void> check_listeners_bindable(const std::vector<ListenerConfig> &listeners) {
+    struct Resolved {
+        const ListenerConfig *listener;
+        SocketAddress address;
+    };
+    std::vector<Resolved> bound;
+    for (const auto &listener : listeners) {
+        if (!is_inet(listener.address.transport)) continue;
+        auto address = resolve_listen_address(listener.address);
+        if (!address) return std::unexpected(address.error());
+        if (listener.address.port == 0) continue;
+        for (const auto &earlier : bound) {
+            if (earlier.listener->address.transport != listener.address.transport ||
+                !same_port_overlapping(earlier.address, *address))
+                continue;
+            return fail("listener " + listener.address.text() + ": binds " + format_address(*address) +
+                        ", which listener " + earlier.listener->address.text() + " (" +
+                        format_address(earlier.address) + ") already covers");
+        }
+        bound.push_back({&listener, *address});
+    }
     return {};
 }
 

@@ -73,6 +73,8 @@ Result<EffectiveConfig> read_effective_config(const std::filesystem::path &confi
     }
     auto composed = add_sidecar_listeners(std::move(*main_config), snapshot);
     if (!composed) return std::unexpected(composed.error());
+    if (auto bindable = check_listeners_bindable(composed->listeners); !bindable)
+        return fail("config " + snapshot.config_file + ": " + bindable.error().message);
     effective.config = std::move(*composed);
     return effective;
 }

@@ -61,7 +61,11 @@ public:
         const double number = value->get<double>();
         if (!std::isfinite(number) || number < 0 || number > 86400.0 * 365)
             return fail(key_path(key) + ": " + value->dump() + " is not a number of seconds from 0 to one year");
-        out = std::chrono::milliseconds(static_cast<long long>(std::llround(number * 1000)));
+        const auto rounded = std::chrono::milliseconds(static_cast<long long>(std::llround(number * 1000)));
+        // 0 means "none" for some keys: a small positive value must not round to it.
+        if (number > 0 && rounded.count() == 0)
+            return fail(key_path(key) + ": " + value->dump() + " is below the 1 ms resolution (0 means none)");
+        out = rounded;
         return {};
     }
 

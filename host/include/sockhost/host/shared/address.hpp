@@ -61,6 +61,10 @@ struct SocketAddress {
 // "127.0.0.1:80", "[::1]:80", "unix:/run/x.sock", "unix:(unbound)".
 std::string format_address(const SocketAddress &address);
 
+// Two inet addresses of one family and port, equal or one of them the wildcard: binding
+// both would leave one of them without traffic.
+bool same_port_overlapping(const SocketAddress &first, const SocketAddress &second);
+
 // The socket address to bind for an inet or unix listen address.
 Result<SocketAddress> resolve_listen_address(const ListenAddress &address);
 

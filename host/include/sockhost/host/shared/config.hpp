@@ -48,6 +48,12 @@ Result<std::vector<ListenerConfig>> parse_sidecar(std::string_view json_text, co
 
 // Refuses two listeners on the same fixed address (port 0 may repeat) and two listeners
 // with the same `name`; `describe(index)` names a listener in the message.
+// What the supervisor (and --check) checks before binding: every inet listener's host
+// resolves, and no two listeners of one transport would share a port on one address, as
+// written ("127.0.0.1" and "localhost") or through a wildcard ("0.0.0.0" and "127.0.0.1"),
+// where one of the two would silently get every datagram or connection. Port 0 may repeat.
+Result<void> check_listeners_bindable(const std::vector<ListenerConfig> &listeners);
+
 Result<void> check_listeners_distinct(const std::vector<ListenerConfig> &listeners,
                                       const std::function<std::string(std::size_t)> &describe);
 
