@@ -1,12 +1,12 @@
 // Runs a sockhost plugin with no sockets: a host function table over in-memory input and
 // output, one request at a time, for plugin unit tests (GoogleTest or anything else).
-// Header-only; link sockhost::testing (it adds -ldl where needed).
+// Header-only; link the CMake target sockhost::testing (it adds -ldl where needed).
 //
-//   sockhost::testing::Plugin echo("/path/to/echo.so");          // or Plugin(&entry_fn)
-//   sockhost::testing::Input input;
+//   sockhost::sdk::testing::Plugin echo("/path/to/echo.so");     // or Plugin(&entry_fn)
+//   sockhost::sdk::testing::Input input;
 //   input.transport = SOCKHOST_TRANSPORT_TCP;
 //   input.bytes = "hello";                                       // then end of input
-//   auto result = sockhost::testing::run(echo, "{}", input);
+//   auto result = sockhost::sdk::testing::run(echo, "{}", input);
 //   EXPECT_EQ(result.handle, SOCKHOST_OK);
 //   EXPECT_EQ(result.output, "hello");
 //
@@ -44,7 +44,7 @@
 #include <utility>
 #include <vector>
 
-namespace sockhost::testing {
+namespace sockhost::sdk::testing {
 
 // One request as the plugin will see it.
 struct Input {
@@ -471,7 +471,7 @@ public:
 
 private:
     void check_descriptor() const {
-        if (std::string problem = descriptor_problem(descriptor_); !problem.empty())
+        if (std::string problem = ::sockhost::descriptor_problem(descriptor_); !problem.empty())
             throw std::runtime_error(origin_ + ": " + problem);
     }
 
@@ -602,6 +602,6 @@ inline RunResult run(const Plugin &plugin, std::string_view config_json, const I
     return result;
 }
 
-}  // namespace sockhost::testing
+}  // namespace sockhost::sdk::testing
 
 #endif  // SOCKHOST_TESTING_HPP
