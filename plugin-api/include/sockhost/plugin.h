@@ -12,14 +12,16 @@
  *   - Every struct begins with `struct_size`; members are only ever appended. A reader
  *     checks `struct_size` before reading a member added after the first release.
  *   - A change to this file that adds a member bumps SOCKHOST_ABI_MINOR; any other change
- *     bumps SOCKHOST_ABI_MAJOR. The host refuses a plugin with a different major, or a
+ *     to a declaration bumps SOCKHOST_ABI_MAJOR (comments are free: abi-history.txt
+ *     records the declarations). The host refuses a plugin with a different major, or a
  *     newer minor than its own.
  *   - No C++ type and no exception crosses this boundary. Nothing is freed across it.
  *
  * Processes and threads. The supervisor process never loads a plugin: everything here runs
  * in a worker process (a fresh fork+exec of the host; each generation's workers load the
  * plugin anew, so a reload runs the entry function, create and process_init again, in new
- * processes). In a worker, the main thread loads the plugin, calls the entry function and
+ * processes), or in a program that uses the host as a library (there, the thread that
+ * loads the plugin stands for a worker's main thread). In a worker, the main thread loads the plugin, calls the entry function and
  * runs create and process_init before any listener is served, and destroy after every
  * listener's loop has stopped. Each listener has one loop thread, which accepts (or
  * receives a datagram) and runs verify; setup, handle and finish of one request then run,
