@@ -13,7 +13,7 @@ class Daytime {
 public:
     explicit Daytime(std::string_view config_json) { plugin_config::parse("daytime", config_json, {}); }
 
-    void handle(sockhost::Request &request) {
+    void handle(sockhost::sdk::Request &request) {
         const std::time_t now = std::time(nullptr);
         std::tm local{};
         if (localtime_r(&now, &local) == nullptr) throw std::runtime_error("localtime_r failed");

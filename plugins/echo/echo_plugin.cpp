@@ -25,7 +25,7 @@ class Echo {
 public:
     explicit Echo(std::string_view config_json) { plugin_config::parse("echo", config_json, {}); }
 
-    void handle(sockhost::Request &request) {
+    void handle(sockhost::sdk::Request &request) {
         char small[kStackChunkBytes];
         std::unique_ptr<char[]> bulk;
         std::span<char> chunk(small);

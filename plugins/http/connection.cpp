@@ -34,7 +34,7 @@ ConnectionReply connection_reply(const RequestHead &head, bool host_stopping) {
 }  // namespace
 
 Connection::Connection(const HttpConfig &config, const Responses &responses,
-                       sockhost::Request &request)
+                       sockhost::sdk::Request &request)
     : config_(config),
       responses_(responses),
       request_(request),
@@ -110,7 +110,7 @@ bool Connection::fill() {
         return true;
     }
     if (count == 0 || (begin_ == end_ && !in_body_)) return false;
-    throw sockhost::IoError(host_.last_error(raw_));  // mid-request: worth logging
+    throw sockhost::sdk::IoError(host_.last_error(raw_));  // mid-request: worth logging
 }
 
 // The offset just past the blank line ending the head that starts at begin_, or kNotFound.

@@ -16,7 +16,7 @@
 
 class Connection {
 public:
-    Connection(const HttpConfig &config, const Responses &responses, sockhost::Request &request);
+    Connection(const HttpConfig &config, const Responses &responses, sockhost::sdk::Request &request);
     void serve();
 
 private:
@@ -34,7 +34,7 @@ private:
 
     const HttpConfig &config_;
     const Responses &responses_;
-    sockhost::Request &request_;
+    sockhost::sdk::Request &request_;
     const sockhost_host_api &host_;
     sockhost_request *const raw_;
 

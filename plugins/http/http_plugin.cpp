@@ -17,7 +17,7 @@ public:
     explicit Http(std::string_view config_json)
         : config_(parse_http_config(config_json)), responses_(config_.body, config_.content_type) {}
 
-    void handle(sockhost::Request &request) { Connection(config_, responses_, request).serve(); }
+    void handle(sockhost::sdk::Request &request) { Connection(config_, responses_, request).serve(); }
 
 private:
     HttpConfig config_;

@@ -65,12 +65,12 @@ public:
         const auto config = plugin_config::parse("kv", config_json, {"max_line_bytes"});
         max_line_bytes_ = plugin_config::unsigned_value("kv", config, "max_line_bytes",
                                                         64 * 1024, 16, 64 * 1024 * 1024);
-        sockhost::log(SOCKHOST_LOG_INFO,
+        sockhost::sdk::log(SOCKHOST_LOG_INFO,
                       "kv: data is kept in the serving process; under the forking mode each "
                       "request runs in a child process, so its SETs do not survive the request");
     }
 
-    void handle(sockhost::Request &request) {
+    void handle(sockhost::sdk::Request &request) {
         // One buffer per request, on the heap (event-mode fiber stacks are small). A line
         // longer than max_line_bytes ends the request with an error (IoError).
         const std::size_t capacity = max_line_bytes_ + 1;

@@ -46,20 +46,20 @@ public:
     void process_init() {
         // A slow start, for the host's ready_timeout and reload coalescing.
         if (init_sleep_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(init_sleep_ms_));
-        if (log_hooks_) sockhost::log(SOCKHOST_LOG_INFO, ("probe process_init in pid " + std::to_string(::getpid())).c_str());
+        if (log_hooks_) sockhost::sdk::log(SOCKHOST_LOG_INFO, ("probe process_init in pid " + std::to_string(::getpid())).c_str());
     }
 
-    bool verify(sockhost::Request &request) {
+    bool verify(sockhost::sdk::Request &request) {
         trace(request, "verify");
         return !refuse_;
     }
 
-    void setup(sockhost::Request &request) {
+    void setup(sockhost::sdk::Request &request) {
         trace(request, "setup");
         if (fail_setup_) throw std::runtime_error("deliberate setup failure");
     }
 
-    void handle(sockhost::Request &request) {
+    void handle(sockhost::sdk::Request &request) {
         trace(request, "handle");
         if (fail_handle_) throw std::runtime_error("deliberate handle failure");
         for (std::string line = request.read_line(kMaxLine); !line.empty(); line = request.read_line(kMaxLine)) {
@@ -71,14 +71,14 @@ public:
         }
     }
 
-    void finish(sockhost::Request &request) { trace(request, "finish"); }
+    void finish(sockhost::sdk::Request &request) { trace(request, "finish"); }
 
 private:
-    void trace(sockhost::Request &request, const char *hook) {
+    void trace(sockhost::sdk::Request &request, const char *hook) {
         if (log_hooks_) request.log(SOCKHOST_LOG_INFO, "probe " + tag_ + " hook " + hook);
     }
 
-    void run(sockhost::Request &request, const std::string &line) {
+    void run(sockhost::sdk::Request &request, const std::string &line) {
         std::istringstream words(line);
         std::string command;
         words >> command;
@@ -136,7 +136,7 @@ private:
 
     // Waits until two requests are in this handler at once (files in `dir`), or gives up.
     // Replies "overlap" or "alone": concurrency shown without timing the requests.
-    void rendezvous(sockhost::Request &request, std::istringstream &words) {
+    void rendezvous(sockhost::sdk::Request &request, std::istringstream &words) {
         std::string dir;
         std::uint64_t patience_ms = 0;
         words >> dir >> patience_ms;

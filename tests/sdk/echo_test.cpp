@@ -6,9 +6,9 @@
 
 namespace {
 
-using sockhost::testing::Input;
-using sockhost::testing::Plugin;
-using sockhost::testing::run;
+using sockhost::sdk::testing::Input;
+using sockhost::sdk::testing::Plugin;
+using sockhost::sdk::testing::run;
 
 const Plugin &echo() {
     static const Plugin plugin(example_plugin("echo"));

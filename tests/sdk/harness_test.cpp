@@ -13,10 +13,10 @@
 
 namespace {
 
-using sockhost::testing::Input;
-using sockhost::testing::Instance;
-using sockhost::testing::Plugin;
-using sockhost::testing::run;
+using sockhost::sdk::testing::Input;
+using sockhost::sdk::testing::Instance;
+using sockhost::sdk::testing::Plugin;
+using sockhost::sdk::testing::run;
 
 // What the scripted plugin's hooks do; reset before each test.
 struct Script {
@@ -91,7 +91,7 @@ protected:
     }
 
     // Runs `body` as the handle hook on `input`.
-    sockhost::testing::RunResult handle_with(
+    sockhost::sdk::testing::RunResult handle_with(
         Input input, std::function<void(const sockhost_host_api &, sockhost_request *)> body) {
         script.handle_body = std::move(body);
         return run(Plugin(&scripted_entry), "{}", input);

@@ -10,10 +10,10 @@
 
 namespace {
 
-using sockhost::testing::Input;
-using sockhost::testing::Instance;
-using sockhost::testing::Plugin;
-using sockhost::testing::run;
+using sockhost::sdk::testing::Input;
+using sockhost::sdk::testing::Instance;
+using sockhost::sdk::testing::Plugin;
+using sockhost::sdk::testing::run;
 
 const Plugin &http() {
     static const Plugin plugin(example_plugin("http"));
@@ -76,7 +76,7 @@ std::vector<Response> parse_responses(std::string_view output, std::vector<bool>
     return responses;
 }
 
-sockhost::testing::RunResult serve(std::string request, std::string_view config = "{}",
+sockhost::sdk::testing::RunResult serve(std::string request, std::string_view config = "{}",
                                    std::size_t max_read_bytes = 0) {
     Input input;
     input.bytes = std::move(request);

@@ -11,10 +11,10 @@
 
 namespace {
 
-using sockhost::testing::Input;
-using sockhost::testing::Instance;
-using sockhost::testing::Plugin;
-using sockhost::testing::run;
+using sockhost::sdk::testing::Input;
+using sockhost::sdk::testing::Instance;
+using sockhost::sdk::testing::Plugin;
+using sockhost::sdk::testing::run;
 
 const Plugin &kv() {
     static const Plugin plugin(example_plugin("kv"));

@@ -11,10 +11,10 @@
 
 namespace {
 
-using sockhost::testing::Input;
-using sockhost::testing::LogLine;
-using sockhost::testing::Plugin;
-using sockhost::testing::run;
+using sockhost::sdk::testing::Input;
+using sockhost::sdk::testing::LogLine;
+using sockhost::sdk::testing::Plugin;
+using sockhost::sdk::testing::run;
 
 const Plugin &lifecycle() {
     static const Plugin plugin(sdk_test_plugin("sdk_lifecycle"));
@@ -145,18 +145,18 @@ bool answer_stopping(const sockhost_request *) {
 // A plugin built against ABI 1.1 may be given a 1.0 host table, which ends before
 // `stopping`: Request::stopping() must then answer false without reading past the table.
 TEST(PluginHpp, StoppingAsksOnlyAHostTableThatHasIt) {
-    sockhost_host_api table = sockhost::testing::host_api();
+    sockhost_host_api table = sockhost::sdk::testing::host_api();
     table.stopping = &answer_stopping;
     int opaque = 0;
     auto *request = reinterpret_cast<sockhost_request *>(&opaque);  // never dereferenced here
 
     stopping_calls = 0;
-    EXPECT_TRUE(sockhost::Request(&table, request).stopping());
+    EXPECT_TRUE(sockhost::sdk::Request(&table, request).stopping());
     EXPECT_EQ(stopping_calls, 1);
 
     table.struct_size = offsetof(sockhost_host_api, stopping);  // as a 1.0 host builds it
     table.abi_minor = 0;
-    EXPECT_FALSE(sockhost::Request(&table, request).stopping());
+    EXPECT_FALSE(sockhost::sdk::Request(&table, request).stopping());
     EXPECT_EQ(stopping_calls, 1);
 }
 

@@ -1,49 +1,70 @@
+#include "abi_fingerprint.hpp"
+
 #include <sockhost/host/worker/plugin/host_api.hpp>
 #include <sockhost/host/worker/plugin/plugin_loader.hpp>
 #include <sockhost/plugin.h>
 
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <string>
+#include <vector>
 
 namespace {
 
-std::string sha256_of(const std::string &file) {
-    const std::string command = "sha256sum '" + file + "'";
-    FILE *pipe = ::popen(command.c_str(), "r");
-    std::array<char, 65> digest{};
-    if (pipe == nullptr || std::fread(digest.data(), 1, 64, pipe) != 64) digest = {};
-    if (pipe != nullptr) ::pclose(pipe);
-    return std::string(digest.data());
+using sockhost::test::abi_fingerprint_of;
+using sockhost::test::file_text;
+
+// plugin-api/abi-history.txt. "VERSION SHA256" lines hash plugin.h byte for byte, as it
+// was up to ABI 1.1; they are history and checked for form only. "VERSION declarations
+// SHA256" lines hold the fingerprint that is checked (abi_fingerprint.hpp).
+struct AbiRecord {
+    std::map<std::string, std::string> declarations;  // version -> fingerprint
+    std::vector<std::string> malformed;                // lines of neither form, or repeated
+};
+
+bool is_sha256(const std::string &word) {
+    return word.size() == 64 && word.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
-std::map<std::string, std::string> recorded_versions() {
-    std::map<std::string, std::string> versions;
-    std::ifstream record(SOCKHOST_ABI_RECORD);
+AbiRecord read_abi_record() {
+    AbiRecord record;
+    std::ifstream file(SOCKHOST_ABI_RECORD);
     std::string line;
-    while (std::getline(record, line)) {
+    while (std::getline(file, line)) {
         if (line.empty() || line[0] == '#') continue;
         std::istringstream words(line);
-        std::string version, digest;
-        words >> version >> digest;
-        versions[version] = digest;
+        std::string version, second, third, extra;
+        words >> version >> second >> third >> extra;
+        const bool whole_file_hash = is_sha256(second) && third.empty();
+        const bool declarations_hash = second == "declarations" && is_sha256(third) && extra.empty() &&
+                                       record.declarations.emplace(version, third).second;
+        if (!whole_file_hash && !declarations_hash) record.malformed.push_back(line);
     }
-    return versions;
+    return record;
+}
+
+TEST(AbiVersion, HistoryLinesAreWellFormed) {
+    const AbiRecord record = read_abi_record();
+    EXPECT_FALSE(record.declarations.empty()) << "no record read from " << SOCKHOST_ABI_RECORD;
+    for (const std::string &line : record.malformed)
+        ADD_FAILURE() << SOCKHOST_ABI_RECORD << ": not 'VERSION SHA256' nor 'VERSION declarations SHA256', "
+                      << "or a version's second declarations line: " << line;
 }
 
 TEST(AbiVersion, HeaderChangesOnlyWithANewVersion) {
     const std::string version = std::to_string(SOCKHOST_ABI_MAJOR) + "." + std::to_string(SOCKHOST_ABI_MINOR);
-    const auto versions = recorded_versions();
-    ASSERT_TRUE(versions.contains(version))
-        << "plugin-api/abi-history.txt has no line for ABI " << version << ": add '" << version << " "
-        << sha256_of(SOCKHOST_PLUGIN_HEADER) << "'";
-    EXPECT_EQ(versions.at(version), sha256_of(SOCKHOST_PLUGIN_HEADER))
-        << "plugin.h changed but SOCKHOST_ABI_MAJOR/MINOR did not: bump the version (minor for members "
-           "appended at the end of a struct, major otherwise) and record the new hash";
+    const std::string fingerprint = abi_fingerprint_of(file_text(SOCKHOST_PLUGIN_HEADER));
+    ASSERT_EQ(fingerprint.size(), 64u) << "sha256sum did not run on " << SOCKHOST_PLUGIN_HEADER;
+    const auto declarations = read_abi_record().declarations;
+    ASSERT_TRUE(declarations.contains(version))
+        << "plugin-api/abi-history.txt has no declarations line for ABI " << version << ": add '" << version
+        << " declarations " << fingerprint << "'";
+    EXPECT_EQ(declarations.at(version), fingerprint)
+        << "plugin.h's declarations changed but SOCKHOST_ABI_MAJOR/MINOR did not: bump the version (minor for "
+           "members appended at the end of a struct, major otherwise) and add its declarations line";
 }
 
 // The 1.0 layout, member by member: appending is allowed, moving is not.

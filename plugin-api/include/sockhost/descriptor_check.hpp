@@ -1,6 +1,8 @@
 // What a host accepts from a plugin's entry function: the version rule and the
 // descriptor's required fields. Shared by the sockhost host and the SDK's test harness,
 // so a plugin that passes its unit tests loads in the host, with the same messages.
+// It stays in namespace sockhost, not sockhost::sdk: it is the host's own rule, and both
+// sides compile this one definition, so linking them together gives no clash.
 #ifndef SOCKHOST_DESCRIPTOR_CHECK_HPP
 #define SOCKHOST_DESCRIPTOR_CHECK_HPP
 

@@ -12,9 +12,26 @@
  *   - Every struct begins with `struct_size`; members are only ever appended. A reader
  *     checks `struct_size` before reading a member added after the first release.
  *   - A change to this file that adds a member bumps SOCKHOST_ABI_MINOR; any other change
- *     bumps SOCKHOST_ABI_MAJOR. The host refuses a plugin with a different major, or a
+ *     to a declaration bumps SOCKHOST_ABI_MAJOR (comments are free: abi-history.txt
+ *     records the declarations). The host refuses a plugin with a different major, or a
  *     newer minor than its own.
  *   - No C++ type and no exception crosses this boundary. Nothing is freed across it.
+ *
+ * Processes and threads. The supervisor process never loads a plugin: everything here runs
+ * in a worker process (a fresh fork+exec of the host; each generation's workers load the
+ * plugin anew, so a reload runs the entry function, create and process_init again, in new
+ * processes), or in a program that uses the host as a library (there, the thread that
+ * loads the plugin stands for a worker's main thread). In a worker, the main thread loads the plugin, calls the entry function and
+ * runs create and process_init before any listener is served, and destroy after every
+ * listener's loop has stopped. Each listener has one loop thread, which accepts (or
+ * receives a datagram) and runs verify; setup, handle and finish of one request then run,
+ * by the listener's mode, on:
+ *   sync       the loop thread, one request at a time (listeners run side by side);
+ *   threading  a thread of the request's own, while the loop accepts and verifies others;
+ *   forking    the one thread of a child forked for the request, which first runs
+ *              process_init again; the child ends with _exit, never destroy;
+ *   event      the request's fiber on the loop thread: requests interleave, switching only
+ *              inside host functions that wait (read, read_line, write, flush, sleep_ms).
  */
 #ifndef SOCKHOST_PLUGIN_H
 #define SOCKHOST_PLUGIN_H
@@ -72,7 +89,11 @@ typedef struct sockhost_request sockhost_request;
 /*
  * Functions the host offers the plugin. Owned by the host; valid while the plugin is
  * loaded. Every function taking a request may only be called from the hook that was
- * given that request, on the same thread.
+ * given that request, on the same thread (in event mode, that request's fiber); only log
+ * with a NULL request may be called from any thread at any time. Functions that wait for
+ * the peer or a timer (read, read_line, write, flush, sleep_ms) block the calling thread
+ * in sync, threading and forking modes, and suspend only the request's fiber in event
+ * mode; the others return without waiting for the peer.
  *
  * Stream requests: read and read_line block until data, EOF or error; write queues bytes
  * and sends them when its buffer fills, on flush, before a read that has to wait, and
@@ -124,7 +145,9 @@ typedef struct sockhost_host_api {
      * waits). Returns SOCKHOST_ERROR if the host is stopping the request. */
     sockhost_status (*sleep_ms)(sockhost_request *request, uint64_t milliseconds);
 
-    /* Logs one line. `request` may be NULL; when given, the peer address is added. */
+    /* Logs one line. `request` may be NULL; when given, the peer address is added. With
+     * NULL, callable from any thread of the worker, e.g. from create or the plugin's own
+     * threads. The host copies `message`. */
     void (*log)(const sockhost_request *request, sockhost_log_level level, const char *message);
 
     /* Sets the message the host logs when a hook of this request returns SOCKHOST_ERROR.
@@ -167,6 +190,11 @@ typedef struct sockhost_host_api {
  * host process before serving, and each forked child); then per request
  * verify -> setup -> handle -> finish; destroy once at the end.
  * finish runs after handle, even a failed one; it does not run when setup failed.
+ *
+ * Concurrency for one instance: threading runs requests on several threads at once, and
+ * verify beside them; event interleaves them on one thread; sync serializes them. State
+ * shared by instances (globals in the plugin) is reached from several loop threads in
+ * every mode.
  */
 typedef struct sockhost_plugin_descriptor {
     uint32_t struct_size;
@@ -179,25 +207,41 @@ typedef struct sockhost_plugin_descriptor {
     /* Makes one instance for one listener. `config_json` is the listener's `config` as
      * JSON text (NUL-terminated, "{}" when absent), valid for the call. On failure, write a
      * NUL-terminated reason into `error` (at most `error_capacity` bytes) and return
-     * SOCKHOST_ERROR. `*instance` is the plugin's, passed back to every other hook. */
+     * SOCKHOST_ERROR: the worker does not start. `*instance` is the plugin's, passed back
+     * to every other hook. Worker main thread, at start-up, before any loop runs. */
     sockhost_status (*create)(const char *config_json, void **instance, char *error,
                               size_t error_capacity);
+    /* Frees the instance. Worker main thread, once, after every request of the listener
+     * has ended and its loop has stopped. Not called in forking mode's children. */
     void (*destroy)(void *instance);
 
-    /* Runs in each new process that will serve requests, before its first request. */
+    /* Runs in each new process that will serve requests, before its first request: on the
+     * worker's main thread after create (a failure stops the worker's start-up), and under
+     * forking again in each per-request child, on its one thread, before setup (a failure
+     * ends that request unserved). Start per-process resources (threads, connections)
+     * here: fork copies only the forking thread. */
     sockhost_status (*process_init)(void *instance);
 
     /* socketserver's verify_request: return false to refuse the request; it is then
-     * closed without setup, handle or finish. Runs after the host's allow/deny lists. */
+     * closed without setup, handle or finish. Runs after the host's allow/deny lists, on
+     * the listener's loop thread, which accepts nothing else meanwhile: under forking in
+     * the worker (the parent), so state it keeps persists; under event on the loop itself,
+     * not on a fiber, so a host function that waits would stall every request of the
+     * listener. Under threading it runs beside other requests' hooks. */
     bool (*verify)(void *instance, sockhost_request *request);
 
+    /* The request itself, in this order, all three on one thread: the loop thread (sync),
+     * the request's thread (threading), the request's child process (forking: what they
+     * change is lost when the child exits), or the request's fiber on the loop thread
+     * (event). Returning SOCKHOST_ERROR fails the request; the host logs it and serves on. */
     sockhost_status (*setup)(void *instance, sockhost_request *request);
     sockhost_status (*handle)(void *instance, sockhost_request *request);
     sockhost_status (*finish)(void *instance, sockhost_request *request);
 } sockhost_plugin_descriptor;
 
 /* The entry symbol's type. `host` is valid while the plugin is loaded. Returns NULL only
- * when the plugin cannot work with this host at all. */
+ * when the plugin cannot work with this host at all. Called once per loaded file, on the
+ * worker's main thread, before any create. */
 typedef const sockhost_plugin_descriptor *(*sockhost_plugin_entry_fn)(
     const sockhost_host_api *host);
 

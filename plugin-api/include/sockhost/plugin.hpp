@@ -4,7 +4,7 @@
 //   class Echo {
 //   public:
 //     explicit Echo(std::string_view config_json);        // throw to reject the config
-//     void handle(sockhost::Request& request);             // required
+//     void handle(sockhost::sdk::Request& request);        // required
 //     // optional: bool verify(Request&); void setup(Request&); void finish(Request&);
 //     //           void process_init();
 //   };
@@ -26,7 +26,10 @@
 #include <string>
 #include <string_view>
 
-namespace sockhost {
+// Everything here is in sockhost::sdk: the host has its own sockhost::Request and more,
+// and a program that links both (a test, an embedding host) must not get two definitions
+// of one name.
+namespace sockhost::sdk {
 
 // Set once by the entry function; each plugin has its own copy (hidden visibility).
 inline const sockhost_host_api *host_api = nullptr;
@@ -241,16 +244,16 @@ struct Trampolines {
 };
 
 }  // namespace detail
-}  // namespace sockhost
+}  // namespace sockhost::sdk
 
 // Exports the plugin class as this shared object's one entry symbol.
-#define SOCKHOST_PLUGIN(PluginClass, name, version, transports)                               \
-    extern "C" SOCKHOST_EXPORT const sockhost_plugin_descriptor *sockhost_plugin_entry(     \
-        const sockhost_host_api *host) {                                                    \
-        static const sockhost_plugin_descriptor descriptor =                                \
-            ::sockhost::detail::Trampolines<PluginClass>::describe(name, version, transports); \
-        ::sockhost::host_api = host;                                                        \
-        return &descriptor;                                                                 \
+#define SOCKHOST_PLUGIN(PluginClass, name, version, transports)                                     \
+    extern "C" SOCKHOST_EXPORT const sockhost_plugin_descriptor *sockhost_plugin_entry(             \
+        const sockhost_host_api *host) {                                                            \
+        static const sockhost_plugin_descriptor descriptor =                                        \
+            ::sockhost::sdk::detail::Trampolines<PluginClass>::describe(name, version, transports); \
+        ::sockhost::sdk::host_api = host;                                                           \
+        return &descriptor;                                                                         \
     }
 
 #endif  // SOCKHOST_PLUGIN_HPP

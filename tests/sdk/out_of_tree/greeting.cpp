@@ -6,7 +6,7 @@
 class Greeting {
 public:
     explicit Greeting(std::string_view) {}
-    void handle(sockhost::Request &request) {
+    void handle(sockhost::sdk::Request &request) {
         request.write("hello, " + std::string(request.peer()) + "\n");
     }
 };

@@ -5,10 +5,10 @@
 
 int main() {
     try {
-        const sockhost::testing::Plugin plugin{std::filesystem::path(GREETING_PLUGIN)};
-        sockhost::testing::Input input;
+        const sockhost::sdk::testing::Plugin plugin{std::filesystem::path(GREETING_PLUGIN)};
+        sockhost::sdk::testing::Input input;
         input.peer = "192.0.2.7:4000";
-        const auto result = sockhost::testing::run(plugin, "{}", input);
+        const auto result = sockhost::sdk::testing::run(plugin, "{}", input);
         if (!result.ok() || result.output != "hello, 192.0.2.7:4000\n") {
             std::fprintf(stderr, "unexpected output: '%s'\n", result.output.c_str());
             return 1;

@@ -6,7 +6,7 @@ namespace {
 class HandleOnly {
 public:
     explicit HandleOnly(std::string_view) {}
-    void handle(sockhost::Request &request) { request.write("handled"); }
+    void handle(sockhost::sdk::Request &request) { request.write("handled"); }
 };
 
 }  // namespace

@@ -13,32 +13,32 @@ public:
     explicit Lifecycle(std::string_view config_json) : config_(config_json) {
         if (flag("constructor_throws")) throw std::runtime_error("constructor refused the config");
         if (flag("constructor_throws_int")) throw 7;
-        sockhost::log(SOCKHOST_LOG_INFO, "lifecycle: created");
+        sockhost::sdk::log(SOCKHOST_LOG_INFO, "lifecycle: created");
     }
 
     void process_init() {
         if (flag("process_init_throws")) throw std::runtime_error("cannot start in this process");
-        sockhost::log(SOCKHOST_LOG_INFO, "lifecycle: process_init");
+        sockhost::sdk::log(SOCKHOST_LOG_INFO, "lifecycle: process_init");
     }
 
-    bool verify(sockhost::Request &request) {
+    bool verify(sockhost::sdk::Request &request) {
         if (flag("verify_throws")) throw std::runtime_error("verify broke");
         request.log(SOCKHOST_LOG_DEBUG, "verify " + std::string(request.peer()));
         return !flag("verify_refuses");
     }
 
-    void setup(sockhost::Request &request) {
+    void setup(sockhost::sdk::Request &request) {
         request.write("setup;");
         if (flag("setup_throws")) throw std::runtime_error("setup failed on purpose");
     }
 
-    void handle(sockhost::Request &request) {
+    void handle(sockhost::sdk::Request &request) {
         request.write("handle;");
         if (flag("handle_throws")) throw std::runtime_error("handle failed on purpose");
         if (flag("handle_throws_int")) throw 42;
     }
 
-    void finish(sockhost::Request &request) {
+    void finish(sockhost::sdk::Request &request) {
         request.write("finish;");
         if (flag("finish_throws")) throw std::runtime_error("finish failed on purpose");
     }

@@ -1,0 +1,309 @@
+// The harness's host function table: sockhost_host_api over in-memory requests, checking
+// that each request function is called from its hook, on its thread.
+#ifndef SOCKHOST_TESTING_FAKE_HOST_HPP
+#define SOCKHOST_TESTING_FAKE_HOST_HPP
+
+#include <sockhost/plugin.h>
+#include <sockhost/testing/input.hpp>
+#include <sockhost/testing/log_capture.hpp>
+#include <sockhost/testing/results.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace sockhost::sdk::testing {
+
+namespace detail {
+
+// The harness's sockhost_request: the ABI type is opaque, so this is cast to and from it.
+struct FakeRequest {
+    const Input *input = nullptr;
+    RequestResult *result = nullptr;
+    std::size_t position = 0;
+    std::string last_error;
+    sockaddr_storage peer_address{};
+    socklen_t peer_length = 0;
+    sockaddr_storage local_address{};
+    socklen_t local_length = 0;
+    bool in_hook = false;
+    std::thread::id hook_thread;
+};
+
+inline FakeRequest &unwrap(const sockhost_request *request) {
+    return *reinterpret_cast<FakeRequest *>(const_cast<sockhost_request *>(request));
+}
+
+inline bool is_datagram(sockhost_transport transport) {
+    return (transport & SOCKHOST_TRANSPORTS_DATAGRAM) != 0;
+}
+
+// "1.2.3.4:5", "[::1]:5", "unix:/path", "unix:(unbound)" to a sockaddr; length 0 if the
+// text is none of these.
+inline void parse_address(const std::string &text, sockaddr_storage &address, socklen_t &length) {
+    address = sockaddr_storage{};
+    length = 0;
+    if (text.rfind("unix:", 0) == 0) {
+        auto &unix_address = reinterpret_cast<sockaddr_un &>(address);
+        unix_address.sun_family = AF_UNIX;
+        const std::string path = text.substr(5);
+        if (path == "(unbound)") {
+            length = sizeof(sa_family_t);
+        } else if (path.size() < sizeof unix_address.sun_path) {
+            std::memcpy(unix_address.sun_path, path.data(), path.size());
+            length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+        }
+        return;
+    }
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos) return;
+    const int port = std::atoi(text.c_str() + colon + 1);
+    if (port < 0 || port > 65535) return;
+    if (text.front() == '[' && colon > 1 && text[colon - 1] == ']') {
+        auto &ipv6 = reinterpret_cast<sockaddr_in6 &>(address);
+        const std::string host = text.substr(1, colon - 2);
+        if (inet_pton(AF_INET6, host.c_str(), &ipv6.sin6_addr) != 1) return;
+        ipv6.sin6_family = AF_INET6;
+        ipv6.sin6_port = htons(static_cast<std::uint16_t>(port));
+        length = sizeof ipv6;
+    } else {
+        auto &ipv4 = reinterpret_cast<sockaddr_in &>(address);
+        const std::string host = text.substr(0, colon);
+        if (inet_pton(AF_INET, host.c_str(), &ipv4.sin_addr) != 1) return;
+        ipv4.sin_family = AF_INET;
+        ipv4.sin_port = htons(static_cast<std::uint16_t>(port));
+        length = sizeof ipv4;
+    }
+}
+
+// The host function table, over FakeRequest.
+struct FakeHost {
+    // Records a call made outside the hook that owns the request; false when misused.
+    static bool allowed(const FakeRequest &request, const char *function) {
+        if (request.in_hook && request.hook_thread == std::this_thread::get_id()) return true;
+        request.result->misuse.push_back(std::string(function) +
+                                         " called outside its request's hook or thread");
+        return false;
+    }
+
+    static std::int64_t read(sockhost_request *handle, void *buffer, std::size_t capacity) {
+        FakeRequest &request = unwrap(handle);
+        if (!allowed(request, "read")) return -1;
+        if (capacity == 0 || buffer == nullptr) {
+            request.last_error = "read with no buffer";
+            return -1;
+        }
+        const std::string &bytes = request.input->bytes;
+        std::size_t count = std::min(capacity, bytes.size() - request.position);
+        if (count == 0) {
+            if (request.input->read_error) {
+                request.last_error = *request.input->read_error;
+                return -1;
+            }
+            return 0;
+        }
+        if (request.input->max_read_bytes != 0) count = std::min(count, request.input->max_read_bytes);
+        std::memcpy(buffer, bytes.data() + request.position, count);
+        request.position += count;
+        request.result->bytes_read += count;
+        return static_cast<std::int64_t>(count);
+    }
+
+    static std::int64_t read_line(sockhost_request *handle, char *buffer, std::size_t capacity) {
+        FakeRequest &request = unwrap(handle);
+        if (!allowed(request, "read_line")) return -1;
+        if (capacity == 0 || buffer == nullptr) {
+            request.last_error = "read_line with no buffer";
+            return -1;
+        }
+        const std::string &bytes = request.input->bytes;
+        const std::size_t remaining = bytes.size() - request.position;
+        const std::size_t newline = bytes.find('\n', request.position);
+        if (newline == std::string::npos && request.input->read_error) {
+            // The line never ends: the wait for the rest of it fails.
+            request.last_error = *request.input->read_error;
+            return -1;
+        }
+        const std::size_t length =
+            newline == std::string::npos ? remaining : newline - request.position + 1;
+        if (length > capacity - 1) {
+            // As a real host would, it has consumed what fitted: the request's state is
+            // now unknown, as plugin.h says.
+            request.position += capacity - 1;
+            request.result->bytes_read += capacity - 1;
+            request.last_error = "line longer than " + std::to_string(capacity - 1) + " bytes";
+            return -1;
+        }
+        std::memcpy(buffer, bytes.data() + request.position, length);
+        buffer[length] = '\0';
+        request.position += length;
+        request.result->bytes_read += length;
+        return static_cast<std::int64_t>(length);
+    }
+
+    static sockhost_status write(sockhost_request *handle, const void *data, std::size_t length) {
+        FakeRequest &request = unwrap(handle);
+        if (!allowed(request, "write")) return SOCKHOST_ERROR;
+        if (request.input->write_error) {
+            request.last_error = *request.input->write_error;
+            return SOCKHOST_ERROR;
+        }
+        if (length > 0 && data == nullptr) {
+            request.last_error = "write of NULL data";
+            return SOCKHOST_ERROR;
+        }
+        request.result->output.append(static_cast<const char *>(data), length);
+        request.result->unflushed_bytes += length;
+        ++request.result->write_count;
+        return SOCKHOST_OK;
+    }
+
+    static sockhost_status flush(sockhost_request *handle) {
+        FakeRequest &request = unwrap(handle);
+        if (!allowed(request, "flush")) return SOCKHOST_ERROR;
+        if (is_datagram(request.input->transport)) return SOCKHOST_OK;  // the reply goes at finish
+        if (request.input->write_error) {
+            request.last_error = *request.input->write_error;
+            return SOCKHOST_ERROR;
+        }
+        ++request.result->flush_count;
+        request.result->unflushed_bytes = 0;
+        return SOCKHOST_OK;
+    }
+
+    static const void *peer_sockaddr(const sockhost_request *handle, std::size_t *length) {
+        const FakeRequest &request = unwrap(handle);
+        if (length != nullptr) *length = request.peer_length;
+        return &request.peer_address;
+    }
+    static const void *local_sockaddr(const sockhost_request *handle, std::size_t *length) {
+        const FakeRequest &request = unwrap(handle);
+        if (length != nullptr) *length = request.local_length;
+        return &request.local_address;
+    }
+    static const char *peer_text(const sockhost_request *handle) {
+        return unwrap(handle).input->peer.c_str();
+    }
+    static const char *local_text(const sockhost_request *handle) {
+        return unwrap(handle).input->local.c_str();
+    }
+    static sockhost_transport transport(const sockhost_request *handle) {
+        return unwrap(handle).input->transport;
+    }
+    static std::uint64_t timeout_ms(const sockhost_request *handle) {
+        return unwrap(handle).result->timeout_ms;
+    }
+    static void set_timeout_ms(sockhost_request *handle, std::uint64_t milliseconds) {
+        FakeRequest &request = unwrap(handle);
+        if (allowed(request, "set_timeout_ms")) request.result->timeout_ms = milliseconds;
+    }
+    static sockhost_status sleep_ms(sockhost_request *handle, std::uint64_t milliseconds) {
+        FakeRequest &request = unwrap(handle);
+        if (!allowed(request, "sleep_ms")) return SOCKHOST_ERROR;
+        request.result->sleeps_ms.push_back(milliseconds);  // recorded, not waited for
+        if (request.input->stopping) {
+            request.last_error = "the host is stopping the request";
+            return SOCKHOST_ERROR;
+        }
+        return SOCKHOST_OK;
+    }
+    static void log(const sockhost_request *handle, sockhost_log_level level, const char *message) {
+        LogLine line{level, message != nullptr ? message : "", ""};
+        if (handle != nullptr) {
+            const FakeRequest &request = unwrap(handle);
+            line.peer = request.input->peer;
+            request.result->log.push_back(std::move(line));
+        } else if (current_log != nullptr) {
+            current_log->push_back(std::move(line));
+        } else {
+            const std::lock_guard lock(unattributed_mutex());
+            unattributed_lines().push_back(std::move(line));
+        }
+    }
+    static void set_error(sockhost_request *handle, const char *message) {
+        FakeRequest &request = unwrap(handle);
+        if (allowed(request, "set_error")) request.result->error = message != nullptr ? message : "";
+    }
+    static const char *last_error(const sockhost_request *handle) {
+        return unwrap(handle).last_error.c_str();
+    }
+    static void between_requests(sockhost_request *handle) {
+        FakeRequest &request = unwrap(handle);
+        if (allowed(request, "between_requests")) request.result->between_requests_at.push_back(request.result->bytes_read);
+    }
+
+    static bool stopping(const sockhost_request *handle) {
+        const FakeRequest &request = unwrap(handle);
+        if (!allowed(request, "stopping")) return false;
+        const Input &input = *request.input;
+        const std::size_t bytes_read = request.result->bytes_read;
+        const bool stopping = input.draining || input.stopping ||
+                              (input.draining_after_bytes_read && bytes_read >= *input.draining_after_bytes_read);
+        if (stopping) request.result->stopping_seen_at.push_back(bytes_read);
+        return stopping;
+    }
+
+    static const sockhost_host_api &table() {
+        static const sockhost_host_api api = [] {
+            sockhost_host_api value{};
+            value.struct_size = sizeof(sockhost_host_api);
+            value.abi_major = SOCKHOST_ABI_MAJOR;
+            value.abi_minor = SOCKHOST_ABI_MINOR;
+            value.read = &read;
+            value.read_line = &read_line;
+            value.write = &write;
+            value.flush = &flush;
+            value.peer_sockaddr = &peer_sockaddr;
+            value.local_sockaddr = &local_sockaddr;
+            value.peer_text = &peer_text;
+            value.local_text = &local_text;
+            value.transport = &transport;
+            value.timeout_ms = &timeout_ms;
+            value.set_timeout_ms = &set_timeout_ms;
+            value.sleep_ms = &sleep_ms;
+            value.log = &log;
+            value.set_error = &set_error;
+            value.last_error = &last_error;
+            value.between_requests = &between_requests;
+            value.stopping = &stopping;
+            return value;
+        }();
+        return api;
+    }
+};
+
+// Marks the request as inside a hook for the duration of one hook call.
+class InHook {
+public:
+    explicit InHook(FakeRequest &request) noexcept : request_(request) {
+        request_.in_hook = true;
+        request_.hook_thread = std::this_thread::get_id();
+    }
+    ~InHook() { request_.in_hook = false; }
+    InHook(const InHook &) = delete;
+    InHook &operator=(const InHook &) = delete;
+
+private:
+    FakeRequest &request_;
+};
+
+}  // namespace detail
+
+// The host table the harness gives plugins (useful to call a plugin's entry by hand).
+inline const sockhost_host_api &host_api() { return detail::FakeHost::table(); }
+
+}  // namespace sockhost::sdk::testing
+
+#endif  // SOCKHOST_TESTING_FAKE_HOST_HPP

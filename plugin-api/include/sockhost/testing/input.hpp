@@ -1,0 +1,42 @@
+// The harness's request input: what one request brings to the plugin.
+#ifndef SOCKHOST_TESTING_INPUT_HPP
+#define SOCKHOST_TESTING_INPUT_HPP
+
+#include <sockhost/plugin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace sockhost::sdk::testing {
+
+// One request as the plugin will see it.
+struct Input {
+    sockhost_transport transport = SOCKHOST_TRANSPORT_TCP;
+    std::string bytes;  // stream: the bytes before end of input; datagram: the packet
+    std::string peer = "127.0.0.1:40000";  // peer_text; peer_sockaddr is parsed from it
+    std::string local = "127.0.0.1:8000";
+    std::uint64_t timeout_ms = 0;  // initial timeout_ms()
+    // Largest count one read returns (0: no limit): small values exercise parsers on
+    // requests that arrive in pieces.
+    std::size_t max_read_bytes = 0;
+    // When set, reads fail with this reason after `bytes` instead of seeing end of input
+    // (a timeout or a reset).
+    std::optional<std::string> read_error;
+    // When set, every write and flush fails with this reason (the peer went away).
+    std::optional<std::string> write_error;
+    // The host has begun to stop (a reload, SIGTERM) and still serves the request (the
+    // drain): stopping() returns true; reads, writes and sleeps work as usual.
+    bool draining = false;
+    // ... or it begins to once the plugin has read this many bytes: a keep-alive
+    // connection whose later requests arrive while the host drains.
+    std::optional<std::size_t> draining_after_bytes_read;
+    // The host is stopping and has cancelled the request (the drain deadline passed):
+    // sleep_ms fails, and stopping() returns true.
+    bool stopping = false;
+};
+
+}  // namespace sockhost::sdk::testing
+
+#endif  // SOCKHOST_TESTING_INPUT_HPP
