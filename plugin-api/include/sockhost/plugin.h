@@ -21,11 +21,11 @@
  * in a worker process (a fresh fork+exec of the host; each generation's workers load the
  * plugin anew, so a reload runs the entry function, create and process_init again, in new
  * processes), or in a program that uses the host as a library (there, the thread that
- * loads the plugin stands for a worker's main thread). In a worker, the main thread loads the plugin, calls the entry function and
- * runs create and process_init before any listener is served, and destroy after every
- * listener's loop has stopped. Each listener has one loop thread, which accepts (or
- * receives a datagram) and runs verify; setup, handle and finish of one request then run,
- * by the listener's mode, on:
+ * loads the plugin stands for a worker's main thread). In a worker, the main thread loads
+ * the plugin, calls the entry function and runs create and process_init before any
+ * listener is served, and destroy after every listener's loop has stopped. Each listener
+ * has one loop thread, which accepts (or receives a datagram) and runs verify; setup,
+ * handle and finish of one request then run, by the listener's mode, on:
  *   sync       the loop thread, one request at a time (listeners run side by side);
  *   threading  a thread of the request's own, while the loop accepts and verifies others;
  *   forking    the one thread of a child forked for the request, which first runs

@@ -98,13 +98,23 @@ struct FakeHost {
         return false;
     }
 
-    static std::int64_t read(sockhost_request *handle, void *buffer, std::size_t capacity) {
+    // The request behind `handle` when `function` may read into `buffer` now; null, with
+    // the misuse or the error recorded, otherwise.
+    static FakeRequest *reader_of(sockhost_request *handle, const void *buffer, std::size_t capacity,
+                                  const char *function) {
         FakeRequest &request = unwrap(handle);
-        if (!allowed(request, "read")) return -1;
+        if (!allowed(request, function)) return nullptr;
         if (capacity == 0 || buffer == nullptr) {
-            request.last_error = "read with no buffer";
-            return -1;
+            request.last_error = std::string(function) + " with no buffer";
+            return nullptr;
         }
+        return &request;
+    }
+
+    static std::int64_t read(sockhost_request *handle, void *buffer, std::size_t capacity) {
+        FakeRequest *reader = reader_of(handle, buffer, capacity, "read");
+        if (reader == nullptr) return -1;
+        FakeRequest &request = *reader;
         const std::string &bytes = request.input->bytes;
         std::size_t count = std::min(capacity, bytes.size() - request.position);
         if (count == 0) {
@@ -122,12 +132,9 @@ struct FakeHost {
     }
 
     static std::int64_t read_line(sockhost_request *handle, char *buffer, std::size_t capacity) {
-        FakeRequest &request = unwrap(handle);
-        if (!allowed(request, "read_line")) return -1;
-        if (capacity == 0 || buffer == nullptr) {
-            request.last_error = "read_line with no buffer";
-            return -1;
-        }
+        FakeRequest *reader = reader_of(handle, buffer, capacity, "read_line");
+        if (reader == nullptr) return -1;
+        FakeRequest &request = *reader;
         const std::string &bytes = request.input->bytes;
         const std::size_t remaining = bytes.size() - request.position;
         const std::size_t newline = bytes.find('\n', request.position);
