@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <fstream>
+#include <thread>
 
 namespace sockhost::test {
 namespace {
@@ -131,6 +133,35 @@ TEST_P(StoppingHost, AnswersARequestThatCrossesTheStopOnAnIdleConnection) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, StoppingHost, ::testing::Values("threading", "forking", "event"),
                          [](const auto &mode) { return std::string(mode.param); });
+
+// Whether `pid` blocks SIGTERM: from then on the signal waits for the supervisor's loop
+// (before, in the first instants of exec, it would take its default action).
+bool blocks_sigterm(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.starts_with("SigBlk:")) return (std::stoull(line.substr(7), nullptr, 16) & (1ULL << (SIGTERM - 1))) != 0;
+    return false;
+}
+
+// SIGTERM while the supervisor is still starting its first generation, from the first
+// milliseconds (before the worker exists, or while it loads) to while process_init still
+// sleeps: a clean stop, exit 0, with nothing reported as failed.
+TEST(StoppingHost, SigtermDuringStartUpIsACleanStop) {
+    for (const int after_ms : {0, 2, 8, 14, 200}) {
+        auto config = probe_on("threading");
+        config["listeners"][0]["config"]["init_sleep_ms"] = 2000;
+        Launch launch;
+        launch.wait_until_ready = false;
+        HostUnderTest host(config, {test_plugin("probe")}, launch);
+        for (int tries = 0; tries < 2000 && !blocks_sigterm(host.pid()); ++tries)
+            std::this_thread::sleep_for(std::chrono::microseconds(100));
+        std::this_thread::sleep_for(std::chrono::milliseconds(after_ms));
+        EXPECT_EQ(host.stop(SIGTERM), 0) << "SIGTERM " << after_ms << " ms after start\n" << host.log();
+        EXPECT_EQ(host.log().find("not started"), std::string::npos) << host.log();
+        EXPECT_EQ(host.log().find("error:"), std::string::npos) << host.log();
+        EXPECT_NE(host.log().find("info: stopped"), std::string::npos) << host.log();
+    }
+}
 
 }  // namespace
 }  // namespace sockhost::test

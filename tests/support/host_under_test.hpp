@@ -24,6 +24,7 @@ struct Launch {
     std::vector<std::string> prefix;
     std::vector<std::string> environment;  // "NAME=VALUE"
     std::filesystem::path binary;
+    bool wait_until_ready = true;  // false: return at once, to signal a host still starting
 };
 
 // One listener of the probe test plugin in `mode`, logging its hooks.

@@ -194,6 +194,8 @@ void Supervisor::on_worker_exits(Generation &generation) {
             if (worker.failure) log_error(who + ": " + *worker.failure);
             log_error(who + " " + how + "; starting a replacement");
             worker.schedule_respawn();
+        } else if (stopping() && !worker.ready && !serving) {
+            log_debug(who + " " + how + ": stopped before it was ready");
         } else if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
             log_warning(who + " " + how + " while stopping");
             if (stopping() && serving) exit_code_ = exit_runtime_failure;
@@ -239,8 +241,15 @@ void Supervisor::begin_stop(bool graceful, int signal_number) {
         log_info(std::string(strsignal(signal_number)) + " while stopping: stopping now");
         stop_deadline_ = std::min(*stop_deadline_, Clock::now() + kDrainGrace);
     }
-    if (generations_.starting)
+    if (generations_.starting) {
+        // A stop ends the start: workers that reported READY may hold requests and drain;
+        // the rest never served anything and are killed (one stuck loading a plugin would
+        // not heed SIGTERM). The generation is then waited for like a draining one, and
+        // its workers' exits are no failure: a stop during start-up is a clean stop.
         for (auto &worker : generations_.starting->workers) worker.process.signal(worker.ready ? forwarded : SIGKILL);
+        log_info(generations_.starting->name() + " was still starting: stopped");
+        generations_.draining.push_back(std::move(generations_.starting));
+    }
     if (generations_.serving) generations_.serving->signal_all(forwarded);
     for (auto &generation : generations_.draining) generation->signal_all(forwarded);
 }
