@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 #include <future>
 #include <iostream>
 #include <regex>
@@ -395,6 +396,49 @@ TEST(Reload, CheckRefusesAnUnresolvableHostAndListenersThatBindOneAddress) {
                                   std::to_string(port) + ", which listener tcp://127.0.0.1:" + std::to_string(port)),
               std::string::npos)
         << outcome.output;
+}
+
+// --check never says "valid" unless the loading child said it finished: a plugin whose
+// constructor exits the process (status 0), crashes or hangs fails the check, and the
+// message names the plugin file. A hang is cut at ready_timeout, as a worker's start is.
+TEST(Reload, CheckFailsNamingAPluginThatExitsCrashesOrHangsWhileLoading) {
+    for (const std::string misbehaviour : {"exit", "crash", "hang"}) {
+        TempDir dir;
+        std::filesystem::create_directories(dir / "plugins");
+        const auto plugin = dir / "plugins" / ("bad_" + misbehaviour + "_while_loading.so");
+        std::filesystem::create_symlink(test_plugin("probe"), dir / "plugins" / "probe.so");
+        std::filesystem::create_symlink(test_plugin("bad_" + misbehaviour + "_while_loading"), plugin);
+        const nlohmann::json config = {{"plugin_dir", "plugins"}, {"ready_timeout", 1}, {"listeners", {probe_listener()}}};
+        write_file(dir / "sockhost.json", config.dump());
+        const auto started = std::chrono::steady_clock::now();
+        const auto outcome = run_sockhost_command("--check -c " + (dir / "sockhost.json").string());
+        EXPECT_EQ(outcome.exit_code, 2) << misbehaviour << "\n" << outcome.output;
+        EXPECT_EQ(outcome.output.find("is valid"), std::string::npos) << outcome.output;
+        EXPECT_NE(outcome.output.find("check failed: plugin " + plugin.string() + " (loading): "), std::string::npos)
+            << outcome.output;
+        EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10)) << "bounded by ready_timeout";
+    }
+}
+
+// --check catches what a start would fail on before any plugin runs.
+TEST(Reload, CheckRefusesMissingDirectoriesAndAZeroReadyTimeout) {
+    TempDir dir;
+    std::filesystem::create_directories(dir / "plugins");
+    std::filesystem::create_symlink(test_plugin("probe"), dir / "plugins" / "probe.so");
+    for (const auto &[key, value, expected] :
+         std::vector<std::tuple<std::string, nlohmann::json, std::string>>{
+             {"control_socket", "missing/control.sock", "control_socket " + (dir / "missing/control.sock").string() +
+                                                            ": directory " + (dir / "missing").string() + " does not exist"},
+             {"pid_file", "missing/sockhost.pid", "pid_file " + (dir / "missing/sockhost.pid").string() +
+                                                      ": directory " + (dir / "missing").string() + " does not exist"},
+             {"ready_timeout", 0, "ready_timeout: 0 leaves a new generation no time to start"}}) {
+        nlohmann::json config = {{"plugin_dir", "plugins"}, {"listeners", {probe_listener()}}};
+        config[key] = value;
+        write_file(dir / "sockhost.json", config.dump());
+        const auto outcome = run_sockhost_command("--check -c " + (dir / "sockhost.json").string());
+        EXPECT_EQ(outcome.exit_code, 2) << key << "\n" << outcome.output;
+        EXPECT_NE(outcome.output.find(expected), std::string::npos) << outcome.output;
+    }
 }
 
 TEST(Reload, ReloadWithoutARunningSupervisorIsAClearError) {

@@ -86,6 +86,8 @@ Result<void> read_host_settings(ObjectReader &reader, const std::filesystem::pat
     config.plugin_dir = (base_dir / plugin_dir).lexically_normal();
     SOCKHOST_TRY(reader.seconds("drain_timeout", config.drain_timeout));
     SOCKHOST_TRY(reader.seconds("ready_timeout", config.ready_timeout));
+    if (config.ready_timeout.count() == 0)
+        return fail("ready_timeout: 0 leaves a new generation no time to start; give it seconds, as 30");
     if (const json *workers = reader.find("workers")) {
         if (workers->is_string() && workers->get<std::string>() == "auto") {
             config.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
