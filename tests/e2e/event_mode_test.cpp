@@ -106,6 +106,26 @@ TEST(EventMode, FiberStackOverflowKillsTheWorkerWithSigsegvAndItIsReplaced) {
     EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
 }
 
+TEST(EventMode, OneFrameFarPastTheGuardPageIsReportedAsAStackOverflow) {
+#if defined(SOCKHOST_TEST_SANITIZED)
+    GTEST_SKIP() << "under a sanitizer the host installs no overflow report";
+#endif
+    HostUnderTest host({{"listeners", {event_listener("probe", {{"fiber_stack_size", 16384}})}}},
+                       {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const pid_t worker = host.worker_pid();
+    // A 1 MiB frame on a 16 KiB stack: the fault is about a MiB below the guard page.
+    EXPECT_EQ(stream_exchange(host.listening()[0], "huge-frame\n"), "");
+    ASSERT_TRUE(host.wait_for_log("worker 1 replaced (pid")) << host.log();
+    EXPECT_NE(host.log().find("overflowed its fiber stack (fiber_stack_size 16384)"), std::string::npos)
+        << host.log();
+    EXPECT_NE(host.log().find("(pid " + std::to_string(worker) + ") killed by signal 11"), std::string::npos)
+        << host.log();
+    EXPECT_NE(host.worker_pid(), worker);
+    EXPECT_EQ(stream_exchange(host.listening()[0], "recurse 4\n"), "recursed 4\n");
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
 TEST(EventMode, TheSmallestFiberStackServesEveryHostPath) {
     HostUnderTest host({{"listeners", {event_listener("probe", {{"fiber_stack_size", 16384}, {"config", {{"log_hooks", true}}}}),
                                        event_listener("probe", {{"listen", "udp://127.0.0.1:0"}, {"fiber_stack_size", 16384}})}}},

@@ -25,6 +25,15 @@ namespace {
     return recurse(depth - 1) + static_cast<std::uint64_t>(frame[sizeof frame - 1]);
 }
 
+// One frame of 1 MiB, written at its far (lowest) end only: on a small fiber stack the
+// stack pointer jumps over the guard page and the write faults far below it. Built without
+// stack probes (CMakeLists.txt), which would touch the guard page on the way down.
+[[gnu::noinline]] std::uint64_t huge_frame() {
+    volatile char frame[1024 * 1024];
+    frame[0] = 1;
+    return static_cast<std::uint64_t>(frame[0]);
+}
+
 // Long enough for a line that spans several of the host's input reads.
 constexpr std::size_t kMaxLine = 64 * 1024;
 
@@ -129,6 +138,8 @@ private:
             std::uint64_t depth = 0;
             words >> depth;
             request.write("recursed " + std::to_string(recurse(depth)) + "\n");
+        } else if (command == "huge-frame") {
+            request.write("huge frame " + std::to_string(huge_frame()) + "\n");
         } else {
             throw std::invalid_argument("unknown command '" + command + "'");
         }

@@ -45,39 +45,41 @@ Result<void> set_flag(int fd, int level, int option, const std::string &what) {
     return {};
 }
 
-// Narrows the process's umask for its lifetime, so that a socket file bound with a
-// configured socket_mode is never more open than that mode before chmod sets it. The umask
-// is per process: a thread creating files at the same moment would get it too, so binding
-// happens before the host starts threads.
-class TightUmask {
+std::string octal_mode(mode_t mode) {
+    char text[8];
+    std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode));
+    return text;
+}
+
+// Linux creates a Unix socket's file with the socket's own (inode) mode minus the umask.
+// So socket_mode is given to the socket before bind, and the umask is 0 during bind: the
+// file has exactly that mode from its first moment, and no chmod on the path (which would
+// follow a symlink swapped in after bind) is needed. The umask is per process: a thread
+// creating files at the same moment would get it too, so binding happens before the host
+// starts threads.
+class ClearedUmask {
 public:
-    explicit TightUmask(bool active) : active_(active), saved_(active ? ::umask(0077) : 0) {}
-    ~TightUmask() {
+    explicit ClearedUmask(bool active) : active_(active), saved_(active ? ::umask(0) : 0) {}
+    ~ClearedUmask() {
         if (active_) ::umask(saved_);
     }
-    TightUmask(const TightUmask &) = delete;
-    TightUmask &operator=(const TightUmask &) = delete;
+    ClearedUmask(const ClearedUmask &) = delete;
+    ClearedUmask &operator=(const ClearedUmask &) = delete;
 
 private:
     bool active_;
     mode_t saved_;
 };
 
-// socket_owner, then socket_mode, on the socket file just bound: the mode is set last, so
-// the file is never open to a group it is not yet given.
-Result<void> apply_socket_permissions(const ListenAddress &address, const BindOptions &options) {
-    if (options.socket_owner) {
-        const auto &owner = *options.socket_owner;
-        if (::lchown(address.path.c_str(), owner.uid, owner.gid.value_or(static_cast<gid_t>(-1))) != 0)
-            return fail_errno(address.text() + ": socket_owner '" + owner.text + "': cannot change the socket's owner");
-    }
-    if (options.socket_mode) {
-        if (::chmod(address.path.c_str(), *options.socket_mode) != 0) {
-            char mode[8];
-            std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(*options.socket_mode));
-            return fail_errno(address.text() + ": socket_mode " + mode + ": cannot change the socket's mode");
-        }
-    }
+// socket_owner on the socket file just bound. lchown: a symlink swapped in at the path is
+// changed itself, never the file it points to. A stream socket does not listen yet, so
+// nobody connects before it has its owner; a datagram socket may meanwhile be sent to by
+// those socket_mode lets in as the host's own user and group.
+Result<void> apply_socket_owner(const ListenAddress &address, const BindOptions &options) {
+    if (!options.socket_owner) return {};
+    const auto &owner = *options.socket_owner;
+    if (::lchown(address.path.c_str(), owner.uid, owner.gid.value_or(static_cast<gid_t>(-1))) != 0)
+        return fail_errno(address.text() + ": socket_owner '" + owner.text + "': cannot change the socket's owner");
     return {};
 }
 
@@ -113,11 +115,14 @@ Result<ListenerSocket> ListenerSocket::bind(const ListenAddress &address, const 
     } else {
         if (auto cleared = clear_stale_unix_path(address, *socket_address); !cleared)
             return std::unexpected(cleared.error());
+        if (options.socket_mode && ::fchmod(fd, *options.socket_mode) != 0)
+            return fail_errno(address.text() + ": socket_mode " + octal_mode(*options.socket_mode) +
+                              ": cannot change the socket's mode");
     }
 
     {
         // Only a Unix socket creates a file; inet sockets ignore the umask.
-        const TightUmask umask(options.socket_mode.has_value() && !is_inet(address.transport));
+        const ClearedUmask umask(options.socket_mode.has_value() && !is_inet(address.transport));
         if (::bind(fd, socket_address->get(), socket_address->length) != 0) {
             if (errno == EADDRINUSE) return fail(address.text() + ": address in use");
             return fail_errno(address.text() + ": bind");
@@ -130,7 +135,7 @@ Result<ListenerSocket> ListenerSocket::bind(const ListenAddress &address, const 
             listener.path_device_ = status.st_dev;
             listener.path_inode_ = status.st_ino;
         }
-        if (auto applied = apply_socket_permissions(address, options); !applied) return std::unexpected(applied.error());
+        if (auto owned = apply_socket_owner(address, options); !owned) return std::unexpected(owned.error());
     }
     if (!is_datagram(address.transport) && ::listen(fd, options.request_queue_size) != 0)
         return fail_errno(address.text() + ": listen");

@@ -1,5 +1,7 @@
 #include <sockhost/host/worker/modes/fiber.hpp>
 
+#include <sockhost/host/shared/server_options.hpp>
+
 #include <boost/context/preallocated.hpp>
 #include <boost/context/stack_context.hpp>
 
@@ -8,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -80,9 +83,17 @@ FiberStack::~FiberStack() {
     if (mapping_ != nullptr) ::munmap(mapping_, mapping_size_);
 }
 
-bool FiberStack::guard_contains(const void *address) const {
-    const auto *byte = static_cast<const char *>(address);
-    return mapping_ != nullptr && byte >= mapping_ && byte < mapping_ + page_size_;
+bool FiberStack::overflow_reaches(const void *address) const {
+    // A frame larger than what is left of the stack (a big local array) moves the stack
+    // pointer past the guard page, and its first access may fault anywhere below it. The
+    // reach is the largest stack a fiber may have (64 MiB): a frame that needs more than
+    // any fiber could be given is implausible, and further away a fault is more likely a
+    // stray pointer (a null one is far below every stack), not to be called an overflow.
+    if (mapping_ == nullptr) return false;
+    const auto fault = reinterpret_cast<std::uintptr_t>(address);
+    const auto guard = reinterpret_cast<std::uintptr_t>(mapping_);
+    const std::uintptr_t lowest = guard > kMaxFiberStackSize ? guard - kMaxFiberStackSize : 0;
+    return fault >= lowest && fault < guard + page_size_;
 }
 
 // --- fibers ----------------------------------------------------------------------------
@@ -191,7 +202,7 @@ void report_overflow(int, siginfo_t *info, void *) {
     // SA_RESETHAND restored the default action: returning re-runs the faulting access,
     // and the process dies of SIGSEGV as without this handler.
     const FiberStack *stack = running_stack;
-    if (stack != nullptr && stack->guard_contains(info->si_addr))
+    if (stack != nullptr && stack->overflow_reaches(info->si_addr))
         (void)!::write(STDERR_FILENO, overflow_message, overflow_message_length);
 }
 #endif

@@ -27,8 +27,9 @@ struct BindOptions {
     int request_queue_size = 128;  // listen() backlog
     bool reuse_address = true;     // SO_REUSEADDR (inet)
     bool reuse_port = false;       // SO_REUSEPORT (inet only)
-    // Unix sockets only (not socketserver's): the socket file's mode and owner, set right
-    // after bind. Absent: as bind leaves them (umask, the host's user).
+    // Unix sockets only (not socketserver's): the socket file's mode, which it is created
+    // with, and its owner, set right after bind. Absent: as bind leaves them (umask, the
+    // host's user).
     std::optional<mode_t> socket_mode;
     std::optional<SocketOwner> socket_owner;
 };

@@ -28,7 +28,9 @@ public:
     char *bottom() const { return mapping_ + page_size_; }  // lowest usable address
     char *top() const { return mapping_ + mapping_size_; }
     std::size_t usable_size() const { return mapping_size_ - page_size_; }
-    bool guard_contains(const void *address) const;
+    // Whether a fault at `address` is this stack overflowing: in the guard page, or below it
+    // within kMaxFiberStackSize (one large frame jumps over the guard page).
+    bool overflow_reaches(const void *address) const;
 
 private:
     FiberStack(char *mapping, std::size_t mapping_size, std::size_t page_size)
@@ -79,7 +81,8 @@ private:
     void *tsan_loop_ = nullptr;
 };
 
-// While alive on a thread that runs fibers: a SIGSEGV on a fiber's guard page is reported
+// While alive on a thread that runs fibers: a SIGSEGV on the running fiber's guard page,
+// or below it within reach of one large frame (FiberStack::overflow_reaches), is reported
 // on stderr ("fiber stack overflow ...") on an alternate signal stack, then the process
 // dies of SIGSEGV as it would without it. Installs nothing under a sanitizer (which
 // reports overflows itself) or when the process already has its own SIGSEGV handler.
