@@ -134,12 +134,18 @@ TEST_P(StoppingHost, AnswersARequestThatCrossesTheStopOnAnIdleConnection) {
 INSTANTIATE_TEST_SUITE_P(Modes, StoppingHost, ::testing::Values("threading", "forking", "event"),
                          [](const auto &mode) { return std::string(mode.param); });
 
-// Whether `pid` blocks SIGTERM: from then on the signal waits for the supervisor's loop
-// (before, in the first instants of exec, it would take its default action).
+// Whether `pid` has blocked the stop signals itself: from then on SIGTERM waits for the
+// supervisor's loop (before, in the first instants of exec, it would take its default
+// action). SIGUSR1 is never blocked by the host: a mask holding it is a runtime's own
+// (a sanitizer's, while it starts), which it lifts again.
 bool blocks_sigterm(pid_t pid) {
+    const auto bit = [](int signal_number) { return 1ULL << (signal_number - 1); };
     std::ifstream status("/proc/" + std::to_string(pid) + "/status");
     for (std::string line; std::getline(status, line);)
-        if (line.starts_with("SigBlk:")) return (std::stoull(line.substr(7), nullptr, 16) & (1ULL << (SIGTERM - 1))) != 0;
+        if (line.starts_with("SigBlk:")) {
+            const auto mask = std::stoull(line.substr(7), nullptr, 16);
+            return (mask & bit(SIGTERM)) != 0 && (mask & bit(SIGUSR1)) == 0;
+        }
     return false;
 }
 
