@@ -597,6 +597,20 @@ TEST(Reload, PidFileIsNotWrittenThroughASymbolicLink) {
     EXPECT_EQ(content, "precious");
 }
 
+// Under umask 000 the pid file is still 0644: its mode is explicit, not the umask's.
+TEST(Reload, PidFileIsMode0644UnderAnyUmask) {
+    auto config = with_control({probe_listener()});
+    config["pid_file"] = "sockhost.pid";
+    const mode_t previous = ::umask(0);
+    HostUnderTest host(config, {test_plugin("probe")});
+    ::umask(previous);
+    ASSERT_TRUE(host.ready()) << host.log();
+    struct stat status{};
+    ASSERT_EQ(::stat((host.dir() / "sockhost.pid").c_str(), &status), 0);
+    EXPECT_EQ(status.st_mode & 07777, 0644u);
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
 // Control clients that never send, and one that asks and never reads, hold up nothing:
 // SIGHUP reloads meanwhile, the silent ones are closed after a while, and then
 // `sockhost reload` gets its answer.
