@@ -5,6 +5,7 @@
 #include <sockhost/host/shared/config.hpp>
 #include <sockhost/host/supervisor/control_socket.hpp>
 #include <sockhost/host/host_process.hpp>
+#include <sockhost/host/shared/descriptor_limit.hpp>
 #include <sockhost/host/shared/log.hpp>
 #include <sockhost/plugin.h>
 
@@ -51,6 +52,7 @@ int reload(const std::string &config_file) {
 int main(int argc, char **argv) {
     // Before any thread exists, so every thread inherits the blocked signals.
     prepare_process_signals();
+    raise_descriptor_limit();  // every process: the supervisor's limit is its workers'
 
     CLI::App app{"sockhost: serves TCP, UDP and Unix sockets with request handlers loaded from plugins"};
     std::string config_file;

@@ -441,6 +441,28 @@ TEST(Reload, CheckRefusesMissingDirectoriesAndAZeroReadyTimeout) {
     }
 }
 
+// Another user's `sockhost reload` meets the control socket's permissions: the message
+// says so, and does not suggest that the host is not running.
+TEST(Reload, ReloadByAnotherUserSaysPermissionDenied) {
+    HostUnderTest host(with_control({probe_listener()}), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    TempDir readable;
+    std::filesystem::permissions(readable.path(), std::filesystem::perms::all);
+    auto config = nlohmann::json::parse(std::ifstream(host.config_path()));
+    config["plugin_dir"] = host.plugin_dir().string();
+    config["control_socket"] = (host.dir() / "control.sock").string();
+    write_file(readable / "sockhost.json", config.dump());
+    std::filesystem::permissions(readable / "sockhost.json", std::filesystem::perms::all);
+    const auto outcome = run_sockhost_command("reload -c " + (readable / "sockhost.json").string(),
+                                              "setpriv --reuid=65534 --regid=65534 --clear-groups");
+    EXPECT_EQ(outcome.exit_code, 1) << outcome.output;
+    EXPECT_NE(outcome.output.find("permission denied: the control socket (mode 0600) is for the user the supervisor runs as"),
+              std::string::npos)
+        << outcome.output;
+    EXPECT_EQ(outcome.output.find("is sockhost running"), std::string::npos) << outcome.output;
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
 TEST(Reload, ReloadWithoutARunningSupervisorIsAClearError) {
     TempDir dir;
     write_file(dir / "sockhost.json", R"({"plugin_dir": ".", "control_socket": "control.sock", "listeners": []})");
@@ -573,6 +595,20 @@ TEST(Reload, PidFileIsNotWrittenThroughASymbolicLink) {
     std::string content;
     std::getline(kept, content);
     EXPECT_EQ(content, "precious");
+}
+
+// Under umask 000 the pid file is still 0644: its mode is explicit, not the umask's.
+TEST(Reload, PidFileIsMode0644UnderAnyUmask) {
+    auto config = with_control({probe_listener()});
+    config["pid_file"] = "sockhost.pid";
+    const mode_t previous = ::umask(0);
+    HostUnderTest host(config, {test_plugin("probe")});
+    ::umask(previous);
+    ASSERT_TRUE(host.ready()) << host.log();
+    struct stat status{};
+    ASSERT_EQ(::stat((host.dir() / "sockhost.pid").c_str(), &status), 0);
+    EXPECT_EQ(status.st_mode & 07777, 0644u);
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
 }
 
 // Control clients that never send, and one that asks and never reads, hold up nothing:

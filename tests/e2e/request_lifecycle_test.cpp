@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <regex>
 
 namespace sockhost::test {
@@ -117,6 +119,25 @@ TEST(RequestLifecycle, VerifyRefusalClosesWithoutOtherHooks) {
         EXPECT_EQ(stream_exchange(host.listening()[0], "echo x\n"), "");
         ASSERT_TRUE(host.wait_for_log("by the plugin's verify")) << host.log();
         EXPECT_EQ(hooks_logged(host.log()), (Hooks{"verify"}));
+    }
+}
+
+// socketserver's shutdown_request: a refused connection whose request had already arrived
+// ends with an orderly close the client reads as end of input, not with a reset.
+TEST(RequestLifecycle, VerifyRefusalIsAnOrderlyCloseWithTheRequestAlreadySent) {
+    for (const char *mode : {"sync", "threading", "forking", "event"}) {
+        SCOPED_TRACE(mode);
+        HostUnderTest host(probe({{"refuse", true}}, mode), {test_plugin("probe")});
+        ASSERT_TRUE(host.ready()) << host.log();
+        for (int attempt = 0; attempt < 5; ++attempt) {
+            UniqueFd client = connect_tcp_from(host.listening()[0], "127.0.0.1");
+            send_all(client.get(), "echo x\n");
+            ASSERT_TRUE(wait_readable(client.get(), std::chrono::steady_clock::now() + std::chrono::seconds(10)));
+            char byte = 0;
+            const ssize_t count = ::recv(client.get(), &byte, 1, 0);
+            const int error = errno;
+            EXPECT_EQ(count, 0) << "attempt " << attempt << ": " << (count < 0 ? std::strerror(error) : "data");
+        }
     }
 }
 

@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <future>
+#include <sstream>
 #include <thread>
 
 namespace sockhost::test {
@@ -142,6 +144,67 @@ TEST(Robustness, SigintStopsAtOnce) {
         EXPECT_NE(host.log().find("stopping now"), std::string::npos) << host.log();
         EXPECT_EQ(read_until_eof(client.get()), "") << mode;
     }
+}
+
+}  // namespace
+}  // namespace sockhost::test
+
+namespace sockhost::test {
+namespace {
+
+// "Max open files  SOFT  HARD  files" of /proc/PID/limits.
+std::pair<std::string, std::string> descriptor_limits(pid_t pid) {
+    std::ifstream limits("/proc/" + std::to_string(pid) + "/limits");
+    for (std::string line; std::getline(limits, line);)
+        if (line.starts_with("Max open files")) {
+            std::istringstream words(line.substr(14));
+            std::string soft, hard;
+            words >> soft >> hard;
+            return {soft, hard};
+        }
+    return {};
+}
+
+Launch with_descriptor_limit(const std::string &soft_and_hard) {
+    Launch launch;
+    launch.prefix = {"prlimit", "--nofile=" + soft_and_hard, "--"};
+    return launch;
+}
+
+TEST(Descriptors, SoftLimitIsRaisedToTheHardOne) {
+    HostUnderTest host(probe_on("event"), {test_plugin("probe")}, with_descriptor_limit("256:12000"));
+    ASSERT_TRUE(host.ready()) << host.log();
+    EXPECT_EQ(descriptor_limits(host.pid()), (std::pair<std::string, std::string>{"12000", "12000"}));
+    EXPECT_EQ(descriptor_limits(host.worker_pid()), (std::pair<std::string, std::string>{"12000", "12000"}));
+    EXPECT_EQ(host.log().find("descriptors: the listeners may hold"), std::string::npos) << host.log();
+}
+
+TEST(Descriptors, CapsThatCannotFitAreWarnedAbout) {
+    HostUnderTest host(probe_on("event"), {test_plugin("probe")}, with_descriptor_limit("512:512"));
+    ASSERT_TRUE(host.ready()) << host.log();
+    EXPECT_TRUE(host.wait_for_log("descriptors: the listeners may hold 10064 at once (max_connections, max_threads, "
+                                  "max_children), but this worker may open 512 (RLIMIT_NOFILE)"))
+        << host.log();
+}
+
+// Out of descriptors: one log line for the episode, not one per retry, and one when
+// accepting works again; the connections that waited are served then.
+TEST(Descriptors, RunningOutIsLoggedOncePerEpisode) {
+    HostUnderTest host(probe_on("event"), {test_plugin("probe")}, with_descriptor_limit("64:64"));
+    ASSERT_TRUE(host.ready()) << host.log();
+    std::vector<UniqueFd> clients;
+    for (int index = 0; index < 90; ++index) clients.push_back(connect_tcp_from(host.listening()[0], "127.0.0.1"));
+    ASSERT_TRUE(host.wait_for_log("pausing accepts, and logging again once they succeed")) << host.log();
+    std::this_thread::sleep_for(std::chrono::seconds(1));  // ten retries or so
+    const std::string during = host.log();
+    int lines = 0;
+    for (auto at = during.find(": accept: Too many open files"); at != std::string::npos;
+         at = during.find(": accept: Too many open files", at + 1))
+        ++lines;
+    EXPECT_EQ(lines, 1) << during;
+    clients.clear();
+    EXPECT_TRUE(host.wait_for_log("accepting again after")) << host.log();
+    EXPECT_EQ(stream_exchange(host.listening()[0], "echo after\n"), "after\n") << host.log();
 }
 
 }  // namespace

@@ -89,7 +89,7 @@ TEST(StrictModes, PluginOwnedBySomeoneElseIsRefused) {
     ASSERT_EQ(::chown(plugin.c_str(), 4242, 4242), 0);
     const auto failure = run_expecting_exit(tcp_probe_config(), {plugin});
     expect_refused(failure, "probe.so: refused: its target " + plugin.string() +
-                                " is owned by uid 4242, not by root or root (uid 0); fix the owner or set "
+                                " is owned by uid 4242, not by root; fix the owner or set "
                                 "strict_modes: false");
 }
 

@@ -126,8 +126,8 @@ pid_t HostUnderTest::worker_pid() const {
     return workers.empty() ? -1 : workers.front();
 }
 
-CommandOutcome run_sockhost_command(const std::string &arguments) {
-    const std::string command = sockhost_binary().string() + " " + arguments + " 2>&1";
+CommandOutcome run_sockhost_command(const std::string &arguments, const std::string &prefix) {
+    const std::string command = (prefix.empty() ? "" : prefix + " ") + sockhost_binary().string() + " " + arguments + " 2>&1";
     FILE *pipe = ::popen(command.c_str(), "r");
     std::string output;
     char buffer[4096];

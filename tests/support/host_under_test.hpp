@@ -90,12 +90,13 @@ struct StartFailure {
     int exit_code;
     std::string log;
 };
-// Runs `sockhost ARGUMENTS` to completion (e.g. "reload -c FILE"): exit code and output.
+// Runs `sockhost ARGUMENTS` to completion (e.g. "reload -c FILE"), under `prefix` (e.g.
+// "setpriv --reuid=..."), if any: exit code and output.
 struct CommandOutcome {
     int exit_code;
     std::string output;  // stdout and stderr together
 };
-CommandOutcome run_sockhost_command(const std::string &arguments);
+CommandOutcome run_sockhost_command(const std::string &arguments, const std::string &prefix = {});
 
 StartFailure run_expecting_exit(nlohmann::json config, const std::vector<std::filesystem::path> &plugin_files);
 

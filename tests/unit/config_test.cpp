@@ -79,6 +79,7 @@ TEST(Config, ErrorsNameTheKeyAndTheReason) {
         {R"({"plugin_dir": "p", "listeners": [{)" + listen + R"(, "name": "a:b"}]})", "listeners[0].name: 'a:b' must be"},
         {R"({"plugin_dir": "p", "listeners": [{)" + listen + R"(, "name": "x"}, {)" + listen + R"(, "name": "x"}]})", "listeners[1].name: 'x' is already used by listeners[0]"},
         {R"({"plugin_dir": "p", "workers": 0})", "workers: 0 is out of range 1..1024"},
+        {R"({"plugin_dir": "p", "workers": 18446744073709551615})", "workers: 18446744073709551615 is out of range 1..1024"},
         {R"({"plugin_dir": "p", "workers": "many"})", "workers: expected an integer, got string"},
         {R"({"plugin_dir": "p", "ready_timeout": "soon"})", "ready_timeout: expected a number of seconds"},
         {R"({"plugin_dir": "p", "control_socket": 1})", "control_socket: expected a string, got number"},

@@ -45,6 +45,10 @@ public:
         const json *value = find(key);
         if (value == nullptr) return {};
         if (!value->is_number_integer()) return type_error(key, "an integer", *value);
+        // Above long long's range (up to 2^64-1): get<long long> would wrap it to a negative.
+        if (value->is_number_unsigned() && value->get<unsigned long long>() > static_cast<unsigned long long>(maximum))
+            return fail(key_path(key) + ": " + value->dump() + " is out of range " + std::to_string(minimum) + ".." +
+                        std::to_string(maximum));
         const auto number = value->get<long long>();
         if (number < minimum || number > maximum)
             return fail(key_path(key) + ": " + std::to_string(number) + " is out of range " +

@@ -129,6 +129,9 @@ Result<std::string> request_reload(const std::filesystem::path &path, std::chron
     if (!fd) return fail_errno(where + ": socket");
     if (::connect(fd.get(), reinterpret_cast<sockaddr *>(&address), sizeof address) != 0) {
         const int error = errno;
+        if (error == EACCES || error == EPERM)
+            return fail(where + ": permission denied: the control socket (mode 0600) is for the user the supervisor "
+                                "runs as; run sockhost reload as that user");
         return fail(where + ": cannot reach the supervisor (" + std::strerror(error) + "); is sockhost running with this config?");
     }
     const std::string request = "reload\n";

@@ -218,9 +218,18 @@ bool StreamRequest::unread_input_pending() {
 // lose the end of the reply it has not read yet. So, like nginx's lingering close, read
 // and drop the client's input until it closes too, within a bound.
 void StreamRequest::linger() {
-    constexpr std::size_t kLingerBytes = 1024 * 1024;
     constexpr auto kLingerTime = std::chrono::seconds(2);
-    const auto until = Clock::now() + kLingerTime;
+    drop_input(Clock::now() + kLingerTime);
+}
+
+void StreamRequest::end_refused() {
+    ::shutdown(connection_.get(), SHUT_WR);
+    // In the accepting loop: never waits, so a refused client cannot hold the loop.
+    drop_input(std::nullopt);
+}
+
+void StreamRequest::drop_input(std::optional<Clock::time_point> until) {
+    constexpr std::size_t kLingerBytes = 1024 * 1024;
     // Not on the stack: an event-mode request's fiber stack may be 16 KiB in all. Shared
     // by every request of the thread, which is fine: what is read here is dropped.
     thread_local char scratch[16 * 1024];
@@ -233,7 +242,7 @@ void StreamRequest::linger() {
         }
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) return;
-        if (waiter_->wait_for(connection_.get(), POLLIN, until, true) != WaitResult::ready) return;
+        if (!until || waiter_->wait_for(connection_.get(), POLLIN, until, true) != WaitResult::ready) return;
     }
 }
 

@@ -48,9 +48,20 @@ RequestIntake::Taken RequestIntake::accept_connection() {
         const int error = errno;
         if (error == EAGAIN || error == EWOULDBLOCK) return {Outcome::drained, nullptr};
         if (error == EINTR || error == ECONNABORTED || error == EPROTO) return {Outcome::dropped, nullptr};
+        if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) {
+            // One line per episode, not one per retry (ten a second): the next line says
+            // when accepting works again.
+            if (failed_accepts_++ == 0)
+                log_error(listener_text_ + ": accept: " + std::strerror(error) +
+                          "; pausing accepts, and logging again once they succeed");
+            return {Outcome::exhausted, nullptr};
+        }
         log_error(listener_text_ + ": accept: " + std::strerror(error));
-        if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) return {Outcome::exhausted, nullptr};
         return {Outcome::dropped, nullptr};
+    }
+    if (failed_accepts_ != 0) [[unlikely]] {
+        log_info(listener_text_ + ": accepting again after " + std::to_string(failed_accepts_) + " failed attempt(s)");
+        failed_accepts_ = 0;
     }
     SocketAddress local = listener_.local_address();
     if (local_is_wildcard_) {

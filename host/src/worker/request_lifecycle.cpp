@@ -20,10 +20,12 @@ void log_hook_failure(Handler &handler, Request &request, std::string_view hook)
 bool admit_request(Handler &handler, const AccessList &access, Request &request) {
     if (!access.permits(request.peer())) {
         log_info(std::string(handler.name()) + ": refused " + request.peer_text() + " by the allow/deny lists");
+        request.end_refused();
         return false;
     }
     if (!handler.verify(request)) {
         log_info(std::string(handler.name()) + ": refused " + request.peer_text() + " by the plugin's verify");
+        request.end_refused();
         return false;
     }
     return true;

@@ -8,6 +8,7 @@
 #include <sockhost/host/shared/listener.hpp>
 #include <sockhost/host/shared/log.hpp>
 #include <sockhost/host/worker/plugin/plugin_set.hpp>
+#include <sockhost/host/shared/descriptor_limit.hpp>
 #include <sockhost/host/shared/worker_channel.hpp>
 #include <sockhost/host/shared/privileges.hpp>
 #include <sockhost/host/worker/server.hpp>
@@ -36,6 +37,30 @@ Result<std::vector<ListenerSocket>> adopt_listeners(const HostConfig &config, st
     return sockets;
 }
 
+// The descriptors the listeners may hold at once (a connection each, at their caps), with
+// room for the worker's own; warned about when the limit is lower, since past it accepts
+// fail until connections end.
+void warn_if_descriptors_cannot_fit(const HostConfig &config) {
+    constexpr std::uint64_t kOwnDescriptors = 64;  // listeners, eventfds, epoll, plugins' files
+    std::uint64_t needed = kOwnDescriptors;
+    for (const auto &listener : config.listeners) {
+        if (is_datagram(listener.address.transport)) continue;
+        const auto &options = listener.options;
+        switch (options.mode) {
+        case Mode::sync: needed += 1; break;
+        case Mode::threading: needed += static_cast<std::uint64_t>(options.max_threads); break;
+        case Mode::forking: needed += static_cast<std::uint64_t>(options.max_children); break;
+        case Mode::event: needed += static_cast<std::uint64_t>(options.max_connections); break;
+        }
+    }
+    const rlim_t limit = raise_descriptor_limit();
+    if (limit != RLIM_INFINITY && needed > limit)
+        log_warning("descriptors: the listeners may hold " + std::to_string(needed) +
+                    " at once (max_connections, max_threads, max_children), but this worker may open " +
+                    std::to_string(limit) + " (RLIMIT_NOFILE); raise the hard limit (LimitNOFILE= under systemd) "
+                    "or lower the caps");
+}
+
 // Everything is adopted, loaded and created before the first request is served. Plugins
 // are loaded only after the switch to `user`, so no plugin code ever runs as root; the
 // supervisor bound the listeners (ports below 1024, socket owners) before.
@@ -54,6 +79,7 @@ Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &con
     }
     if (!config.strict_modes)
         log_warning("strict_modes is false: plugin files are loaded without checking their owner and mode");
+    warn_if_descriptors_cannot_fit(config);
     auto plugins = load_plugins(config, plugins_in_use(config));
     if (!plugins) return std::unexpected(plugins.error());
     for (const auto &[name, plugin] : *plugins) {

@@ -29,7 +29,9 @@ struct Problem {
 
 Problem problem_with(const struct stat &status, uid_t trusted_uid) {
     if (status.st_uid != 0 && status.st_uid != trusted_uid)
-        return {"owned by " + describe_user(status.st_uid) + ", not by root or " + describe_user(trusted_uid), "owner"};
+        return {"owned by " + describe_user(status.st_uid) + ", not by " +
+                    (trusted_uid == 0 ? std::string("root") : "root or " + describe_user(trusted_uid)),
+                "owner"};
     // A root-owned sticky directory (/tmp) lets others add entries but not rename or
     // remove ours; the entry on our path is checked next.
     if (S_ISDIR(status.st_mode) && status.st_uid == 0 && (status.st_mode & S_ISVTX) != 0) return {};

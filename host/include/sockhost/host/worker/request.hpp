@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,11 @@ public:
     // After the handler: stream output is flushed and the write side shut down; a datagram
     // reply is sent. Returns false (with last_error) if that failed.
     virtual bool complete() = 0;
+
+    // socketserver's shutdown_request for a refused request: a stream connection gets an
+    // orderly end (FIN; what the client already sent is read and dropped, so the close is
+    // no reset) without waiting for anything. A datagram needs nothing.
+    virtual void end_refused() {}
 
     Transport transport() const { return transport_; }
     const SocketAddress &peer() const { return peer_; }
@@ -114,6 +120,7 @@ public:
 
     bool flush() override;
     bool complete() override;
+    void end_refused() override;
     void mark_between_requests() override { between_requests_ = true; }
     int connection_fd() const override { return connection_.get(); }
 
@@ -127,6 +134,9 @@ private:
     bool wait_out_idle_stop_grace();
     bool unread_input_pending();
     void linger();
+    // Reads and drops input until end of input, an error, `kLingerBytes`, or (waiting until
+    // `until`; none: not at all) the client has sent nothing more.
+    void drop_input(std::optional<Clock::time_point> until);
 
     UniqueFd connection_;
     std::vector<char> output_;

@@ -54,6 +54,7 @@ private:
     int stop_fd_;
     int cancel_fd_;
     std::string listener_text_;
+    std::uint64_t failed_accepts_ = 0;  // in the current episode of running out of descriptors
     bool local_is_wildcard_ = false;
     std::vector<char> datagram_buffer_;
 };
