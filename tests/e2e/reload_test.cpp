@@ -341,6 +341,30 @@ TEST(Reload, KilledWorkerIsReplacedAndTheOtherWorkerServesOn) {
     EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
 }
 
+// A worker that keeps dying soon after its start is replaced after 1 s, then 2 s, then
+// 4 s (capped), not every second forever; each line names what the worker served.
+TEST(Reload, CrashLoopBacksOffAndNamesThePluginAndListener) {
+    HostUnderTest host(with_control({probe_listener()}), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const auto replacements = [&] { return count_of(host.log(), " replaced (pid "); };
+    for (int exit = 1; exit <= 3; ++exit) {
+        const pid_t victim = host.worker_pid();
+        ASSERT_GT(victim, 0);
+        ::kill(victim, SIGKILL);
+        const std::string delay = std::to_string(1 << (exit - 1));
+        EXPECT_TRUE(host.wait_for_log("(pid " + std::to_string(victim) + ") killed by signal 9 (Killed); starting a "
+                                      "replacement in " + delay + " s (exit " + std::to_string(exit) +
+                                      " in a row within 10 s of its start); it served plugin probe on " +
+                                      host.listening()[0]))
+            << host.log();
+        for (int waited = 0; waited < 200 && replacements() < exit; ++waited)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        ASSERT_EQ(replacements(), exit) << host.log();
+    }
+    EXPECT_EQ(stream_exchange(host.listening()[0], "echo served\n"), "served\n");
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
 TEST(Reload, CheckValidatesTheConfigAndLoadsEveryPlugin) {
     TempDir dir;
     std::filesystem::create_directories(dir / "plugins");

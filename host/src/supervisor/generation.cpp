@@ -138,11 +138,20 @@ void Generation::read_status_reports() {
     }
 }
 
-void Worker::schedule_respawn() {
+std::chrono::seconds Worker::schedule_respawn() {
     const auto now = Clock::now();
-    started = now + (now - started < kRespawnDelay ? kRespawnDelay : std::chrono::seconds(0));
+    auto delay = std::chrono::seconds(0);
+    if (now - started < kHealthyUptime) {
+        ++quick_exits;
+        delay = kRespawnDelay * (1LL << std::min(quick_exits - 1, 5));
+        delay = std::min<std::chrono::seconds>(delay, kMaxRespawnDelay);
+    } else {
+        quick_exits = 0;
+    }
+    started = now + delay;
     ready = false;
     failure.reset();
+    return delay;
 }
 
 void Generation::respawn_dead_workers() {
@@ -158,6 +167,7 @@ void Generation::respawn_dead_workers() {
         }
         // spawn_worker appended it: move it into the dead worker's slot.
         Worker replacement = std::move(workers.back());
+        replacement.quick_exits = workers[slot].quick_exits;
         workers.pop_back();
         log_info(name() + " worker " + std::to_string(index) + " replaced (pid " +
                  std::to_string(replacement.process.pid()) + ")");
@@ -204,6 +214,9 @@ Result<std::unique_ptr<Generation>> start_generation(int number, const std::file
         const auto &name = effective.config.listeners[index].name;
         generation->launch.listener_names.push_back(name.empty() ? "listener" + std::to_string(index) : name);
         generation->listener_keys.insert((*keys)[index]);
+        generation->serves += std::string(generation->serves.empty() ? "" : ", ") + "plugin " +
+                              effective.config.listeners[index].plugin + " on " +
+                              listeners.at((*keys)[index]).bound_text();
     }
     generation->deadline = Clock::now() + effective.config.ready_timeout;
     for (int index = 1; index <= effective.config.workers; ++index) {

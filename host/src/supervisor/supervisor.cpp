@@ -192,8 +192,13 @@ void Supervisor::on_worker_exits(Generation &generation) {
                                 std::to_string(pid) + ")";
         if (serving && !stopping()) {
             if (worker.failure) log_error(who + ": " + *worker.failure);
-            log_error(who + " " + how + "; starting a replacement");
-            worker.schedule_respawn();
+            const auto delay = worker.schedule_respawn();
+            log_error(who + " " + how + "; starting a replacement " +
+                      (delay.count() == 0 ? std::string("now")
+                                          : "in " + std::to_string(delay.count()) + " s (exit " +
+                                                std::to_string(worker.quick_exits) + " in a row within " +
+                                                std::to_string(Worker::kHealthyUptime.count()) + " s of its start)") +
+                      "; it served " + generation.serves);
         } else if (stopping() && !worker.ready && !serving) {
             log_debug(who + " " + how + ": stopped before it was ready");
         } else if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {

@@ -42,16 +42,22 @@ struct Worker {
     // may start.
     Clock::time_point started;
 
-    // A worker that dies sooner after its start than this is replaced only after this delay.
+    // Exits in a row, each within kHealthyUptime of its start: the replacement waits
+    // kRespawnDelay, doubled for each, at most kMaxRespawnDelay (a crash loop is not
+    // restarted every second forever). A worker that lived longer is replaced at once.
+    int quick_exits = 0;
     static constexpr std::chrono::seconds kRespawnDelay{1};
-    // It died while serving: replaced at once, or after kRespawnDelay if it died young.
-    void schedule_respawn();
+    static constexpr std::chrono::seconds kMaxRespawnDelay{32};
+    static constexpr std::chrono::seconds kHealthyUptime{10};
+    // It died while serving: schedules its replacement and returns the delay.
+    std::chrono::seconds schedule_respawn();
 };
 
 struct Generation {
     int number = 0;
     WorkerLaunch launch;
     std::set<std::string> listener_keys;  // the listeners it serves (ListenerSet keys)
+    std::string serves;                   // "plugin P on ADDRESS, ...", for messages
     std::vector<Worker> workers;
     Clock::time_point deadline;     // starting: READY by then; draining: killed after it
 
