@@ -84,7 +84,9 @@ RequestIntake::Taken RequestIntake::receive_datagram() {
                                       MSG_DONTWAIT | MSG_TRUNC, peer.get(), &peer.length);
     if (length < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) return {Outcome::drained, nullptr};
-        if (errno != EINTR) log_error(listener_text_ + ": receive: " + std::strerror(errno));
+        const int error = errno;
+        if (std::string note; error != EINTR && receive_errors_log_.admit(note))
+            log_error(listener_text_ + ": receive: " + std::strerror(error) + note);
         return {Outcome::dropped, nullptr};
     }
     if (peer.length == 0) {  // an unbound unix-dgram client: served, but cannot get a reply
@@ -93,8 +95,10 @@ RequestIntake::Taken RequestIntake::receive_datagram() {
     }
     auto size = static_cast<std::size_t>(length);
     if (size > datagram_buffer_.size()) {
-        log_warning(listener_text_ + ": datagram from " + format_address(peer) + " truncated from " +
-                    std::to_string(size) + " to max_packet_size " + std::to_string(datagram_buffer_.size()) + " bytes");
+        if (std::string note; truncated_log_.admit(note))
+            log_warning(listener_text_ + ": datagram from " + format_address(peer) + " truncated from " +
+                        std::to_string(size) + " to max_packet_size " + std::to_string(datagram_buffer_.size()) +
+                        " bytes" + note);
         size = datagram_buffer_.size();
     }
     std::vector<char> datagram(datagram_buffer_.begin(), datagram_buffer_.begin() + static_cast<std::ptrdiff_t>(size));

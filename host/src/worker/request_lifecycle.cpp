@@ -9,10 +9,12 @@ namespace sockhost {
 namespace {
 
 void log_hook_failure(Handler &handler, Request &request, std::string_view hook) {
+    std::string note;
+    if (!handler.hook_failure_log().admit(note)) return;
     std::string line = std::string(handler.name()) + ": " + std::string(hook) + " failed for " + request.peer_text();
     if (!request.handler_error().empty()) line += ": " + request.handler_error();
     else if (!request.last_error().empty()) line += ": " + request.last_error();
-    log_error(line);
+    log_error(line + note);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <sockhost/host/shared/address.hpp>
 #include <sockhost/host/shared/error.hpp>
+#include <sockhost/host/shared/log_rate_limit.hpp>
 #include <sockhost/host/worker/request.hpp>
 #include <sockhost/plugin.h>
 
@@ -26,6 +27,12 @@ public:
     virtual sockhost_status setup(Request &) { return SOCKHOST_OK; }
     virtual sockhost_status handle(Request &request) = 0;
     virtual sockhost_status finish(Request &) { return SOCKHOST_OK; }
+
+    // The handler serves one listener: its failed hooks' lines are limited together.
+    LogRateLimit &hook_failure_log() { return hook_failure_log_; }
+
+private:
+    LogRateLimit hook_failure_log_;
 };
 
 }  // namespace sockhost

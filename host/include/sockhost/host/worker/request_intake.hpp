@@ -6,6 +6,7 @@
 #pragma once
 
 #include <sockhost/host/shared/listener.hpp>
+#include <sockhost/host/shared/log_rate_limit.hpp>
 #include <sockhost/host/shared/server_options.hpp>
 #include <sockhost/host/worker/handler.hpp>
 #include <sockhost/host/worker/io_waiter.hpp>
@@ -55,6 +56,8 @@ private:
     int cancel_fd_;
     std::string listener_text_;
     std::uint64_t failed_accepts_ = 0;  // in the current episode of running out of descriptors
+    LogRateLimit truncated_log_;        // datagrams longer than max_packet_size
+    LogRateLimit receive_errors_log_;
     bool local_is_wildcard_ = false;
     std::vector<char> datagram_buffer_;
 };
