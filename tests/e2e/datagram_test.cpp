@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 namespace sockhost::test {
 namespace {
 
@@ -51,6 +53,24 @@ TEST(Datagram, LongDatagramIsTruncatedToMaxPacketSizeAndLogged) {
         EXPECT_EQ(client.exchange("0123456789abcdef"), "0123456789") << mode;
         EXPECT_TRUE(host.wait_for_log("truncated from 16 to max_packet_size 10 bytes")) << host.log();
     }
+}
+
+// A flood of long datagrams costs a few log lines a second, not one per datagram; the
+// next line says how many were left out.
+TEST(Datagram, FloodOfLongDatagramsIsLoggedAtAFewLinesASecond) {
+    HostUnderTest host(one_listener("udp://127.0.0.1:0", "echo", "sync", {{"max_packet_size", 10}}),
+                       {bundled_plugin("echo")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    DatagramClient client(host.listening()[0]);
+    for (int sent = 0; sent < 300; ++sent) EXPECT_EQ(client.exchange("0123456789abcdef"), "0123456789");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    EXPECT_EQ(client.exchange("0123456789abcdef"), "0123456789");
+    ASSERT_TRUE(host.wait_for_log("more like it since the last one logged were not logged")) << host.log();
+    const std::string log = host.log();
+    int lines = 0;
+    for (auto at = log.find("truncated from 16"); at != std::string::npos; at = log.find("truncated from 16", at + 1)) ++lines;
+    EXPECT_LE(lines, 31) << "at most 10 a second";
+    EXPECT_GE(lines, 11);
 }
 
 TEST(Datagram, UnboundUnixClientIsLoggedAndServingContinues) {
