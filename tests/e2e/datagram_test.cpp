@@ -44,6 +44,20 @@ TEST(Datagram, ReplyIsEverythingWrittenAsOneDatagram) {
     }
 }
 
+// The largest UDP reply (65,507 bytes) is sent whole; one byte more is refused, logged and
+// not sent, in every mode.
+TEST(Datagram, LargestUdpReplyIsSentAndOneByteMoreIsRefused) {
+    for (const char *mode : kModes) {
+        HostUnderTest host(one_listener("udp://127.0.0.1:0", "probe", mode), {test_plugin("probe")});
+        ASSERT_TRUE(host.ready()) << host.log();
+        DatagramClient client(host.listening()[0]);
+        EXPECT_EQ(client.exchange("big 65507\n").size(), 65507u) << mode;
+        client.send("big 65508\n");
+        EXPECT_TRUE(host.wait_for_log("the reply would exceed 65507 bytes, the largest datagram")) << host.log();
+        EXPECT_EQ(client.receive(std::chrono::milliseconds(200)), std::nullopt) << mode;
+    }
+}
+
 TEST(Datagram, LongDatagramIsTruncatedToMaxPacketSizeAndLogged) {
     for (const char *mode : kModes) {
         HostUnderTest host(one_listener("udp://127.0.0.1:0", "echo", mode, {{"max_packet_size", 10}}),

@@ -365,6 +365,46 @@ TEST(Reload, CrashLoopBacksOffAndNamesThePluginAndListener) {
     EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
 }
 
+// Once `sockhost reload` has answered, the old generation accepts nothing: every
+// connection opened afterwards is served by the new generation's worker.
+TEST(Reload, EveryConnectionAfterTheAnswerReachesTheNewGeneration) {
+    HostUnderTest host(with_control({probe_listener()}), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    for (int round = 0; round < 3; ++round) {
+        const std::string old_worker = stream_exchange(host.listening()[0], "pid\n");
+        ASSERT_EQ(reload(host).exit_code, 0);
+        const std::string new_worker = stream_exchange(host.listening()[0], "pid\n");
+        EXPECT_NE(new_worker, old_worker);
+        for (int connection = 0; connection < 30; ++connection)
+            EXPECT_EQ(stream_exchange(host.listening()[0], "pid\n"), new_worker) << "round " << round;
+    }
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
+// At most four generations drain at once: a fifth cuts the oldest short (documented).
+TEST(Reload, AFifthDrainingGenerationCutsTheOldestShort) {
+    auto config = with_control({probe_listener()});
+    config["drain_timeout"] = 60;
+    HostUnderTest host(config, {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    std::vector<UniqueFd> held;  // one request in flight in each generation keeps it draining
+    for (int generation = 1; generation <= 5; ++generation) {
+        held.push_back(connect_stream(host.listening()[0]));
+        send_all(held.back().get(), "sleep 60000\n");
+        for (int waited = 0; waited < 200 && count_of(host.log(), " sleeping 60000 ms") < generation; ++waited)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        ASSERT_EQ(count_of(host.log(), " sleeping 60000 ms"), generation) << host.log();
+        ASSERT_EQ(reload(host).exit_code, 0) << host.log();
+        if (generation < 5)
+            EXPECT_EQ(host.log().find("generations draining; stopping it now"), std::string::npos) << generation;
+    }
+    EXPECT_TRUE(host.wait_for_log("generation 1: more than 4 generations draining; stopping it now")) << host.log();
+    EXPECT_TRUE(host.wait_for_log("generation 1 has exited")) << host.log();
+    EXPECT_EQ(host.log().find("generation 2 has exited"), std::string::npos) << "the others drain on";
+    held.clear();
+    EXPECT_EQ(host.stop(SIGINT), 0) << host.log();
+}
+
 TEST(Reload, CheckValidatesTheConfigAndLoadsEveryPlugin) {
     TempDir dir;
     std::filesystem::create_directories(dir / "plugins");
