@@ -53,7 +53,7 @@ TEST(RequestLifecycle, ProcessInitRunsInTheHostAndInEachForkedChild) {
 }
 
 TEST(RequestLifecycle, FinishRunsAfterAFailedHandleAndTheErrorNamesThePeer) {
-    for (const char *mode : {"sync", "event"}) {
+    for (const char *mode : {"sync", "threading", "forking", "event"}) {
         SCOPED_TRACE(mode);
         HostUnderTest host(probe({{"fail_handle", true}}, mode), {test_plugin("probe")});
         ASSERT_TRUE(host.ready()) << host.log();
@@ -112,7 +112,7 @@ TEST(RequestLifecycle, HostSurvivesAnExceptionThrownAcrossTheCAbi) {
 }
 
 TEST(RequestLifecycle, VerifyRefusalClosesWithoutOtherHooks) {
-    for (const char *mode : {"sync", "event"}) {
+    for (const char *mode : {"sync", "threading", "forking", "event"}) {
         SCOPED_TRACE(mode);
         HostUnderTest host(probe({{"refuse", true}}, mode), {test_plugin("probe")});
         ASSERT_TRUE(host.ready()) << host.log();
@@ -142,7 +142,7 @@ TEST(RequestLifecycle, VerifyRefusalIsAnOrderlyCloseWithTheRequestAlreadySent) {
 }
 
 TEST(AccessLists, DeniedPeerNeverReachesThePluginAndIsClosedOnce) {
-    for (const char *mode : {"sync", "event"}) {
+    for (const char *mode : {"sync", "threading", "forking", "event"}) {
         SCOPED_TRACE(mode);
         auto config = probe({}, mode);
         config["listeners"][0]["allow"] = {"127.0.0.2"};
@@ -167,7 +167,7 @@ TEST(AccessLists, DeniedPeerNeverReachesThePluginAndIsClosedOnce) {
 }
 
 TEST(AccessLists, DenyAppliesToDatagrams) {
-    for (const char *mode : {"sync", "event"}) {
+    for (const char *mode : {"sync", "threading", "forking", "event"}) {
         SCOPED_TRACE(mode);
         nlohmann::json config = {{"listeners",
                                   {{{"listen", "udp://127.0.0.1:0"}, {"plugin", "echo"}, {"mode", mode}, {"deny", {"127.0.0.0/8"}}}}}};

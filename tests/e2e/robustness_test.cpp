@@ -31,7 +31,7 @@ TEST(Robustness, ClientThatLeavesMidResponseDoesNotKillTheHost) {
 }
 
 TEST(Robustness, IdleClientIsCutByTheRequestTimeout) {
-    for (const char *mode : {"threading", "event"}) {
+    for (const char *mode : {"sync", "threading", "forking", "event"}) {
         auto config = probe_on(mode);
         config["listeners"][0]["timeout"] = 0.3;
         HostUnderTest host(config, {test_plugin("probe")});

@@ -209,12 +209,14 @@ public:
 };
 
 TEST(InProcessServer, TcpNoDelayFollowsTheOption) {
-    for (const bool enabled : {true, false}) {
-        ServerOptions options;
-        options.tcp_nodelay = enabled;
-        RunningServer server("tcp://127.0.0.1:0", options, std::make_shared<NoDelayReporter>());
-        EXPECT_EQ(stream_exchange(server.address(), ""), enabled ? "1" : "0");
-    }
+    for (const Mode mode : {Mode::sync, Mode::threading, Mode::forking, Mode::event})
+        for (const bool enabled : {true, false}) {
+            ServerOptions options;
+            options.mode = mode;
+            options.tcp_nodelay = enabled;
+            RunningServer server("tcp://127.0.0.1:0", options, std::make_shared<NoDelayReporter>());
+            EXPECT_EQ(stream_exchange(server.address(), ""), enabled ? "1" : "0") << mode_name(mode);
+        }
 }
 
 // Answers each line with whether the server is stopping (the plugin's stopping()).
