@@ -1,6 +1,23 @@
 /* A plugin whose descriptor breaks one rule, chosen at build time: BAD_ABI_MAJOR and
- * BAD_ABI_MINOR (default: this ABI), and BAD_HANDLE (default: a working handle hook). */
+ * BAD_ABI_MINOR (default: this ABI), and BAD_HANDLE (default: a working handle hook).
+ * Or one whose code misbehaves as soon as it is loaded, in its constructor: BAD_EXIT
+ * (ends the process with status 0), BAD_CRASH (SIGBUS), BAD_HANG (never returns). */
 #include <sockhost/plugin.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#if defined(BAD_EXIT) || defined(BAD_CRASH) || defined(BAD_HANG)
+__attribute__((constructor)) static void misbehave(void) {
+#if defined(BAD_EXIT)
+    _exit(0);
+#elif defined(BAD_CRASH)
+    raise(SIGBUS);
+#else
+    for (;;) pause();
+#endif
+}
+#endif
 
 #ifndef BAD_ABI_MAJOR
 #define BAD_ABI_MAJOR SOCKHOST_ABI_MAJOR
