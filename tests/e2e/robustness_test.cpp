@@ -190,6 +190,11 @@ TEST(Descriptors, CapsThatCannotFitAreWarnedAbout) {
 // Out of descriptors: one log line for the episode, not one per retry, and one when
 // accepting works again; the connections that waited are served then.
 TEST(Descriptors, RunningOutIsLoggedOncePerEpisode) {
+#if defined(SOCKHOST_TEST_SANITIZED)
+    // UBSan's vptr check reads memory through a pipe(2) it opens: with no descriptor left
+    // it cannot, and reports a valid object as one with an invalid vptr.
+    GTEST_SKIP() << "a sanitizer needs descriptors of its own";
+#endif
     HostUnderTest host(probe_on("event"), {test_plugin("probe")}, with_descriptor_limit("64:64"));
     ASSERT_TRUE(host.ready()) << host.log();
     std::vector<UniqueFd> clients;
