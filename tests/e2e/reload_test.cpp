@@ -395,8 +395,9 @@ TEST(Reload, AFifthDrainingGenerationCutsTheOldestShort) {
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         ASSERT_EQ(count_of(host.log(), " sleeping 60000 ms"), generation) << host.log();
         ASSERT_EQ(reload(host).exit_code, 0) << host.log();
-        if (generation < 5)
+        if (generation < 5) {
             EXPECT_EQ(host.log().find("generations draining; stopping it now"), std::string::npos) << generation;
+        }
     }
     EXPECT_TRUE(host.wait_for_log("generation 1: more than 4 generations draining; stopping it now")) << host.log();
     EXPECT_TRUE(host.wait_for_log("generation 1 has exited")) << host.log();
