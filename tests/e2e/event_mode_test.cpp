@@ -14,10 +14,6 @@
 #include <future>
 #include <thread>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SOCKHOST_TEST_SANITIZED 1
-#endif
-
 namespace sockhost::test {
 namespace {
 

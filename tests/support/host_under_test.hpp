@@ -12,6 +12,12 @@
 #include <string>
 #include <vector>
 
+// Defined in sanitizer builds, for tests of what a sanitizer changes (its own signal
+// handling, memory use and descriptors).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SOCKHOST_TEST_SANITIZED 1
+#endif
+
 namespace sockhost::test {
 
 std::filesystem::path sockhost_binary();

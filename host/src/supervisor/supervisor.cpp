@@ -114,7 +114,8 @@ int Supervisor::poll_timeout_ms() const {
     if (handover_) earlier(handover_->deadline);
     earlier(stop_deadline_);
     if (control_) earlier(control_->next_deadline());
-    if (generations_.serving) earlier(generations_.serving->next_respawn());
+    // No replacement starts while stopping: its time, passed, must not make the loop spin.
+    if (generations_.serving && !stopping()) earlier(generations_.serving->next_respawn());
     return poll_timeout_until(next);
 }
 
@@ -253,6 +254,7 @@ void Supervisor::begin_stop(bool graceful, int signal_number) {
         // its workers' exits are no failure: a stop during start-up is a clean stop.
         for (auto &worker : generations_.starting->workers) worker.process.signal(worker.ready ? forwarded : SIGKILL);
         log_info(generations_.starting->name() + " was still starting: stopped");
+        generations_.starting->deadline = *stop_deadline_;  // not its ready deadline: READY ones drain
         generations_.draining.push_back(std::move(generations_.starting));
     }
     if (generations_.serving) generations_.serving->signal_all(forwarded);

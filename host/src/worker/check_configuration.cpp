@@ -79,28 +79,34 @@ struct ChildReport {
     bool timed_out = false;
 };
 
-// Reads the child's lines until it closes the pipe or `deadline` passes.
-ChildReport read_child_report(int fd, Clock::time_point deadline) {
+// Reads the child's lines until it has exited (its pipe may outlive it in a process a
+// plugin forked) or `deadline` passes. The pipe is non-blocking.
+ChildReport read_child_report(int fd, const ChildProcess &child, Clock::time_point deadline) {
     ChildReport report;
     std::string received;
+    bool pipe_open = true;
+    const auto drain = [&] {
+        char buffer[1024];
+        for (ssize_t count; (count = ::read(fd, buffer, sizeof buffer)) > 0;)
+            received.append(buffer, static_cast<std::size_t>(count));
+    };
     for (;;) {
-        pollfd readable{fd, POLLIN, 0};
         const int timeout = poll_timeout_until(deadline);
         if (timeout == 0) {
             report.timed_out = true;
             break;
         }
-        const int ready = ::poll(&readable, 1, timeout);
-        if (ready < 0 && errno != EINTR) break;
-        if (ready <= 0) continue;  // the deadline is checked again
-        char buffer[1024];
-        const ssize_t count = ::read(fd, buffer, sizeof buffer);
-        if (count < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-        if (count <= 0) break;
-        received.append(buffer, static_cast<std::size_t>(count));
+        // Once the pipe has hung up (the plugin may close it and go on), only the exit counts.
+        pollfd watched[2] = {{pipe_open ? fd : -1, POLLIN, 0}, {child.pidfd(), POLLIN, 0}};
+        if (::poll(watched, 2, timeout) < 0 && errno != EINTR) break;
+        drain();
+        if ((watched[0].revents & (POLLHUP | POLLERR)) != 0) pipe_open = false;
+        if (watched[1].revents != 0) break;  // exited: what it said is all in the pipe
     }
+    drain();
     while (!received.empty() && received.back() == '\n') received.pop_back();
-    report.last_line = received.substr(received.rfind('\n') == std::string::npos ? 0 : received.rfind('\n') + 1);
+    const auto last_newline = received.rfind('\n');
+    report.last_line = last_newline == std::string::npos ? received : received.substr(last_newline + 1);
     return report;
 }
 
@@ -118,7 +124,7 @@ int check_configuration(const std::filesystem::path &config_file) {
     if (auto files = check_host_files(effective->config); !files)
         return report_failure("config " + config_file.string() + ": " + files.error().message);
     int pipe_fds[2];
-    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return report_failure(std::string("pipe: ") + std::strerror(errno));
+    if (::pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) != 0) return report_failure(std::string("pipe: ") + std::strerror(errno));
     UniqueFd progress_read(pipe_fds[0]);
     UniqueFd progress_write(pipe_fds[1]);
     const pid_t pid = ::fork();
@@ -134,17 +140,14 @@ int check_configuration(const std::filesystem::path &config_file) {
     auto child = ChildProcess::adopt(pid);  // killed and reaped if this returns early
     if (!child) return report_failure(child.error().message);
     // A worker has ready_timeout to load and create everything: so has the check.
-    const auto report = read_child_report(progress_read.get(), Clock::now() + effective->config.ready_timeout);
+    const auto report = read_child_report(progress_read.get(), *child, Clock::now() + effective->config.ready_timeout);
     if (report.timed_out) {
         child->signal(SIGKILL);
         return report_failure(report.last_line + ": still running after ready_timeout (" +
                               std::to_string(effective->config.ready_timeout.count()) + " ms); killed");
     }
-    std::optional<int> reaped;
-    while (!(reaped = child->try_reap())) {  // it closed the pipe: it is exiting
-        pollfd exited{child->pidfd(), POLLIN, 0};
-        ::poll(&exited, 1, 1000);
-    }
+    const auto reaped = child->try_reap();  // its pidfd was readable: it has exited
+    if (!reaped) return report_failure("the loading child could not be reaped");
     const int status = *reaped;
     if (report.last_line == kDone && WIFEXITED(status) && WEXITSTATUS(status) == exit_ok) {
         log_info("check: config " + config_file.string() + " is valid: " +
