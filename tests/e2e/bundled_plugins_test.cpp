@@ -53,10 +53,7 @@ TEST(HttpPlugin, EventModeAnswersPipelinedRequestsInOrder) {
     for (int index = 0; index < 50; ++index) requests += "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     requests += "HEAD / HTTP/1.1\r\nConnection: close\r\n\r\n";
     const std::string replies = stream_exchange(host.listening()[0], requests);
-    std::size_t answered = 0;
-    for (auto at = replies.find("HTTP/1.1 200 OK"); at != std::string::npos; at = replies.find("HTTP/1.1 200 OK", at + 1))
-        ++answered;
-    EXPECT_EQ(answered, 51u) << replies.substr(0, 300);
+    EXPECT_EQ(count_of(replies, "HTTP/1.1 200 OK"), 51) << replies.substr(0, 300);
     EXPECT_NE(replies.rfind("Connection: close"), std::string::npos);
 }
 

@@ -81,8 +81,7 @@ TEST(Datagram, FloodOfLongDatagramsIsLoggedAtAFewLinesASecond) {
     EXPECT_EQ(client.exchange("0123456789abcdef"), "0123456789");
     ASSERT_TRUE(host.wait_for_log("more like it since the last one logged were not logged")) << host.log();
     const std::string log = host.log();
-    int lines = 0;
-    for (auto at = log.find("truncated from 16"); at != std::string::npos; at = log.find("truncated from 16", at + 1)) ++lines;
+    const int lines = count_of(log, "truncated from 16");
     EXPECT_LE(lines, 31) << "at most 10 a second";
     EXPECT_GE(lines, 11);
 }

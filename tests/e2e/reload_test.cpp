@@ -49,11 +49,6 @@ void install_file(const std::filesystem::path &source, const std::filesystem::pa
 
 void write_file(const std::filesystem::path &path, const std::string &text) { std::ofstream(path) << text; }
 
-int count_of(const std::string &text, const std::string &what) {
-    int count = 0;
-    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++count;
-    return count;
-}
 
 // "socket:[12345]" for each socket the process holds.
 std::multiset<std::string> socket_inodes(pid_t pid) {

@@ -202,11 +202,7 @@ TEST(Descriptors, RunningOutIsLoggedOncePerEpisode) {
     ASSERT_TRUE(host.wait_for_log("pausing accepts, and logging again once they succeed")) << host.log();
     std::this_thread::sleep_for(std::chrono::seconds(1));  // ten retries or so
     const std::string during = host.log();
-    int lines = 0;
-    for (auto at = during.find(": accept: Too many open files"); at != std::string::npos;
-         at = during.find(": accept: Too many open files", at + 1))
-        ++lines;
-    EXPECT_EQ(lines, 1) << during;
+    EXPECT_EQ(count_of(during, ": accept: Too many open files"), 1) << during;
     clients.clear();
     EXPECT_TRUE(host.wait_for_log("accepting again after")) << host.log();
     EXPECT_EQ(stream_exchange(host.listening()[0], "echo after\n"), "after\n") << host.log();

@@ -189,6 +189,12 @@ std::vector<pid_t> child_pids(pid_t pid) {
     return children;
 }
 
+int count_of(const std::string &text, const std::string &what) {
+    int count = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++count;
+    return count;
+}
+
 bool has_zombie_children(pid_t pid) {
     for (const pid_t child : child_pids(pid)) {
         std::ifstream stat("/proc/" + std::to_string(child) + "/stat");

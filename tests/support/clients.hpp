@@ -56,4 +56,7 @@ int thread_count(pid_t pid);
 std::vector<pid_t> child_pids(pid_t pid);  // including zombies
 bool has_zombie_children(pid_t pid);
 
+// How often `what` occurs in `text` (log lines, replies).
+int count_of(const std::string &text, const std::string &what);
+
 }  // namespace sockhost::test

@@ -34,8 +34,6 @@ Result<std::optional<std::string>> read_request(ControlClient &client) {
     return client.received.substr(0, newline);
 }
 
-std::string seconds_text(std::chrono::seconds duration) { return std::to_string(duration.count()) + " s"; }
-
 }  // namespace
 
 void ControlClient::answer(const std::string &line) {
@@ -100,9 +98,9 @@ std::vector<ControlClient> ControlServer::take_reload_requests() {
                 ++client;
                 continue;
             }
-            log_warning("control client sent no complete request within " + seconds_text(kRequestTimeout) +
+            log_warning("control client sent no complete request within " + duration_text(kRequestTimeout) +
                         "; closing it");
-            client->answer("failed no request within " + seconds_text(kRequestTimeout));
+            client->answer("failed no request within " + duration_text(kRequestTimeout));
         } else if (request && **request == "reload") {
             reloads.push_back(std::move(*client));
         } else if (request) {

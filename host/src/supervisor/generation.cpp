@@ -123,17 +123,19 @@ Result<void> Generation::spawn_worker(int index) {
 }
 
 void Generation::read_status_reports() {
-    for (auto &worker : workers) {
-        auto reading = worker.status.read_available();
-        if (reading.overlong)
-            log_warning(name() + " worker " + std::to_string(worker.index) + ": status line longer than " +
-                        std::to_string(WorkerStatusReader::kMaxLine) + " bytes; ignored");
-        for (const auto &line : reading.lines) {
-            switch (line.status) {
-            case WorkerStatus::ready: worker.ready = true; break;
-            case WorkerStatus::draining: worker.draining = true; break;
-            case WorkerStatus::failed: worker.failure = line.reason; break;
-            }
+    for (auto &worker : workers) read_status(worker);
+}
+
+void Generation::read_status(Worker &worker) const {
+    auto reading = worker.status.read_available();
+    if (reading.overlong)
+        log_warning(name() + " worker " + std::to_string(worker.index) + ": status line longer than " +
+                    std::to_string(WorkerStatusReader::kMaxLine) + " bytes; ignored");
+    for (const auto &line : reading.lines) {
+        switch (line.status) {
+        case WorkerStatus::ready: worker.ready = true; break;
+        case WorkerStatus::draining: worker.draining = true; break;
+        case WorkerStatus::failed: worker.failure = line.reason; break;
         }
     }
 }

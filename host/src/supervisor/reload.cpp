@@ -84,7 +84,7 @@ void Supervisor::promote_starting() {
     serving->deadline = Clock::now() + config_.drain_timeout + kDrainGrace;
     serving->signal_all(SIGTERM);
     log_info("reload: " + promoted->name() + " is serving; " + serving->name() + " drains (at most " +
-             seconds_text(config_.drain_timeout) + ")");
+             duration_text(config_.drain_timeout) + ")");
     draining.push_back(std::move(serving));
     if (draining.size() > kMaxDraining) {
         Generation &oldest = *draining.front();

@@ -182,6 +182,7 @@ void Supervisor::on_worker_exits(Generation &generation) {
         if (pid <= 0) continue;
         const auto status = worker.process.try_reap();
         if (!status) continue;
+        generation.read_status(worker);  // a FAILED line written just before it exited
         worker.status.close();
         const std::string how = describe_wait_status(*status);
         if (starting) {
@@ -215,7 +216,7 @@ void Supervisor::check_deadlines() {
     const auto now = Clock::now();
     if (generations_.starting && now >= generations_.starting->deadline)
         fail_starting(generations_.starting->name() + " was not READY within ready_timeout (" +
-                      seconds_text(pending_.config.ready_timeout) + ")");
+                      duration_text(pending_.config.ready_timeout) + ")");
     for (auto &generation : generations_.draining)
         if (now >= generation->deadline && !generation->all_exited()) {
             log_warning(generation->name() + " still running past its drain deadline; killing it");

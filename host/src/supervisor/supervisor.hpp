@@ -32,12 +32,6 @@ inline constexpr std::size_t kMaxDraining = 4;
 // the reload is reported complete anyway.
 inline constexpr auto kHandoverTimeout = std::chrono::seconds(2);
 
-// "5 s", or "250 ms" where it is not whole seconds.
-inline std::string seconds_text(std::chrono::milliseconds duration) {
-    const auto millis = duration.count();
-    return millis % 1000 == 0 ? std::to_string(millis / 1000) + " s" : std::to_string(millis) + " ms";
-}
-
 // Who waits for a reload's outcome: the control clients of the reload under way, and
 // those of the one coalesced after it.
 struct ReloadWaiters {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <string>
 
 namespace sockhost {
 
@@ -16,6 +17,12 @@ inline int poll_timeout_until(std::optional<Clock::time_point> deadline) {
     if (!deadline) return -1;
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now()).count();
     return left <= 0 ? 0 : static_cast<int>(std::min<long long>(left, 1LL << 30));
+}
+
+// "5 s", or "250 ms" where it is not whole seconds: durations in messages.
+inline std::string duration_text(std::chrono::milliseconds duration) {
+    const auto millis = duration.count();
+    return millis % 1000 == 0 ? std::to_string(millis / 1000) + " s" : std::to_string(millis) + " ms";
 }
 
 }  // namespace sockhost

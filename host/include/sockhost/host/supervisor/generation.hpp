@@ -68,6 +68,7 @@ struct Generation {
     std::optional<Clock::time_point> next_respawn() const;
     // Reads every worker's status pipe: READY, DRAINING and FAILED set its flags.
     void read_status_reports();
+    void read_status(Worker &worker) const;
     bool all_ready() const;
     bool all_draining() const;  // every worker reported DRAINING or has exited
     bool all_exited() const;
