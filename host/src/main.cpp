@@ -77,6 +77,7 @@ int main(int argc, char **argv) {
     worker_command->add_option(WorkerArguments::kIndexOption, worker.index)->required();
     worker_command->add_option(WorkerArguments::kConfigFdOption, worker.config_fd)->required();
     worker_command->add_option(WorkerArguments::kStatusFdOption, worker.status_fd)->required();
+    worker_command->add_option(WorkerArguments::kListenersOption, worker.listeners)->delimiter(',');
 
     try {
         app.parse(argc, argv);

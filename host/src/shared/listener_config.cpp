@@ -165,6 +165,10 @@ Result<void> read_identity(ObjectReader &reader, const std::filesystem::path &ba
     if (listener.plugin.empty() || listener.plugin.find('/') != std::string::npos || listener.plugin.ends_with(".so"))
         return fail(reader.key_path("plugin") + ": '" + listener.plugin +
                     "' must be a plugin name: the file name in plugin_dir without '.so'");
+    listener.worker_group = listener.plugin;
+    SOCKHOST_TRY(reader.string("worker_group", listener.worker_group, false));
+    if (listener.worker_group.empty() || listener.worker_group.size() > 64)
+        return fail(reader.key_path("worker_group") + ": '" + listener.worker_group + "' must be 1 to 64 characters");
     std::string mode_text = "sync";
     SOCKHOST_TRY(reader.string("mode", mode_text, false));
     auto mode = parse_mode(mode_text, reader.key_path("mode"));

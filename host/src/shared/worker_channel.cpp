@@ -24,11 +24,18 @@ std::optional<WorkerStatusReader::Line> parse_status_line(std::string_view line)
 }  // namespace
 
 std::vector<std::string> WorkerArguments::command_line(const std::string &binary) const {
-    return {binary,          kCommand,
-            kGenerationOption, std::to_string(generation),
-            kIndexOption,      std::to_string(index),
-            kConfigFdOption,   std::to_string(config_fd),
-            kStatusFdOption,   std::to_string(status_fd)};
+    std::vector<std::string> line{binary,          kCommand,
+                                  kGenerationOption, std::to_string(generation),
+                                  kIndexOption,      std::to_string(index),
+                                  kConfigFdOption,   std::to_string(config_fd),
+                                  kStatusFdOption,   std::to_string(status_fd)};
+    if (!listeners.empty()) {
+        std::string indices;
+        for (const int listener : listeners) indices += (indices.empty() ? "" : ",") + std::to_string(listener);
+        line.push_back(kListenersOption);
+        line.push_back(indices);
+    }
+    return line;
 }
 
 sigset_t stop_signals() {

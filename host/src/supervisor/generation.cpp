@@ -44,13 +44,14 @@ struct ExecPlan {
     pid_t supervisor = 0;
 };
 
-ExecPlan plan_worker_exec(const WorkerLaunch &launch, int generation, int index, int status_write) {
+ExecPlan plan_worker_exec(const WorkerLaunch &launch, const WorkerGroup &group, int generation, int index,
+                          int status_write) {
     ExecPlan plan;
-    plan.layout.listener_count = static_cast<int>(launch.listener_fds.size());
-    plan.sources = launch.listener_fds;
+    plan.layout.listener_count = static_cast<int>(group.listener_fds.size());
+    plan.sources = group.listener_fds;
     plan.sources.push_back(launch.config.get());
     plan.sources.push_back(status_write);
-    const WorkerArguments arguments{generation, index, plan.layout.config(), plan.layout.status()};
+    const WorkerArguments arguments{generation, index, plan.layout.config(), plan.layout.status(), group.listeners};
     plan.arguments = arguments.command_line(launch.binary.string());
     for (char **variable = environ; *variable != nullptr; ++variable) {
         const std::string_view text(*variable);
@@ -59,7 +60,7 @@ ExecPlan plan_worker_exec(const WorkerLaunch &launch, int generation, int index,
         plan.environment.emplace_back(text);
     }
     std::string names;
-    for (const auto &listener_name : launch.listener_names) names += (names.empty() ? "" : ":") + listener_name;
+    for (const auto &listener_name : group.listener_names) names += (names.empty() ? "" : ":") + listener_name;
     plan.environment.push_back("LISTEN_FDS=" + std::to_string(plan.layout.listener_count));
     plan.environment.push_back("LISTEN_FDNAMES=" + names);
     plan.environment.push_back("LISTEN_PID=" + std::string(24, '\0'));
@@ -101,13 +102,13 @@ ExecPlan plan_worker_exec(const WorkerLaunch &launch, int generation, int index,
 
 }  // namespace
 
-Result<void> Generation::spawn_worker(int index) {
+Result<void> Generation::spawn_worker(int index, std::size_t group) {
     int pipe_fds[2];
     if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return fail_errno(name() + ": status pipe");
     UniqueFd status_read(pipe_fds[0]);
     UniqueFd status_write(pipe_fds[1]);
     if (::fcntl(status_read.get(), F_SETFL, O_NONBLOCK) != 0) return fail_errno(name() + ": status pipe O_NONBLOCK");
-    ExecPlan plan = plan_worker_exec(launch, number, index, status_write.get());
+    ExecPlan plan = plan_worker_exec(launch, groups[group], number, index, status_write.get());
     const pid_t pid = ::fork();
     if (pid < 0) return fail_errno(name() + ": fork");
     if (pid == 0) exec_worker(plan);
@@ -115,6 +116,7 @@ Result<void> Generation::spawn_worker(int index) {
     if (!process) return std::unexpected(process.error());
     Worker worker;
     worker.index = index;
+    worker.group = group;
     worker.process = std::move(*process);
     worker.status = WorkerStatusReader(std::move(status_read));
     worker.started = Clock::now();
@@ -161,7 +163,7 @@ void Generation::respawn_dead_workers() {
         const Worker &dead = workers[slot];
         if (dead.process.pid() > 0 || Clock::now() < dead.started) continue;
         const int index = dead.index;
-        if (auto spawned = spawn_worker(index); !spawned) {
+        if (auto spawned = spawn_worker(index, dead.group); !spawned) {
             log_error(name() + " worker " + std::to_string(index) +
                       ": cannot start a replacement: " + spawned.error().message);
             workers[slot].started = Clock::now() + Worker::kRespawnDelay;
@@ -201,6 +203,31 @@ void Generation::signal_all(int signal_number) {
     for (auto &worker : workers) worker.process.signal(signal_number);
 }
 
+namespace {
+
+// The generation's worker groups, in the order their first listener is configured.
+std::vector<WorkerGroup> group_listeners(const EffectiveConfig &effective, const std::vector<std::string> &keys,
+                                         const ListenerSet &listeners) {
+    std::vector<WorkerGroup> groups;
+    for (std::size_t index = 0; index < keys.size(); ++index) {
+        const auto &listener = effective.config.listeners[index];
+        auto group = std::find_if(groups.begin(), groups.end(),
+                                  [&](const WorkerGroup &candidate) { return candidate.name == listener.worker_group; });
+        if (group == groups.end()) {
+            group = groups.emplace(groups.end());
+            group->name = listener.worker_group;
+        }
+        group->listeners.push_back(static_cast<int>(index));
+        group->listener_fds.push_back(listeners.at(keys[index]).fd());
+        group->listener_names.push_back(listener.name.empty() ? "listener" + std::to_string(index) : listener.name);
+        group->serves += std::string(group->serves.empty() ? "" : ", ") + "plugin " + listener.plugin + " on " +
+                         listeners.at(keys[index]).bound_text();
+    }
+    return groups;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Generation>> start_generation(int number, const std::filesystem::path &binary,
                                                      const EffectiveConfig &effective, ListenerSet &listeners) {
     auto keys = listeners.acquire(effective.config.listeners);
@@ -211,23 +238,20 @@ Result<std::unique_ptr<Generation>> start_generation(int number, const std::file
     auto memfd = make_config_memfd(effective.snapshot.to_json());
     if (!memfd) return std::unexpected(memfd.error());
     generation->launch.config = std::move(*memfd);
-    for (std::size_t index = 0; index < keys->size(); ++index) {
-        generation->launch.listener_fds.push_back(listeners.at((*keys)[index]).fd());
-        const auto &name = effective.config.listeners[index].name;
-        generation->launch.listener_names.push_back(name.empty() ? "listener" + std::to_string(index) : name);
-        generation->listener_keys.insert((*keys)[index]);
-        generation->serves += std::string(generation->serves.empty() ? "" : ", ") + "plugin " +
-                              effective.config.listeners[index].plugin + " on " +
-                              listeners.at((*keys)[index]).bound_text();
-    }
+    generation->listener_keys.insert(keys->begin(), keys->end());
+    generation->groups = group_listeners(effective, *keys, listeners);
     generation->deadline = Clock::now() + effective.config.ready_timeout;
-    for (int index = 1; index <= effective.config.workers; ++index) {
-        if (auto spawned = generation->spawn_worker(index); !spawned) {
-            generation->signal_all(SIGKILL);
-            return std::unexpected(spawned.error());
+    int index = 0;
+    for (std::size_t group = 0; group < generation->groups.size(); ++group) {
+        for (int copy = 0; copy < effective.config.workers; ++copy) {
+            if (auto spawned = generation->spawn_worker(++index, group); !spawned) {
+                generation->signal_all(SIGKILL);
+                return std::unexpected(spawned.error());
+            }
+            log_debug(generation->name() + " worker " + std::to_string(index) + " started (pid " +
+                      std::to_string(generation->workers.back().process.pid()) + ") for " +
+                      generation->groups[group].serves);
         }
-        log_debug(generation->name() + " worker " + std::to_string(index) + " started (pid " +
-                  std::to_string(generation->workers.back().process.pid()) + ")");
     }
     return generation;
 }

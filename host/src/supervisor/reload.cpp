@@ -47,7 +47,7 @@ void Supervisor::begin_reload() {
     generations_.starting = std::move(*generation);
     log_info("reload: " + generations_.starting->name() + " starting with " +
              std::to_string(pending_.config.listeners.size()) + " listener(s) and " +
-             std::to_string(pending_.config.workers) + " worker(s)");
+             std::to_string(generations_.starting->workers.size()) + " worker(s)");
 }
 
 // A reload has its outcome: its waiters get it, and a coalesced reload starts.
@@ -105,7 +105,7 @@ void Supervisor::log_first_listeners() const {
                  ", mode " + std::string(mode_name(listener.options.mode)) + ")");
     }
     log_info("ready: " + std::to_string(config_.listeners.size()) + " listener(s), " +
-             std::to_string(config_.workers) + " worker(s), " + generations_.serving->name());
+             std::to_string(generations_.serving->workers.size()) + " worker(s), " + generations_.serving->name());
 }
 
 void Supervisor::complete_handover() {

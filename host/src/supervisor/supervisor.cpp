@@ -200,7 +200,7 @@ void Supervisor::on_worker_exits(Generation &generation) {
                                           : "in " + std::to_string(delay.count()) + " s (exit " +
                                                 std::to_string(worker.quick_exits) + " in a row within " +
                                                 std::to_string(Worker::kHealthyUptime.count()) + " s of its start)") +
-                      "; it served " + generation.serves);
+                      "; it served " + generation.serves(worker));
         } else if (stopping() && !worker.ready && !serving) {
             log_debug(who + " " + how + ": stopped before it was ready");
         } else if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {

@@ -133,12 +133,25 @@ bool fast_stop_requested(const sigset_t &signals, Clock::time_point until) {
     return true;
 }
 
-Result<HostConfig> worker_config(int config_fd) {
+// The configuration, narrowed to this worker's group: the listeners it was given, by
+// their indices in the whole configuration (the supervisor composed the same one).
+Result<HostConfig> worker_config(int config_fd, const std::vector<int> &group_listeners) {
     auto text = read_config_memfd(config_fd);
     if (!text) return std::unexpected(text.error());
     auto snapshot = ConfigSnapshot::from_json(*text);
     if (!snapshot) return std::unexpected(snapshot.error());
-    return compose_config(*snapshot);
+    auto config = compose_config(*snapshot);
+    if (!config || group_listeners.empty()) return config;
+    std::vector<ListenerConfig> kept;
+    for (const int index : group_listeners) {
+        if (index < 0 || static_cast<std::size_t>(index) >= config->listeners.size() ||
+            (!kept.empty() && index <= group_listeners[kept.size() - 1]))
+            return fail("listener index " + std::to_string(index) + " is not one of the " +
+                        std::to_string(config->listeners.size()) + " configured, in order");
+        kept.push_back(std::move(config->listeners[static_cast<std::size_t>(index)]));
+    }
+    config->listeners = std::move(kept);
+    return config;
 }
 
 }  // namespace
@@ -237,7 +250,7 @@ int run_worker(const WorkerArguments &arguments) {
     };
     auto inherited = take_inherited_listeners();
     if (!inherited) return refuse(inherited.error());
-    auto config = worker_config(arguments.config_fd);
+    auto config = worker_config(arguments.config_fd, arguments.listeners);
     ::close(arguments.config_fd);
     if (!config) return refuse(config.error());
     set_log_threshold(config->log_level);

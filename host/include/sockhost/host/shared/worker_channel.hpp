@@ -41,14 +41,19 @@ struct WorkerArguments {
     int index = 0;  // 1-based within its generation
     int config_fd = -1;
     int status_fd = -1;
+    // The listeners of its worker group, as indices into the configuration's listeners
+    // (its inherited fds are these, in this order); empty: every listener.
+    std::vector<int> listeners;
 
     static constexpr const char *kCommand = "worker";
     static constexpr const char *kGenerationOption = "--generation";
     static constexpr const char *kIndexOption = "--index";
     static constexpr const char *kConfigFdOption = "--config-fd";
     static constexpr const char *kStatusFdOption = "--status-fd";
+    static constexpr const char *kListenersOption = "--listeners";
 
-    // argv for `binary worker --generation G --index I --config-fd C --status-fd S`.
+    // argv for `binary worker --generation G --index I --config-fd C --status-fd S
+    // [--listeners 0,2]`.
     std::vector<std::string> command_line(const std::string &binary) const;
 };
 

@@ -25,14 +25,23 @@ class ListenerSet;
 
 // What every worker of a generation is started with.
 struct WorkerLaunch {
-    std::filesystem::path binary;         // resolved once, when the supervisor started
-    UniqueFd config;                      // memfd holding the ConfigSnapshot as JSON
-    std::vector<int> listener_fds;        // held by the supervisor's ListenerSet
-    std::vector<std::string> listener_names;
+    std::filesystem::path binary;  // resolved once, when the supervisor started
+    UniqueFd config;               // memfd holding the ConfigSnapshot as JSON
+};
+
+// The listeners one set of worker processes serves: those of one worker_group (by default
+// one plugin's), each served by `workers` processes of their own.
+struct WorkerGroup {
+    std::string name;
+    std::vector<int> listeners;               // indices into the configuration's listeners
+    std::vector<int> listener_fds;            // held by the supervisor's ListenerSet
+    std::vector<std::string> listener_names;  // LISTEN_FDNAMES
+    std::string serves;                       // "plugin P on ADDRESS, ...", for messages
 };
 
 struct Worker {
     int index = 0;  // 1-based within its generation
+    std::size_t group = 0;  // in Generation::groups
     ChildProcess process;
     WorkerStatusReader status;    // the status pipe; closed at end of input
     bool ready = false;
@@ -57,12 +66,12 @@ struct Generation {
     int number = 0;
     WorkerLaunch launch;
     std::set<std::string> listener_keys;  // the listeners it serves (ListenerSet keys)
-    std::string serves;                   // "plugin P on ADDRESS, ...", for messages
+    std::vector<WorkerGroup> groups;
     std::vector<Worker> workers;
     Clock::time_point deadline;     // starting: READY by then; draining: killed after it
 
-    // Forks and executes worker `index`; what fails before exec is an error here.
-    Result<void> spawn_worker(int index);
+    // Forks and executes worker `index` of `group`; what fails before exec is an error here.
+    Result<void> spawn_worker(int index, std::size_t group);
     // Starts a replacement for each dead worker whose time has come (schedule_respawn).
     void respawn_dead_workers();
     std::optional<Clock::time_point> next_respawn() const;
@@ -74,6 +83,8 @@ struct Generation {
     bool all_exited() const;
     void signal_all(int signal_number);
     std::string name() const { return "generation " + std::to_string(number); }
+    // "plugin P on ADDRESS, ...": what the worker's group serves.
+    const std::string &serves(const Worker &worker) const { return groups[worker.group].serves; }
 };
 
 // Starts generation `number` of `effective`: acquires its listeners from `listeners`
