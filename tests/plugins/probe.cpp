@@ -5,6 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <cstring>
+#include <memory>
+#include <vector>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -138,6 +141,19 @@ private:
             std::uint64_t depth = 0;
             words >> depth;
             request.write("recursed " + std::to_string(recurse(depth)) + "\n");
+        } else if (command == "spin-forever") {
+            // A plugin that never returns: says so, then loops without a host call.
+            request.write("spinning\n");
+            request.flush();
+            for (;;) asm volatile("" ::: "memory");
+        } else if (command == "leak") {
+            // Keeps `megabytes` MiB, written to (resident), for the life of the process.
+            std::size_t megabytes = 0;
+            words >> megabytes;
+            static std::vector<std::unique_ptr<char[]>> kept;
+            kept.push_back(std::make_unique<char[]>(megabytes << 20));
+            std::memset(kept.back().get(), 1, megabytes << 20);
+            request.write("leaked " + std::to_string(megabytes) + "\n");
         } else if (command == "huge-frame") {
             request.write("huge frame " + std::to_string(huge_frame()) + "\n");
         } else {

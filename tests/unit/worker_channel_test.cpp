@@ -74,10 +74,12 @@ TEST(WorkerChannel, DescriptorLayoutFollowsTheListeners) {
     EXPECT_EQ(layout.first_listener(), 3);
     EXPECT_EQ(layout.config(), 6);
     EXPECT_EQ(layout.status(), 7);
-    const sockhost::WorkerArguments arguments{2, 1, layout.config(), layout.status(), {0, 4, 5}};
+    EXPECT_EQ(layout.activity(), 8);
+    const sockhost::WorkerArguments arguments{2, 1, layout.config(), layout.status(), {0, 4, 5}, layout.activity()};
     const auto argv = arguments.command_line("/usr/sbin/sockhost");
     const std::vector<std::string> expected = {"/usr/sbin/sockhost", "worker", "--generation", "2", "--index", "1",
-                                               "--config-fd", "6", "--status-fd", "7", "--listeners", "0,4,5"};
+                                               "--config-fd", "6", "--status-fd", "7", "--listeners", "0,4,5",
+                                               "--activity-fd", "8"};
     EXPECT_EQ(argv, expected);
 }
 

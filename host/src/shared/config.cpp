@@ -97,6 +97,9 @@ Result<void> read_host_settings(ObjectReader &reader, const std::filesystem::pat
             config.workers = static_cast<int>(count);
         }
     }
+    auto memory_limit = static_cast<long long>(config.worker_memory_limit_mb);
+    SOCKHOST_TRY(reader.integer("worker_memory_limit", 0, 1LL << 30, memory_limit));
+    config.worker_memory_limit_mb = static_cast<std::uint64_t>(memory_limit);
     std::string path_text;
     SOCKHOST_TRY(reader.string("pid_file", path_text, false));
     if (!path_text.empty()) config.pid_file = (base_dir / path_text).lexically_normal();

@@ -35,6 +35,10 @@ std::vector<std::string> WorkerArguments::command_line(const std::string &binary
         line.push_back(kListenersOption);
         line.push_back(indices);
     }
+    if (activity_fd >= 0) {
+        line.push_back(kActivityFdOption);
+        line.push_back(std::to_string(activity_fd));
+    }
     return line;
 }
 

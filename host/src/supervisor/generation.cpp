@@ -45,13 +45,15 @@ struct ExecPlan {
 };
 
 ExecPlan plan_worker_exec(const WorkerLaunch &launch, const WorkerGroup &group, int generation, int index,
-                          int status_write) {
+                          int status_write, int activity) {
     ExecPlan plan;
     plan.layout.listener_count = static_cast<int>(group.listener_fds.size());
     plan.sources = group.listener_fds;
     plan.sources.push_back(launch.config.get());
     plan.sources.push_back(status_write);
-    const WorkerArguments arguments{generation, index, plan.layout.config(), plan.layout.status(), group.listeners};
+    plan.sources.push_back(activity);
+    const WorkerArguments arguments{generation,       index, plan.layout.config(), plan.layout.status(), group.listeners,
+                                    plan.layout.activity()};
     plan.arguments = arguments.command_line(launch.binary.string());
     for (char **variable = environ; *variable != nullptr; ++variable) {
         const std::string_view text(*variable);
@@ -69,7 +71,7 @@ ExecPlan plan_worker_exec(const WorkerLaunch &launch, const WorkerGroup &group, 
     plan.argv.push_back(nullptr);
     for (auto &variable : plan.environment) plan.envp.push_back(variable.data());
     plan.envp.push_back(nullptr);
-    plan.highest_fd = std::max(plan.layout.status(), *std::max_element(plan.sources.begin(), plan.sources.end()));
+    plan.highest_fd = std::max(plan.layout.activity(), *std::max_element(plan.sources.begin(), plan.sources.end()));
     plan.supervisor = ::getpid();
     return plan;
 }
@@ -92,7 +94,7 @@ ExecPlan plan_worker_exec(const WorkerLaunch &launch, const WorkerGroup &group, 
     }
     for (std::size_t position = 0; position < plan.sources.size(); ++position)
         if (::dup2(plan.sources[position], plan.layout.first_listener() + static_cast<int>(position)) < 0) ::_exit(127);
-    ::close_range(static_cast<unsigned>(plan.layout.status() + 1), ~0U, 0);
+    ::close_range(static_cast<unsigned>(plan.layout.activity() + 1), ~0U, 0);
     write_decimal(plan.listen_pid_digits, static_cast<long>(::getpid()));
     ::execve(plan.argv[0], plan.argv.data(), plan.envp.data());
     const char message[] = "FAILED cannot execute the sockhost binary\n";
@@ -108,7 +110,9 @@ Result<void> Generation::spawn_worker(int index, std::size_t group) {
     UniqueFd status_read(pipe_fds[0]);
     UniqueFd status_write(pipe_fds[1]);
     if (::fcntl(status_read.get(), F_SETFL, O_NONBLOCK) != 0) return fail_errno(name() + ": status pipe O_NONBLOCK");
-    ExecPlan plan = plan_worker_exec(launch, groups[group], number, index, status_write.get());
+    auto activity = ActivityMapping::create();
+    if (!activity) return std::unexpected(activity.error());
+    ExecPlan plan = plan_worker_exec(launch, groups[group], number, index, status_write.get(), activity->fd());
     const pid_t pid = ::fork();
     if (pid < 0) return fail_errno(name() + ": fork");
     if (pid == 0) exec_worker(plan);
@@ -119,6 +123,7 @@ Result<void> Generation::spawn_worker(int index, std::size_t group) {
     worker.group = group;
     worker.process = std::move(*process);
     worker.status = WorkerStatusReader(std::move(status_read));
+    worker.activity = std::move(*activity);
     worker.started = Clock::now();
     workers.push_back(std::move(worker));
     return {};
@@ -183,6 +188,8 @@ std::optional<Clock::time_point> Generation::next_respawn() const {
     std::optional<Clock::time_point> next;
     for (const auto &worker : workers)
         if (worker.process.pid() <= 0 && (!next || worker.started < *next)) next = worker.started;
+    for (const auto &worker : retiring)
+        if (worker.retire_deadline && (!next || *worker.retire_deadline < *next)) next = worker.retire_deadline;
     return next;
 }
 
@@ -196,11 +203,45 @@ bool Generation::all_draining() const {
 }
 
 bool Generation::all_exited() const {
-    return std::all_of(workers.begin(), workers.end(), [](const Worker &worker) { return worker.process.pid() <= 0; });
+    const auto exited = [](const Worker &worker) { return worker.process.pid() <= 0; };
+    return std::all_of(workers.begin(), workers.end(), exited) && std::all_of(retiring.begin(), retiring.end(), exited);
 }
 
 void Generation::signal_all(int signal_number) {
     for (auto &worker : workers) worker.process.signal(signal_number);
+    for (auto &worker : retiring) worker.process.signal(signal_number);
+}
+
+Result<void> Generation::replace_worker(std::size_t position, std::chrono::milliseconds drain) {
+    if (auto spawned = spawn_worker(workers[position].index, workers[position].group); !spawned) return spawned;
+    Worker replacement = std::move(workers.back());
+    workers.pop_back();
+    Worker retired = std::move(workers[position]);
+    workers[position] = std::move(replacement);
+    log_info(describe(workers[position], workers[position].process.pid()) + " started in place of pid " +
+             std::to_string(retired.process.pid()) + ", which now drains");
+    retired.process.signal(SIGTERM);
+    retired.status.close();  // its READY and DRAINING say nothing any more
+    retired.retire_deadline = Clock::now() + drain + std::chrono::seconds(5);
+    retiring.push_back(std::move(retired));
+    return {};
+}
+
+void Generation::reap_retiring() {
+    for (auto worker = retiring.begin(); worker != retiring.end();) {
+        const pid_t pid = worker->process.pid();
+        if (const auto status = worker->process.try_reap()) {
+            log_info(describe(*worker, pid) + ", replaced, " + describe_wait_status(*status));
+            worker = retiring.erase(worker);
+            continue;
+        }
+        if (worker->retire_deadline && Clock::now() >= *worker->retire_deadline) {
+            log_warning(describe(*worker, pid) + ", replaced, still running past its drain deadline; killing it");
+            worker->process.signal(SIGKILL);
+            worker->retire_deadline.reset();
+        }
+        ++worker;
+    }
 }
 
 namespace {
@@ -226,6 +267,17 @@ std::vector<WorkerGroup> group_listeners(const EffectiveConfig &effective, const
     return groups;
 }
 
+std::vector<WatchedListener> watch_listeners(const EffectiveConfig &effective, const std::vector<std::string> &keys,
+                                             const ListenerSet &listeners) {
+    std::vector<WatchedListener> watched;
+    for (std::size_t index = 0; index < keys.size(); ++index) {
+        const auto &listener = effective.config.listeners[index];
+        watched.push_back({"plugin " + listener.plugin + " on " + listeners.at(keys[index]).bound_text(),
+                           listener.options.mode, listener.options.stuck_warning, listener.options.stuck_limit});
+    }
+    return watched;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Generation>> start_generation(int number, const std::filesystem::path &binary,
@@ -240,6 +292,7 @@ Result<std::unique_ptr<Generation>> start_generation(int number, const std::file
     generation->launch.config = std::move(*memfd);
     generation->listener_keys.insert(keys->begin(), keys->end());
     generation->groups = group_listeners(effective, *keys, listeners);
+    generation->watched = watch_listeners(effective, *keys, listeners);
     generation->deadline = Clock::now() + effective.config.ready_timeout;
     int index = 0;
     for (std::size_t group = 0; group < generation->groups.size(); ++group) {

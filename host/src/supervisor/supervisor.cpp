@@ -84,6 +84,7 @@ void Supervisor::loop() {
         on_starting();
         on_serving();
         on_draining();
+        watch_workers();
         if (handover_ && (handover_->old_generation->all_draining() || Clock::now() >= handover_->deadline))
             complete_handover();
         check_deadlines();
@@ -100,6 +101,8 @@ std::vector<pollfd> Supervisor::watched_fds() const {
             if (worker.status.open()) watched.push_back({worker.status.fd(), POLLIN, 0});
             if (worker.process.pidfd() >= 0) watched.push_back({worker.process.pidfd(), POLLIN, 0});
         }
+        for (const auto &worker : generation.retiring)
+            if (worker.process.pidfd() >= 0) watched.push_back({worker.process.pidfd(), POLLIN, 0});
     });
     return watched;
 }
@@ -115,7 +118,10 @@ int Supervisor::poll_timeout_ms() const {
     earlier(stop_deadline_);
     if (control_) earlier(control_->next_deadline());
     // No replacement starts while stopping: its time, passed, must not make the loop spin.
-    if (generations_.serving && !stopping()) earlier(generations_.serving->next_respawn());
+    if (generations_.serving && !stopping()) {
+        earlier(generations_.serving->next_respawn());
+        earlier(next_watch_);
+    }
     return poll_timeout_until(next);
 }
 
@@ -177,6 +183,7 @@ void Supervisor::on_draining() {
 void Supervisor::on_worker_exits(Generation &generation) {
     const bool starting = &generation == generations_.starting.get();
     const bool serving = &generation == generations_.serving.get();
+    generation.reap_retiring();
     for (auto &worker : generation.workers) {
         const pid_t pid = worker.process.pid();
         if (pid <= 0) continue;
@@ -184,14 +191,13 @@ void Supervisor::on_worker_exits(Generation &generation) {
         if (!status) continue;
         generation.read_status(worker);  // a FAILED line written just before it exited
         worker.status.close();
-        const std::string how = describe_wait_status(*status);
+        const std::string how = describe_wait_status(*status) + (WIFSIGNALED(*status) ? crash_site(generation, worker, pid) : "");
         if (starting) {
             if (!worker.ready && !worker.failure) worker.failure = "exited while starting (" + how + ")";
             else if (worker.ready) worker.failure = how + " before the generation was complete";
             continue;
         }
-        const std::string who = generation.name() + " worker " + std::to_string(worker.index) + " (pid " +
-                                std::to_string(pid) + ")";
+        const std::string who = generation.describe(worker, pid);
         if (serving && !stopping()) {
             if (worker.failure) log_error(who + ": " + *worker.failure);
             const auto delay = worker.schedule_respawn();

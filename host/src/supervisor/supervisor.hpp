@@ -31,6 +31,12 @@ inline constexpr std::size_t kMaxDraining = 4;
 // After a promotion, the old generation's workers have this long to say DRAINING before
 // the reload is reported complete anyway.
 inline constexpr auto kHandoverTimeout = std::chrono::seconds(2);
+// How often serving workers are checked for stuck requests and their memory.
+inline constexpr auto kWatchInterval = std::chrono::seconds(1);
+
+// " in handle for peer 127.0.0.1:5000 (plugin P on ADDRESS)": where the dead worker `pid`
+// was in plugin code, as its activity table says; empty when it says nothing.
+std::string crash_site(const Generation &generation, const Worker &worker, pid_t pid);
 
 // Who waits for a reload's outcome: the control clients of the reload under way, and
 // those of the one coalesced after it.
@@ -81,6 +87,9 @@ private:
     void on_draining();
     void on_worker_exits(Generation &generation);
     void check_deadlines();
+    // worker_watch.cpp: stuck requests and memory, once per kWatchInterval.
+    void watch_workers();
+    std::string stuck_requests(const Generation &generation, Worker &worker);
 
     // Reloads.
     void request_reload(std::optional<ControlClient> client);
@@ -111,6 +120,7 @@ private:
     Generations generations_;
     int next_generation_ = 1;
     std::optional<Clock::time_point> stop_deadline_;  // set once stopping
+    Clock::time_point next_watch_{};
     bool startup_failed_ = false;
     int exit_code_ = exit_ok;
 };

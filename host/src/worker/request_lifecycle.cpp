@@ -1,6 +1,7 @@
 #include <sockhost/host/worker/request_lifecycle.hpp>
 
 #include <sockhost/host/shared/log.hpp>
+#include <sockhost/host/worker/request_activity.hpp>
 
 #include <string>
 
@@ -25,7 +26,11 @@ bool admit_request(Handler &handler, const AccessList &access, Request &request)
         request.end_refused();
         return false;
     }
-    if (!handler.verify(request)) {
+    RequestActivity activity(request, handler.listener_index());
+    activity.enter(Hook::verify);
+    const bool verified = handler.verify(request);
+    activity.leave();
+    if (!verified) {
         log_info(std::string(handler.name()) + ": refused " + request.peer_text() + " by the plugin's verify");
         request.end_refused();
         return false;
@@ -34,15 +39,24 @@ bool admit_request(Handler &handler, const AccessList &access, Request &request)
 }
 
 bool run_request(Handler &handler, Request &request) {
-    if (handler.setup(request) != SOCKHOST_OK) {
+    RequestActivity activity(request, handler.listener_index());
+    activity.enter(Hook::setup);
+    const sockhost_status set_up = handler.setup(request);
+    activity.leave();
+    if (set_up != SOCKHOST_OK) {
         log_hook_failure(handler, request, "setup");
         request.complete();  // what setup wrote may explain the refusal (plugin.h)
         return false;
     }
+    activity.enter(Hook::handle);
     bool succeeded = handler.handle(request) == SOCKHOST_OK;
+    activity.leave();
     if (!succeeded) log_hook_failure(handler, request, "handle");
     request.set_handler_error({});
-    if (handler.finish(request) != SOCKHOST_OK) {
+    activity.enter(Hook::finish);
+    const sockhost_status finished = handler.finish(request);
+    activity.leave();
+    if (finished != SOCKHOST_OK) {
         log_hook_failure(handler, request, "finish");
         succeeded = false;
     }

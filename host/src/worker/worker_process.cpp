@@ -11,6 +11,7 @@
 #include <sockhost/host/shared/descriptor_limit.hpp>
 #include <sockhost/host/shared/worker_channel.hpp>
 #include <sockhost/host/shared/privileges.hpp>
+#include <sockhost/host/worker/request_activity.hpp>
 #include <sockhost/host/worker/server.hpp>
 
 #include <signal.h>
@@ -65,7 +66,8 @@ void warn_if_descriptors_cannot_fit(const HostConfig &config) {
 // are loaded only after the switch to `user`, so no plugin code ever runs as root; the
 // supervisor bound the listeners (ports below 1024, socket owners) before.
 Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &config,
-                                                          std::vector<InheritedListener> inherited) {
+                                                          std::vector<InheritedListener> inherited,
+                                                          const std::vector<int> &group_listeners) {
     auto sockets = adopt_listeners(config, std::move(inherited));
     if (!sockets) return std::unexpected(sockets.error());
     if (config.run_as) {
@@ -92,6 +94,7 @@ Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &con
         const auto &listener = config.listeners[index];
         auto handler = create_listener_handler(*plugins, listener);
         if (!handler) return std::unexpected(handler.error());
+        (*handler)->set_listener_index(group_listeners.empty() ? static_cast<int>(index) : group_listeners[index]);
         if (auto initialized = (*handler)->process_init(); !initialized)
             return fail("listener " + listener.address.text() + ": " + initialized.error().message);
         auto server = Server::create(std::move((*sockets)[index]), listener.options,
@@ -254,7 +257,14 @@ int run_worker(const WorkerArguments &arguments) {
     ::close(arguments.config_fd);
     if (!config) return refuse(config.error());
     set_log_threshold(config->log_level);
-    auto servers = start_servers(*config, std::move(*inherited));
+    std::optional<ActivityMapping> activity;
+    if (arguments.activity_fd >= 0) {
+        auto mapping = ActivityMapping::adopt(UniqueFd(arguments.activity_fd));
+        if (!mapping) return refuse(mapping.error());
+        activity = std::move(*mapping);
+        install_activity_table(&activity->table());
+    }
+    auto servers = start_servers(*config, std::move(*inherited), arguments.listeners);
     if (!servers) return refuse(servers.error());
     const std::string who = "generation " + std::to_string(arguments.generation) + " worker " +
                             std::to_string(arguments.index);

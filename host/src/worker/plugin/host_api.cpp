@@ -14,16 +14,29 @@ const Request &self(const sockhost_request *request) { return *static_cast<const
 
 sockhost_status status(bool succeeded) { return succeeded ? SOCKHOST_OK : SOCKHOST_ERROR; }
 
+// A host call that may wait: for its length the host, not the plugin, has control.
+class HostCall {
+public:
+    explicit HostCall(Request &request) : request_(request) { request_.host_call_begins(); }
+    ~HostCall() { request_.host_call_ends(); }
+    HostCall(const HostCall &) = delete;
+    HostCall &operator=(const HostCall &) = delete;
+    Request *operator->() const { return &request_; }
+
+private:
+    Request &request_;
+};
+
 int64_t host_read(sockhost_request *request, void *buffer, size_t capacity) {
-    return self(request).read(buffer, capacity);
+    return HostCall(self(request))->read(buffer, capacity);
 }
 int64_t host_read_line(sockhost_request *request, char *buffer, size_t capacity) {
-    return self(request).read_line(buffer, capacity);
+    return HostCall(self(request))->read_line(buffer, capacity);
 }
 sockhost_status host_write(sockhost_request *request, const void *data, size_t length) {
-    return status(self(request).write(data, length));
+    return status(HostCall(self(request))->write(data, length));
 }
-sockhost_status host_flush(sockhost_request *request) { return status(self(request).flush()); }
+sockhost_status host_flush(sockhost_request *request) { return status(HostCall(self(request))->flush()); }
 
 const void *host_peer_sockaddr(const sockhost_request *request, size_t *length) {
     *length = self(request).peer().length;
@@ -44,7 +57,7 @@ void host_set_timeout_ms(sockhost_request *request, uint64_t milliseconds) {
     self(request).set_timeout(bounded_wait(milliseconds));
 }
 sockhost_status host_sleep_ms(sockhost_request *request, uint64_t milliseconds) {
-    return status(self(request).sleep_ms(milliseconds));
+    return status(HostCall(self(request))->sleep_ms(milliseconds));
 }
 
 void host_log(const sockhost_request *request, sockhost_log_level level, const char *message) {

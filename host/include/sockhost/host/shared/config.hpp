@@ -23,7 +23,10 @@ struct HostConfig {
     std::vector<ListenerConfig> listeners;
     std::chrono::milliseconds drain_timeout{10000};  // SIGTERM: in-flight requests get this long
     LogLevel log_level = LogLevel::info;
-    int workers = 1;                                 // worker processes per generation ("auto": cores)
+    int workers = 1;                                 // worker processes per group ("auto": cores)
+    // A worker whose resident memory passes this is replaced (a new one started, the old
+    // one drained); 0: no limit.
+    std::uint64_t worker_memory_limit_mb = 0;
     std::filesystem::path pid_file;                  // empty: none
     std::filesystem::path control_socket;            // empty: none (`sockhost reload` needs it)
     std::chrono::milliseconds ready_timeout{30000};  // a new generation must be READY by then

@@ -45,6 +45,10 @@ struct ServerOptions {
     std::size_t fiber_stack_size = 64 * 1024;  // event: each request's stack, plus a guard page
     bool block_on_close = true;                // on stop, wait for in-flight requests
     AccessList access;                         // allow/deny, before the plugin's verify
+    // A hook still running plugin code (no host call) this long is logged by the
+    // supervisor; past the limit its worker is replaced (forking: its child killed). 0: off.
+    std::chrono::milliseconds stuck_warning{10000};
+    std::chrono::milliseconds stuck_limit{60000};
 };
 
 }  // namespace sockhost

@@ -5,6 +5,7 @@
 //                   LISTEN_FDNAMES, LISTEN_PID: systemd's socket-activation protocol)
 //   fd 3+N          the configuration snapshot, a memfd read with pread (ConfigSnapshot)
 //   fd 3+N+1        the write end of the worker's status pipe
+//   fd 3+N+2        its activity table, a memfd both map (shared/worker_activity.hpp)
 //   signal mask     the stop signals blocked, so one sent early waits for sigwaitinfo
 //
 // and the worker answers on its status pipe, one line each:
@@ -33,6 +34,7 @@ struct WorkerFdLayout {
     int first_listener() const { return kFirstListenFd; }
     int config() const { return kFirstListenFd + listener_count; }
     int status() const { return config() + 1; }
+    int activity() const { return status() + 1; }
 };
 
 // A worker's arguments: the hidden `worker` command's options.
@@ -44,6 +46,7 @@ struct WorkerArguments {
     // The listeners of its worker group, as indices into the configuration's listeners
     // (its inherited fds are these, in this order); empty: every listener.
     std::vector<int> listeners;
+    int activity_fd = -1;  // none: nothing is recorded
 
     static constexpr const char *kCommand = "worker";
     static constexpr const char *kGenerationOption = "--generation";
@@ -51,9 +54,10 @@ struct WorkerArguments {
     static constexpr const char *kConfigFdOption = "--config-fd";
     static constexpr const char *kStatusFdOption = "--status-fd";
     static constexpr const char *kListenersOption = "--listeners";
+    static constexpr const char *kActivityFdOption = "--activity-fd";
 
     // argv for `binary worker --generation G --index I --config-fd C --status-fd S
-    // [--listeners 0,2]`.
+    // [--listeners 0,2] [--activity-fd A]`.
     std::vector<std::string> command_line(const std::string &binary) const;
 };
 

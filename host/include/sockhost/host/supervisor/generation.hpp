@@ -7,7 +7,9 @@
 #include <sockhost/host/shared/child_process.hpp>
 #include <sockhost/host/shared/clock.hpp>
 #include <sockhost/host/shared/error.hpp>
+#include <sockhost/host/shared/server_options.hpp>
 #include <sockhost/host/shared/unique_fd.hpp>
+#include <sockhost/host/shared/worker_activity.hpp>
 #include <sockhost/host/shared/worker_channel.hpp>
 
 #include <chrono>
@@ -39,11 +41,20 @@ struct WorkerGroup {
     std::string serves;                       // "plugin P on ADDRESS, ...", for messages
 };
 
+// A listener as the supervisor's reports of its requests name and judge it.
+struct WatchedListener {
+    std::string serves;  // "plugin P on ADDRESS"
+    Mode mode = Mode::sync;
+    std::chrono::milliseconds stuck_warning{0};
+    std::chrono::milliseconds stuck_limit{0};
+};
+
 struct Worker {
     int index = 0;  // 1-based within its generation
     std::size_t group = 0;  // in Generation::groups
     ChildProcess process;
     WorkerStatusReader status;    // the status pipe; closed at end of input
+    std::optional<ActivityMapping> activity;  // what its requests are doing
     bool ready = false;
     bool draining = false;  // reported "DRAINING": it accepts nothing new
     std::optional<std::string> failure;  // "FAILED" reason reported by the worker
@@ -60,6 +71,11 @@ struct Worker {
     static constexpr std::chrono::seconds kHealthyUptime{10};
     // It died while serving: schedules its replacement and returns the delay.
     std::chrono::seconds schedule_respawn();
+
+    // Requests found stuck in plugin code and already warned about: slot -> serial.
+    std::vector<std::pair<std::size_t, std::uint32_t>> stuck_warned;
+    // Replaced while alive (stuck or too big): it drains, and is killed at this deadline.
+    std::optional<Clock::time_point> retire_deadline;
 };
 
 struct Generation {
@@ -67,24 +83,34 @@ struct Generation {
     WorkerLaunch launch;
     std::set<std::string> listener_keys;  // the listeners it serves (ListenerSet keys)
     std::vector<WorkerGroup> groups;
+    std::vector<WatchedListener> watched;  // by index in the configuration's listeners
     std::vector<Worker> workers;
+    std::vector<Worker> retiring;  // replaced while alive, draining (replace_worker)
     Clock::time_point deadline;     // starting: READY by then; draining: killed after it
 
     // Forks and executes worker `index` of `group`; what fails before exec is an error here.
     Result<void> spawn_worker(int index, std::size_t group);
     // Starts a replacement for each dead worker whose time has come (schedule_respawn).
     void respawn_dead_workers();
+    // Starts a new worker in the place of the live workers[position], which is told to
+    // stop (SIGTERM) and drains until `drain` has passed; then it is killed.
+    Result<void> replace_worker(std::size_t position, std::chrono::milliseconds drain);
+    // Reaps retired workers that exited, kills those past their deadline; logs both.
+    void reap_retiring();
     std::optional<Clock::time_point> next_respawn() const;
     // Reads every worker's status pipe: READY, DRAINING and FAILED set its flags.
     void read_status_reports();
     void read_status(Worker &worker) const;
     bool all_ready() const;
     bool all_draining() const;  // every worker reported DRAINING or has exited
-    bool all_exited() const;
-    void signal_all(int signal_number);
+    bool all_exited() const;  // retired workers too
+    void signal_all(int signal_number);  // retired workers too
     std::string name() const { return "generation " + std::to_string(number); }
     // "plugin P on ADDRESS, ...": what the worker's group serves.
     const std::string &serves(const Worker &worker) const { return groups[worker.group].serves; }
+    std::string describe(const Worker &worker, pid_t pid) const {
+        return name() + " worker " + std::to_string(worker.index) + " (pid " + std::to_string(pid) + ")";
+    }
 };
 
 // Starts generation `number` of `effective`: acquires its listeners from `listeners`

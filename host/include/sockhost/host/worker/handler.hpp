@@ -31,8 +31,14 @@ public:
     // The handler serves one listener: its failed hooks' lines are limited together.
     LogRateLimit &hook_failure_log() { return hook_failure_log_; }
 
+    // The listener's index in the configuration, which the supervisor's reports of its
+    // requests name (request_activity.hpp); -1: not recorded.
+    int listener_index() const { return listener_index_; }
+    void set_listener_index(int index) { listener_index_ = index; }
+
 private:
     LogRateLimit hook_failure_log_;
+    int listener_index_ = -1;
 };
 
 }  // namespace sockhost

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <sockhost/host/shared/address.hpp>
+#include <sockhost/host/shared/worker_activity.hpp>
 #include <sockhost/host/worker/io_waiter.hpp>
 #include <sockhost/host/shared/unique_fd.hpp>
 #include <sockhost/plugin.h>
@@ -78,6 +79,17 @@ public:
     // Moves the request to the waiter of the thread or fiber that will run it.
     void set_waiter(IoWaiter &waiter) { waiter_ = &waiter; }
 
+    // The slot its hooks are recorded in (request_activity.hpp), or none.
+    void set_activity_slot(ActivitySlot *slot) { activity_slot_ = slot; }
+    // Around each host call that may wait: the plugin's code gives up control, and has it
+    // again (a hook that never comes back is one stuck in plugin code, not in host I/O).
+    void host_call_begins() {
+        if (activity_slot_ != nullptr) activity_slot_->plugin_since_ms.store(0, std::memory_order_relaxed);
+    }
+    void host_call_ends() {
+        if (activity_slot_ != nullptr) activity_slot_->plugin_since_ms.store(coarse_now_ms(), std::memory_order_relaxed);
+    }
+
 protected:
     Request(Transport transport, SocketAddress peer, SocketAddress local, IoWaiter &waiter,
             std::chrono::milliseconds timeout);
@@ -107,6 +119,7 @@ private:
     std::chrono::milliseconds timeout_;
     std::string last_error_;
     std::string handler_error_;
+    ActivitySlot *activity_slot_ = nullptr;
     // Bytes received but not yet read (read_line looks ahead for '\n').
     std::vector<char> input_;
     std::size_t input_start_ = 0;

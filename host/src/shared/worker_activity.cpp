@@ -1,0 +1,115 @@
+#include <sockhost/host/shared/worker_activity.hpp>
+
+#include <sockhost/host/shared/address.hpp>
+
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+namespace sockhost {
+
+// The table is shared with another process and starts as the memfd's zero bytes: each
+// field must be a lock-free atomic whose zero is its initial value.
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free && std::atomic<std::int64_t>::is_always_lock_free);
+
+std::string_view hook_name(Hook hook) {
+    switch (hook) {
+    case Hook::none: return "none";
+    case Hook::verify: return "verify";
+    case Hook::setup: return "setup";
+    case Hook::handle: return "handle";
+    case Hook::finish: return "finish";
+    }
+    return "?";
+}
+
+std::int64_t coarse_now_ms() {
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    return static_cast<std::int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+}
+
+namespace {
+
+Result<ActivityTable *> map_table(int fd) {
+    void *address = ::mmap(nullptr, sizeof(ActivityTable), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (address == MAP_FAILED) return fail_errno("mapping the worker activity table");
+    return static_cast<ActivityTable *>(address);
+}
+
+}  // namespace
+
+Result<ActivityMapping> ActivityMapping::create() {
+    UniqueFd fd(::memfd_create("sockhost-activity", MFD_CLOEXEC));
+    if (!fd) return fail_errno("memfd_create for a worker's activity table");
+    if (::ftruncate(fd.get(), sizeof(ActivityTable)) != 0) return fail_errno("sizing a worker's activity table");
+    auto table = map_table(fd.get());
+    if (!table) return std::unexpected(table.error());
+    return ActivityMapping(std::move(fd), *table);
+}
+
+Result<ActivityMapping> ActivityMapping::adopt(UniqueFd fd) {
+    struct stat info {};
+    if (::fstat(fd.get(), &info) != 0) return fail_errno("the activity table's descriptor");
+    if (static_cast<std::size_t>(info.st_size) < sizeof(ActivityTable))
+        return fail("the activity table is " + std::to_string(info.st_size) + " bytes, expected " +
+                    std::to_string(sizeof(ActivityTable)));
+    auto table = map_table(fd.get());
+    if (!table) return std::unexpected(table.error());
+    // The mapping is all the worker needs: the descriptor is not left open for whatever
+    // a plugin starts.
+    return ActivityMapping(UniqueFd(), *table);
+}
+
+ActivityMapping::ActivityMapping(ActivityMapping &&other) noexcept
+    : fd_(std::move(other.fd_)), table_(std::exchange(other.table_, nullptr)) {}
+
+ActivityMapping &ActivityMapping::operator=(ActivityMapping &&other) noexcept {
+    if (this != &other) {
+        if (table_ != nullptr) ::munmap(table_, sizeof(ActivityTable));
+        fd_ = std::move(other.fd_);
+        table_ = std::exchange(other.table_, nullptr);
+    }
+    return *this;
+}
+
+ActivityMapping::~ActivityMapping() {
+    if (table_ != nullptr) ::munmap(table_, sizeof(ActivityTable));
+}
+
+std::vector<PluginActivity> activities_in_plugin_code(const ActivityTable &table, std::int64_t now_ms,
+                                                      int listener_count) {
+    std::vector<PluginActivity> found;
+    const std::size_t used = std::min<std::size_t>(table.slots_used.load(std::memory_order_acquire), ActivityTable::kSlots);
+    for (std::size_t index = 0; index < used; ++index) {
+        const ActivitySlot &slot = table.slots[index];
+        const std::uint32_t serial = slot.serial.load(std::memory_order_acquire);
+        const std::int64_t since = slot.plugin_since_ms.load(std::memory_order_acquire);
+        if (serial % 2 == 0 || since <= 0) continue;
+        PluginActivity activity;
+        activity.slot = index;
+        activity.serial = serial;
+        activity.pid = slot.pid.load(std::memory_order_relaxed);
+        activity.listener = slot.listener.load(std::memory_order_relaxed);
+        const auto hook = slot.hook.load(std::memory_order_relaxed);
+        if (activity.pid <= 0 || activity.listener < 0 || activity.listener >= listener_count ||
+            hook > static_cast<std::uint32_t>(Hook::finish) || hook == 0)
+            continue;
+        activity.hook = static_cast<Hook>(hook);
+        SocketAddress peer;
+        peer.length = std::min<socklen_t>(slot.peer_length.load(std::memory_order_relaxed), ActivitySlot::kPeerCapacity);
+        std::memcpy(&peer.storage, slot.peer, peer.length);
+        activity.peer = format_address(peer);
+        std::replace_if(activity.peer.begin(), activity.peer.end(), [](char c) { return c < 0x20 || c == 0x7f; }, '?');
+        activity.in_plugin = std::chrono::milliseconds(std::max<std::int64_t>(0, now_ms - since));
+        found.push_back(std::move(activity));
+    }
+    return found;
+}
+
+}  // namespace sockhost

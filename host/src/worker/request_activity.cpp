@@ -1,0 +1,80 @@
+#include <sockhost/host/worker/request_activity.hpp>
+
+#include <sockhost/host/worker/request.hpp>
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace sockhost {
+
+namespace {
+
+ActivityTable *installed_table = nullptr;
+// getpid() is a system call: the pid is read once per process (again in a forked child).
+pid_t own_pid = 0;
+
+void note_own_pid() { own_pid = ::getpid(); }
+
+// Threads start their search in different places, so they do not contend for slot 0.
+thread_local std::size_t next_slot_hint = 0;
+
+ActivitySlot *take_slot(ActivityTable &table) {
+    for (std::size_t tried = 0; tried < ActivityTable::kSlots; ++tried) {
+        const std::size_t index = (next_slot_hint + tried) % ActivityTable::kSlots;
+        ActivitySlot &slot = table.slots[index];
+        std::uint32_t serial = slot.serial.load(std::memory_order_relaxed);
+        if (serial % 2 != 0 || !slot.serial.compare_exchange_strong(serial, serial + 1, std::memory_order_acq_rel)) continue;
+        next_slot_hint = index;
+        std::uint32_t used = table.slots_used.load(std::memory_order_relaxed);
+        while (used < index + 1 && !table.slots_used.compare_exchange_weak(used, static_cast<std::uint32_t>(index + 1))) {
+        }
+        return &slot;
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+void install_activity_table(ActivityTable *table) {
+    installed_table = table;
+    note_own_pid();
+    static const int registered = ::pthread_atfork(nullptr, nullptr, note_own_pid);
+    (void)registered;
+}
+
+RequestActivity::RequestActivity(Request &request, int listener) : request_(request) {
+    if (installed_table == nullptr || listener < 0) return;
+    slot_ = take_slot(*installed_table);
+    if (slot_ == nullptr) return;
+    slot_->hook.store(static_cast<std::uint32_t>(Hook::none), std::memory_order_relaxed);
+    slot_->plugin_since_ms.store(0, std::memory_order_relaxed);
+    slot_->pid.store(own_pid, std::memory_order_relaxed);
+    slot_->listener.store(listener, std::memory_order_relaxed);
+    const SocketAddress &peer = request.peer();
+    const std::size_t length = std::min<std::size_t>(peer.length, ActivitySlot::kPeerCapacity);
+    std::memcpy(slot_->peer, &peer.storage, length);
+    slot_->peer_length.store(static_cast<std::uint32_t>(length), std::memory_order_relaxed);
+    request_.set_activity_slot(slot_);
+}
+
+RequestActivity::~RequestActivity() {
+    if (slot_ == nullptr) return;
+    request_.set_activity_slot(nullptr);
+    slot_->plugin_since_ms.store(0, std::memory_order_relaxed);
+    slot_->serial.fetch_add(1, std::memory_order_release);
+}
+
+void RequestActivity::enter(Hook hook) {
+    if (slot_ == nullptr) return;
+    slot_->hook.store(static_cast<std::uint32_t>(hook), std::memory_order_relaxed);
+    slot_->plugin_since_ms.store(coarse_now_ms(), std::memory_order_release);
+}
+
+void RequestActivity::leave() {
+    if (slot_ != nullptr) slot_->plugin_since_ms.store(0, std::memory_order_release);
+}
+
+}  // namespace sockhost
