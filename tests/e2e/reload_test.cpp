@@ -401,6 +401,29 @@ TEST(Reload, AFifthDrainingGenerationCutsTheOldestShort) {
     EXPECT_EQ(host.stop(SIGINT), 0) << host.log();
 }
 
+// A generation already cut short that has not exited yet (its request is stuck in plugin
+// code, so it lives until it is killed 5 s later) is not cut again: the next reload cuts
+// the oldest one that still drains.
+TEST(Reload, EachCutTakesTheOldestGenerationNotCutYet) {
+    auto listener = probe_listener();
+    listener["stuck_limit"] = 0;
+    auto config = with_control({listener});
+    config["drain_timeout"] = 60;
+    HostUnderTest host(config, {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    std::vector<UniqueFd> held;  // a request spinning in each generation keeps it alive
+    for (int generation = 1; generation <= 6; ++generation) {
+        held.push_back(connect_stream(host.listening()[0]));
+        send_all(held.back().get(), "spin-forever\n");
+        ASSERT_EQ(read_line(held.back().get()), "spinning\n");
+        ASSERT_EQ(reload(host).exit_code, 0) << host.log();
+    }
+    EXPECT_TRUE(host.wait_for_log("generation 2: more than 4 generations draining; stopping it now")) << host.log();
+    EXPECT_EQ(count_of(host.log(), "generation 1: more than 4 generations draining"), 1) << host.log();
+    held.clear();
+    EXPECT_EQ(host.stop(SIGKILL), 128 + SIGKILL);
+}
+
 TEST(Reload, CheckValidatesTheConfigAndLoadsEveryPlugin) {
     TempDir dir;
     std::filesystem::create_directories(dir / "plugins");

@@ -86,12 +86,18 @@ void Supervisor::promote_starting() {
     log_info("reload: " + promoted->name() + " is serving; " + serving->name() + " drains (at most " +
              duration_text(config_.drain_timeout) + ")");
     draining.push_back(std::move(serving));
-    if (draining.size() > kMaxDraining) {
-        Generation &oldest = *draining.front();
-        log_warning(oldest.name() + ": more than " + std::to_string(kMaxDraining) +
+    // Cut short the oldest that still drain; one cut already waits out its grace.
+    std::size_t still_draining = 0;
+    for (const auto &generation : draining) still_draining += generation->cut_short ? 0 : 1;
+    for (auto &generation : draining) {
+        if (still_draining <= kMaxDraining) break;
+        if (generation->cut_short) continue;
+        log_warning(generation->name() + ": more than " + std::to_string(kMaxDraining) +
                     " generations draining; stopping it now");
-        oldest.signal_all(SIGINT);
-        oldest.deadline = std::min(oldest.deadline, Clock::now() + kDrainGrace);
+        generation->signal_all(SIGINT);
+        generation->deadline = std::min(generation->deadline, Clock::now() + kDrainGrace);
+        generation->cut_short = true;
+        --still_draining;
     }
     serving = std::move(promoted);
     handover_ = Handover{draining.back().get(), Clock::now() + kHandoverTimeout};

@@ -87,6 +87,7 @@ struct Generation {
     std::vector<Worker> workers;
     std::vector<Worker> retiring;  // replaced while alive, draining (replace_worker)
     Clock::time_point deadline;     // starting: READY by then; draining: killed after it
+    bool cut_short = false;         // draining: told to stop now (too many draining)
 
     // Forks and executes worker `index` of `group`; what fails before exec is an error here.
     Result<void> spawn_worker(int index, std::size_t group);
