@@ -105,6 +105,9 @@ std::vector<PluginActivity> activities_in_plugin_code(const ActivityTable &table
         peer.length = std::min<socklen_t>(slot.peer_length.load(std::memory_order_relaxed), ActivitySlot::kPeerCapacity);
         std::memcpy(&peer.storage, slot.peer, peer.length);
         activity.peer = format_address(peer);
+        // A Unix peer's path is any bytes: only printable ASCII goes into a log line.
+        std::replace_if(activity.peer.begin(), activity.peer.end(),
+                        [](char c) { return static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e; }, '?');
         std::replace_if(activity.peer.begin(), activity.peer.end(), [](char c) { return c < 0x20 || c == 0x7f; }, '?');
         activity.in_plugin = std::chrono::milliseconds(std::max<std::int64_t>(0, now_ms - since));
         found.push_back(std::move(activity));

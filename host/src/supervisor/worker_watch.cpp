@@ -109,6 +109,7 @@ std::string Supervisor::stuck_requests(const Generation &generation, Worker &wor
     for (const auto &activity : found) {
         const auto &listener = generation.watched[static_cast<std::size_t>(activity.listener)];
         const bool child = activity.pid != pid;
+        if (child && ::kill(activity.pid, 0) != 0) continue;  // died; its worker frees the slot
         const std::string who = generation.describe(worker, pid) + (child ? " request child " + std::to_string(activity.pid) : "");
         const std::string stuck = who + ": " + where(generation, activity) + " has run plugin code for " +
                                   duration_text(activity.in_plugin) + " without returning or calling the host";

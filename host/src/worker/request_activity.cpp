@@ -45,6 +45,18 @@ void install_activity_table(ActivityTable *table) {
     (void)registered;
 }
 
+void release_activity_of(pid_t child) {
+    if (installed_table == nullptr) return;
+    const std::size_t used = std::min<std::size_t>(installed_table->slots_used.load(), ActivityTable::kSlots);
+    for (std::size_t index = 0; index < used; ++index) {
+        ActivitySlot &slot = installed_table->slots[index];
+        std::uint32_t serial = slot.serial.load(std::memory_order_acquire);
+        if (serial % 2 == 0 || slot.pid.load(std::memory_order_relaxed) != child) continue;
+        slot.plugin_since_ms.store(0, std::memory_order_relaxed);
+        slot.serial.compare_exchange_strong(serial, serial + 1, std::memory_order_acq_rel);
+    }
+}
+
 RequestActivity::RequestActivity(Request &request, int listener) : request_(request) {
     if (installed_table == nullptr || listener < 0) return;
     slot_ = take_slot(*installed_table);

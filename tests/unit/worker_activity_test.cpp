@@ -1,0 +1,70 @@
+// The activity table as the supervisor reads it: what a request records comes back, and
+// a table a plugin scribbled over yields only entries whose every field is in range.
+#include <sockhost/host/shared/worker_activity.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+
+namespace sockhost {
+namespace {
+
+void record(ActivitySlot &slot, pid_t pid, int listener, Hook hook, std::int64_t since) {
+    sockaddr_in peer{};
+    peer.sin_family = AF_INET;
+    peer.sin_port = htons(4321);
+    peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::memcpy(slot.peer, &peer, sizeof peer);
+    slot.peer_length = sizeof peer;
+    slot.pid = pid;
+    slot.listener = listener;
+    slot.hook = static_cast<std::uint32_t>(hook);
+    slot.plugin_since_ms = since;
+    slot.serial = 1;
+}
+
+TEST(WorkerActivity, ARequestInPluginCodeIsReadBackWithItsHookPeerAndTime) {
+    auto mapping = ActivityMapping::create();
+    ASSERT_TRUE(mapping) << mapping.error().message;
+    ActivityTable &table = mapping->table();
+    record(table.slots[0], 77, 1, Hook::handle, 1000);
+    record(table.slots[1], 77, 0, Hook::setup, 0);  // the host has control: not listed
+    table.slots_used = 2;
+    const auto found = activities_in_plugin_code(table, 3500, 2);
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0].pid, 77);
+    EXPECT_EQ(found[0].listener, 1);
+    EXPECT_EQ(found[0].hook, Hook::handle);
+    EXPECT_EQ(found[0].peer, "127.0.0.1:4321");
+    EXPECT_EQ(found[0].in_plugin, std::chrono::milliseconds(2500));
+    table.slots[0].serial = 2;  // released
+    EXPECT_TRUE(activities_in_plugin_code(table, 3500, 2).empty());
+}
+
+TEST(WorkerActivity, ScribbledTableYieldsOnlyEntriesInRange) {
+    auto mapping = ActivityMapping::create();
+    ASSERT_TRUE(mapping) << mapping.error().message;
+    ActivityTable &table = mapping->table();
+    std::mt19937 random(7);
+    for (int round = 0; round < 200; ++round) {
+        auto *bytes = reinterpret_cast<unsigned char *>(&table);
+        for (std::size_t index = 0; index < sizeof table; ++index) bytes[index] = static_cast<unsigned char>(random());
+        for (const auto &activity : activities_in_plugin_code(table, 1LL << 40, 3)) {
+            EXPECT_GE(activity.listener, 0);
+            EXPECT_LT(activity.listener, 3);
+            EXPECT_GT(activity.pid, 0);
+            EXPECT_NE(activity.hook, Hook::none);
+            EXPECT_LE(static_cast<std::uint32_t>(activity.hook), static_cast<std::uint32_t>(Hook::finish));
+            EXPECT_LE(activity.peer.size(), 200u);
+            for (const char c : activity.peer) EXPECT_TRUE(c >= 0x20 && c <= 0x7e);
+        }
+    }
+}
+
+}  // namespace
+}  // namespace sockhost
