@@ -205,6 +205,31 @@ TEST(RunAsUser, WorkerDoesNotOutliveASupervisorKilledBySigkill) {
     if (process_alive(worker)) ::kill(worker, SIGKILL);
 }
 
+// The switch to `user` clears the worker's own parent-death signal, never its request
+// children's: they are forked after it, and ask for theirs themselves.
+TEST(RunAsUser, RequestChildDoesNotOutliveASupervisorKilledBySigkill) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch user";
+    TempDir plugins;
+    ASSERT_EQ(::chmod(plugins.path().c_str(), 0755), 0);
+    copy_probe(plugins.path());
+    auto config = tcp_probe_config();
+    config["plugin_dir"] = plugins.path().string();
+    config["user"] = "nobody";
+    config["listeners"][0]["mode"] = "forking";
+    HostUnderTest host(config, {});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const pid_t worker = host.worker_pid();
+    const auto request = hanging_probe_request(host.listening()[0]);
+    ASSERT_TRUE(process_alive(request.pid));
+    EXPECT_EQ(process_status_field(request.pid, "Uid"), "65534\t65534\t65534\t65534");
+
+    EXPECT_EQ(host.stop(SIGKILL), 128 + SIGKILL);
+    EXPECT_TRUE(ended_within(worker)) << "worker " << worker << " outlived its supervisor";
+    EXPECT_TRUE(ended_within(request.pid)) << "request child " << request.pid << " outlived the supervisor";
+    for (const pid_t left : {worker, request.pid})
+        if (process_alive(left)) ::kill(left, SIGKILL);
+}
+
 TEST(RunAsUser, PluginCheckTrustsTheUserSwitchedTo) {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch user";
     TempDir plugins;
