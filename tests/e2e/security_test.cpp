@@ -111,6 +111,31 @@ TEST(SocketPermissions, SocketModeIsTheSocketFilesMode) {
     EXPECT_EQ(stream_exchange("unix:" + stream_path.string(), "echo still served\n"), "still served\n");
 }
 
+// Without socket_mode only the host's user may connect (write permission on the file),
+// whatever the umask: under umask 000 the file is not world-writable, under 077 it is as
+// the umask makes it.
+TEST(SocketPermissions, WithoutSocketModeOnlyTheOwnerMayConnectUnderAnyUmask) {
+    for (const auto &[umask, expected] : {std::pair<mode_t, mode_t>{0000, 0755}, {0002, 0755}, {0022, 0755}, {0077, 0700}}) {
+        TempDir scratch;
+        const auto stream_path = scratch / "stream.sock";
+        const auto datagram_path = scratch / "datagram.sock";
+        Launch launch;
+        launch.umask = umask;
+        HostUnderTest host({{"listeners",
+                             {{{"listen", "unix:" + stream_path.string()}, {"plugin", "probe"}},
+                              {{"listen", "unix-dgram:" + datagram_path.string()}, {"plugin", "probe"}}}}},
+                           {test_plugin("probe")}, launch);
+        ASSERT_TRUE(host.ready()) << host.log();
+        for (const auto &path : {stream_path, datagram_path}) {
+            struct stat status {};
+            ASSERT_EQ(::stat(path.c_str(), &status), 0);
+            EXPECT_EQ(status.st_mode & 07777, expected)
+                << path << " under umask " << std::oct << umask << ": mode " << (status.st_mode & 07777);
+        }
+        EXPECT_EQ(stream_exchange("unix:" + stream_path.string(), "echo served\n"), "served\n");
+    }
+}
+
 TEST(SocketPermissions, SocketOwnerIsTheSocketFilesOwner) {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to give the socket to another user";
     TempDir scratch;
