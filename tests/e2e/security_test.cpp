@@ -111,6 +111,31 @@ TEST(SocketPermissions, SocketModeIsTheSocketFilesMode) {
     EXPECT_EQ(stream_exchange("unix:" + stream_path.string(), "echo still served\n"), "still served\n");
 }
 
+// Without socket_mode only the host's user may connect (write permission on the file),
+// whatever the umask: under umask 000 the file is not world-writable, under 077 it is as
+// the umask makes it.
+TEST(SocketPermissions, WithoutSocketModeOnlyTheOwnerMayConnectUnderAnyUmask) {
+    for (const auto &[umask, expected] : {std::pair<mode_t, mode_t>{0000, 0755}, {0002, 0755}, {0022, 0755}, {0077, 0700}}) {
+        TempDir scratch;
+        const auto stream_path = scratch / "stream.sock";
+        const auto datagram_path = scratch / "datagram.sock";
+        Launch launch;
+        launch.umask = umask;
+        HostUnderTest host({{"listeners",
+                             {{{"listen", "unix:" + stream_path.string()}, {"plugin", "probe"}},
+                              {{"listen", "unix-dgram:" + datagram_path.string()}, {"plugin", "probe"}}}}},
+                           {test_plugin("probe")}, launch);
+        ASSERT_TRUE(host.ready()) << host.log();
+        for (const auto &path : {stream_path, datagram_path}) {
+            struct stat status {};
+            ASSERT_EQ(::stat(path.c_str(), &status), 0);
+            EXPECT_EQ(status.st_mode & 07777, expected)
+                << path << " under umask " << std::oct << umask << ": mode " << (status.st_mode & 07777);
+        }
+        EXPECT_EQ(stream_exchange("unix:" + stream_path.string(), "echo served\n"), "served\n");
+    }
+}
+
 TEST(SocketPermissions, SocketOwnerIsTheSocketFilesOwner) {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to give the socket to another user";
     TempDir scratch;
@@ -187,15 +212,6 @@ TEST(RunAsUser, BindsPrivilegedPortThenServesAsTheUser) {
     EXPECT_EQ(host.stop(SIGTERM), 0);
 }
 
-// Alive: the process exists and is not a zombie.
-bool process_alive(pid_t pid) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(stat, line)) return false;
-    const auto state_at = line.rfind(')') + 2;
-    return state_at < line.size() && line[state_at] != 'Z';
-}
-
 TEST(RunAsUser, WorkerDoesNotOutliveASupervisorKilledBySigkill) {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch user";
     TempDir plugins;
@@ -210,9 +226,33 @@ TEST(RunAsUser, WorkerDoesNotOutliveASupervisorKilledBySigkill) {
     ASSERT_TRUE(process_alive(worker));
     // Switching user clears the parent-death signal; the worker must have armed it again.
     EXPECT_EQ(host.stop(SIGKILL), 128 + SIGKILL);
-    for (int wait = 0; wait < 500 && process_alive(worker); ++wait) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    EXPECT_FALSE(process_alive(worker)) << "worker " << worker << " outlived its supervisor";
+    EXPECT_TRUE(ended_within(worker)) << "worker " << worker << " outlived its supervisor";
     if (process_alive(worker)) ::kill(worker, SIGKILL);
+}
+
+// The switch to `user` clears the worker's own parent-death signal, never its request
+// children's: they are forked after it, and ask for theirs themselves.
+TEST(RunAsUser, RequestChildDoesNotOutliveASupervisorKilledBySigkill) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch user";
+    TempDir plugins;
+    ASSERT_EQ(::chmod(plugins.path().c_str(), 0755), 0);
+    copy_probe(plugins.path());
+    auto config = tcp_probe_config();
+    config["plugin_dir"] = plugins.path().string();
+    config["user"] = "nobody";
+    config["listeners"][0]["mode"] = "forking";
+    HostUnderTest host(config, {});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const pid_t worker = host.worker_pid();
+    const auto request = hanging_probe_request(host.listening()[0]);
+    ASSERT_TRUE(process_alive(request.pid));
+    EXPECT_EQ(process_status_field(request.pid, "Uid"), "65534\t65534\t65534\t65534");
+
+    EXPECT_EQ(host.stop(SIGKILL), 128 + SIGKILL);
+    EXPECT_TRUE(ended_within(worker)) << "worker " << worker << " outlived its supervisor";
+    EXPECT_TRUE(ended_within(request.pid)) << "request child " << request.pid << " outlived the supervisor";
+    for (const pid_t left : {worker, request.pid})
+        if (process_alive(left)) ::kill(left, SIGKILL);
 }
 
 TEST(RunAsUser, PluginCheckTrustsTheUserSwitchedTo) {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <csignal>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -133,6 +134,8 @@ private:
                 request.write(std::string_view(block).substr(0, std::min(block.size(), bytes - sent)));
         } else if (command == "rendezvous") {
             rendezvous(request, words);
+        } else if (command == "hang") {
+            hang(request, words);
         } else if (command == "silent") {
         } else if (command == "crash") {
             std::abort();
@@ -182,6 +185,18 @@ private:
         // Stay a little so the other request also sees both files before this one leaves.
         if (met) request.sleep_ms(200);
         std::filesystem::remove(mine);
+    }
+
+    // A request that never ends and never asks the host, so neither the stop nor the
+    // cancel ends it: only a signal does. "hang ignoring-sigterm" outlives SIGTERM too (for
+    // a request child: in a worker's own thread it would discard the worker's SIGTERM).
+    [[noreturn]] static void hang(sockhost::sdk::Request &request, std::istringstream &words) {
+        std::string how;
+        words >> how;
+        if (how == "ignoring-sigterm") std::signal(SIGTERM, SIG_IGN);
+        request.write("hanging\n");
+        request.flush();
+        for (;;) ::pause();
     }
 
     bool log_hooks_ = false;

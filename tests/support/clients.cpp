@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace sockhost::test {
 
@@ -195,15 +196,38 @@ int count_of(const std::string &text, const std::string &what) {
     return count;
 }
 
+namespace {
+
+// The state letter of /proc/PID/stat ('R', 'S', 'Z', ...); nullopt once the pid is gone.
+std::optional<char> process_state(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text;
+    std::getline(stat, text);
+    const auto close = text.rfind(')');
+    if (close == std::string::npos || close + 2 >= text.size()) return std::nullopt;
+    return text[close + 2];
+}
+
+}  // namespace
+
 bool has_zombie_children(pid_t pid) {
-    for (const pid_t child : child_pids(pid)) {
-        std::ifstream stat("/proc/" + std::to_string(child) + "/stat");
-        std::string text;
-        std::getline(stat, text);
-        const auto close = text.rfind(')');
-        if (close != std::string::npos && close + 2 < text.size() && text[close + 2] == 'Z') return true;
-    }
+    for (const pid_t child : child_pids(pid))
+        if (process_state(child) == 'Z') return true;
     return false;
+}
+
+bool process_alive(pid_t pid) {
+    const auto state = process_state(pid);
+    return state && *state != 'Z';
+}
+
+bool ended_within(pid_t pid, std::chrono::milliseconds patience) {
+    const auto deadline = std::chrono::steady_clock::now() + patience;
+    while (process_alive(pid)) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(10ms);
+    }
+    return true;
 }
 
 }  // namespace sockhost::test

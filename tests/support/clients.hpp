@@ -55,6 +55,11 @@ int open_fd_count(pid_t pid);
 int thread_count(pid_t pid);
 std::vector<pid_t> child_pids(pid_t pid);  // including zombies
 bool has_zombie_children(pid_t pid);
+// Alive: the process exists and is not a zombie (a zombie has ended; whoever adopted it
+// may not have reaped it yet).
+bool process_alive(pid_t pid);
+// Waits until `pid` is no longer alive; false if it still is after `patience`.
+bool ended_within(pid_t pid, std::chrono::milliseconds patience = 10s);
 
 // How often `what` occurs in `text` (log lines, replies).
 int count_of(const std::string &text, const std::string &what);

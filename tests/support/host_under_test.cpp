@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,6 +66,7 @@ pid_t spawn(const std::filesystem::path &config, const std::filesystem::path &lo
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (launch.umask) ::umask(*launch.umask);
     ::execvpe(argv[0], argv.data(), envp.data());
     ::_exit(127);
 }
@@ -81,6 +83,16 @@ std::filesystem::path write_config(const TempDir &dir, nlohmann::json config,
 }
 
 }  // namespace
+
+HangingRequest hanging_probe_request(const std::string &address, const std::string &how) {
+    HangingRequest request;
+    request.connection = connect_stream(address);
+    send_all(request.connection.get(), "pid\nhang " + how + "\n");
+    const std::string pid = read_line(request.connection.get());
+    EXPECT_EQ(read_line(request.connection.get()), "hanging\n");
+    request.pid = pid.empty() ? -1 : std::stoi(pid);
+    return request;
+}
 
 HostUnderTest::HostUnderTest(nlohmann::json config, const std::vector<std::filesystem::path> &plugin_files,
                              const Launch &launch) {

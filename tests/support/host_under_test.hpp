@@ -3,6 +3,8 @@
 
 #include "temp_dir.hpp"
 
+#include <sockhost/host/shared/unique_fd.hpp>
+
 #include <nlohmann/json.hpp>
 #include <sys/types.h>
 
@@ -31,6 +33,7 @@ struct Launch {
     std::vector<std::string> environment;  // "NAME=VALUE"
     std::filesystem::path binary;
     bool wait_until_ready = true;  // false: return at once, to signal a host still starting
+    std::optional<mode_t> umask = std::nullopt;  // the host's umask; unset: the test's own
 };
 
 // One listener of the probe test plugin in `mode`, logging its hooks.
@@ -38,6 +41,14 @@ inline nlohmann::json probe_on(const char *mode, const char *listen = "tcp://127
     return {{"listeners",
              {{{"listen", listen}, {"plugin", "probe"}, {"mode", mode}, {"config", {{"log_hooks", true}}}}}}};
 }
+
+// A probe request that tells the pid serving it, then hangs ("hang HOW", see the probe)
+// for as long as the test holds its connection.
+struct HangingRequest {
+    UniqueFd connection;
+    pid_t pid = -1;
+};
+HangingRequest hanging_probe_request(const std::string &address, const std::string &how = "");
 
 class HostUnderTest {
 public:

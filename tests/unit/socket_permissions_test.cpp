@@ -114,17 +114,21 @@ TEST(UnixSocketFilePermissions, ModeIsExactUnderAnyUmask) {
     }
 }
 
-TEST(UnixSocketFilePermissions, WithoutAModeTheUmaskDecidesAsBefore) {
+// Without a mode the umask's read and execute bits stay as bind would leave them, but the
+// group and others never get write permission, which is what connecting needs: a umask
+// of 000 or 002 lets nobody else in.
+TEST(UnixSocketFilePermissions, WithoutAModeOnlyTheOwnerMayWriteUnderAnyUmask) {
     TempDir dir;
-    for (const mode_t umask : {mode_t{022}, mode_t{077}}) {
+    for (const mode_t umask : {mode_t{022}, mode_t{077}, mode_t{002}, mode_t{000}}) {
         const mode_t before = ::umask(umask);
         const auto path = dir / "u.sock";
         auto socket = ListenerSocket::bind(unix_address(path), BindOptions{});
+        EXPECT_EQ(current_umask(), umask) << "the umask is restored after bind";
         ::umask(before);
         ASSERT_TRUE(socket) << socket.error().message;
         struct stat status {};
         ASSERT_EQ(::stat(path.c_str(), &status), 0);
-        EXPECT_EQ(status.st_mode & 07777, 0777u & ~umask) << "umask " << std::oct << umask;
+        EXPECT_EQ(status.st_mode & 07777, 0777u & ~(umask | 022u)) << "umask " << std::oct << umask;
     }
 }
 

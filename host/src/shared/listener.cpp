@@ -52,24 +52,44 @@ std::string octal_mode(mode_t mode) {
 }
 
 // Linux creates a Unix socket's file with the socket's own (inode) mode minus the umask.
-// So socket_mode is given to the socket before bind, and the umask is 0 during bind: the
+// So the mode is given to the socket before bind, and the umask is 0 during bind: the
 // file has exactly that mode from its first moment, and no chmod on the path (which would
 // follow a symlink swapped in after bind) is needed. The umask is per process: a thread
 // creating files at the same moment would get it too, so binding happens before the host
 // starts threads.
 class ClearedUmask {
 public:
-    explicit ClearedUmask(bool active) : active_(active), saved_(active ? ::umask(0) : 0) {}
-    ~ClearedUmask() {
-        if (active_) ::umask(saved_);
-    }
+    ClearedUmask() : saved_(::umask(0)) {}
+    ~ClearedUmask() { ::umask(saved_); }
     ClearedUmask(const ClearedUmask &) = delete;
     ClearedUmask &operator=(const ClearedUmask &) = delete;
 
+    mode_t saved() const { return saved_; }
+
 private:
-    bool active_;
     mode_t saved_;
 };
+
+// Without socket_mode: the mode bind would give (0777 minus the umask) without the group's
+// and others' write bits, whatever the umask. Connecting needs write permission, so only
+// the host's user may connect (as under the usual umask 022, whose file is unchanged);
+// a umask of 000 or 002 no longer lets every local user, or the whole group, in.
+mode_t default_socket_mode(mode_t umask) { return 0777 & ~(umask | 0022); }
+
+// Gives the socket its file's mode, then binds it with the umask cleared (see above).
+Result<void> bind_unix_socket(int fd, const ListenAddress &address, const SocketAddress &socket_address,
+                              const BindOptions &options) {
+    const ClearedUmask umask;
+    const mode_t mode = options.socket_mode.value_or(default_socket_mode(umask.saved()));
+    if (::fchmod(fd, mode) != 0)
+        return fail_errno(address.text() + ": " + (options.socket_mode ? "socket_mode " : "default socket mode ") +
+                          octal_mode(mode) + ": cannot change the socket's mode");
+    if (::bind(fd, socket_address.get(), socket_address.length) != 0) {
+        if (errno == EADDRINUSE) return fail(address.text() + ": address in use");
+        return fail_errno(address.text() + ": bind");
+    }
+    return {};
+}
 
 // socket_owner on the socket file just bound. lchown: a symlink swapped in at the path is
 // changed itself, never the file it points to. A stream socket does not listen yet, so
@@ -115,18 +135,15 @@ Result<ListenerSocket> ListenerSocket::bind(const ListenAddress &address, const 
     } else {
         if (auto cleared = clear_stale_unix_path(address, *socket_address); !cleared)
             return std::unexpected(cleared.error());
-        if (options.socket_mode && ::fchmod(fd, *options.socket_mode) != 0)
-            return fail_errno(address.text() + ": socket_mode " + octal_mode(*options.socket_mode) +
-                              ": cannot change the socket's mode");
     }
 
-    {
-        // Only a Unix socket creates a file; inet sockets ignore the umask.
-        const ClearedUmask umask(options.socket_mode.has_value() && !is_inet(address.transport));
+    if (is_inet(address.transport)) {
         if (::bind(fd, socket_address->get(), socket_address->length) != 0) {
             if (errno == EADDRINUSE) return fail(address.text() + ": address in use");
             return fail_errno(address.text() + ": bind");
         }
+    } else if (auto bound = bind_unix_socket(fd, address, *socket_address, options); !bound) {
+        return std::unexpected(bound.error());
     }
     if (!is_inet(address.transport)) {
         struct stat status {};

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 
 namespace sockhost {
@@ -45,8 +46,11 @@ void install_activity_table(ActivityTable *table) {
     (void)registered;
 }
 
-void release_activity_of(pid_t child) {
-    if (installed_table == nullptr) return;
+std::string release_activity_of(pid_t child) {
+    if (installed_table == nullptr) return {};
+    std::string site;
+    for (const auto &activity : activities_in_plugin_code(*installed_table, coarse_now_ms(), INT_MAX))
+        if (activity.pid == child) site = " in " + std::string(hook_name(activity.hook)) + " for peer " + activity.peer;
     const std::size_t used = std::min<std::size_t>(installed_table->slots_used.load(), ActivityTable::kSlots);
     for (std::size_t index = 0; index < used; ++index) {
         ActivitySlot &slot = installed_table->slots[index];
@@ -55,6 +59,7 @@ void release_activity_of(pid_t child) {
         slot.plugin_since_ms.store(0, std::memory_order_relaxed);
         slot.serial.compare_exchange_strong(serial, serial + 1, std::memory_order_acq_rel);
     }
+    return site;
 }
 
 RequestActivity::RequestActivity(Request &request, int listener) : request_(request) {

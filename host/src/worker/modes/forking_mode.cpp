@@ -1,8 +1,11 @@
 // socketserver's ForkingMixIn: a child process per request, at most `max_children` alive.
-// The parent reaps only the children it forked (by pid, never waitpid(-1)).
+// The parent reaps only the children it forked (by pid, never waitpid(-1)). A child dies
+// with its worker (RequestForker); one still running at the stop deadline is killed.
 #include <sockhost/host/shared/child_process.hpp>
 #include <sockhost/host/worker/modes/concurrency_mode.hpp>
+#include <sockhost/host/worker/modes/request_forker.hpp>
 #include <sockhost/host/shared/log.hpp>
+#include <sockhost/host/worker/request_activity.hpp>
 #include <sockhost/host/worker/request_lifecycle.hpp>
 
 #include <unistd.h>
@@ -27,19 +30,23 @@ void reset_child_signals() {
 
 class ForkingMode final : public BlockingMode {
 public:
-    ForkingMode(Handler &handler, int max_children, std::vector<int> inherited_fds_to_close)
-        : handler_(handler), max_children_(max_children), fds_to_close_(std::move(inherited_fds_to_close)) {}
+    ForkingMode(Handler &handler, int max_children, std::vector<int> inherited_fds_to_close, RequestForker &forker)
+        : handler_(handler),
+          max_children_(max_children),
+          fds_to_close_(std::move(inherited_fds_to_close)),
+          forker_(forker) {}
 
     void dispatch(std::unique_ptr<Request> request) override {
-        const pid_t pid = ::fork();
-        if (pid < 0) {
+        // Forked by the process's forker thread, not this loop thread: the child dies with
+        // the worker, not when this loop ends (request_forker.hpp).
+        const auto pid = forker_.fork_child([&] { run_child(*request); });
+        if (!pid) {
             log_error(std::string(handler_.name()) + ": cannot fork for " + request->peer_text() + ": " +
-                      std::strerror(errno));
+                      pid.error().message);
             return;
         }
-        if (pid == 0) run_child(*request);  // never returns
         // The parent's copy of the connection closes with `request`; the child has its own.
-        auto child = ChildProcess::adopt(pid);
+        auto child = ChildProcess::adopt(*pid);
         if (!child) {
             log_error(child.error().message);
             return;  // the child is killed and reaped by the destroyed ChildProcess
@@ -57,9 +64,10 @@ public:
         for (auto child = children_.begin(); child != children_.end();) {
             const pid_t pid = child->pid();
             if (const auto status = child->try_reap()) {
+                const std::string site = release_activity_of(pid);
                 if (!WIFEXITED(*status) || WEXITSTATUS(*status) > 1)
                     log_error(std::string(handler_.name()) + ": request child " + std::to_string(pid) + " " +
-                              describe_wait_status(*status));
+                              describe_wait_status(*status) + (WIFSIGNALED(*status) ? site : std::string()));
                 child = children_.erase(child);
             } else {
                 ++child;
@@ -96,6 +104,7 @@ private:
     Handler &handler_;
     int max_children_;
     std::vector<int> fds_to_close_;
+    RequestForker &forker_;
     std::list<ChildProcess> children_;
 };
 
@@ -103,7 +112,9 @@ private:
 
 Result<std::unique_ptr<ConcurrencyMode>> make_forking_mode(Handler &handler, int max_children,
                                                            std::vector<int> inherited_fds_to_close) {
-    return std::make_unique<ForkingMode>(handler, max_children, std::move(inherited_fds_to_close));
+    auto forker = RequestForker::for_this_process();
+    if (!forker) return std::unexpected(forker.error());
+    return std::make_unique<ForkingMode>(handler, max_children, std::move(inherited_fds_to_close), **forker);
 }
 
 }  // namespace sockhost

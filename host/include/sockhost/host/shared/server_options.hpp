@@ -28,8 +28,8 @@ struct BindOptions {
     bool reuse_address = true;     // SO_REUSEADDR (inet)
     bool reuse_port = false;       // SO_REUSEPORT (inet only)
     // Unix sockets only (not socketserver's): the socket file's mode, which it is created
-    // with, and its owner, set right after bind. Absent: as bind leaves them (umask, the
-    // host's user).
+    // with, and its owner, set right after bind. Absent: the umask's mode without group or
+    // other write bits (only the host's user may connect), and the host's user.
     std::optional<mode_t> socket_mode;
     std::optional<SocketOwner> socket_owner;
 };

@@ -4,6 +4,8 @@
 
 #include <sockhost/host/shared/worker_activity.hpp>
 
+#include <string>
+
 namespace sockhost {
 
 class Request;
@@ -12,8 +14,9 @@ class Request;
 // forking mode records under its own pid.
 void install_activity_table(ActivityTable *table);
 
-// Frees the slots a request child held when it died (it could not release them itself).
-void release_activity_of(pid_t child);
+// Frees the slots a request child held when it died (it could not release them itself),
+// and says where it was in plugin code then (" in handle for peer ..."), if it was.
+std::string release_activity_of(pid_t child);
 
 // A request's slot, from its first hook to its last (none when the table is full or not
 // installed). Enter and leave mark the plugin's code taking and giving back control.
