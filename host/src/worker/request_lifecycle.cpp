@@ -34,14 +34,17 @@ bool admit_request(Handler &handler, const AccessList &access, Request &request)
 }
 
 bool run_request(Handler &handler, Request &request) {
+    request.hooks().enter(Hook::setup);
     if (handler.setup(request) != SOCKHOST_OK) {
         log_hook_failure(handler, request, "setup");
         request.complete();  // what setup wrote may explain the refusal (plugin.h)
         return false;
     }
+    request.hooks().enter(Hook::handle);
     bool succeeded = handler.handle(request) == SOCKHOST_OK;
     if (!succeeded) log_hook_failure(handler, request, "handle");
     request.set_handler_error({});
+    request.hooks().enter(Hook::finish);
     if (handler.finish(request) != SOCKHOST_OK) {
         log_hook_failure(handler, request, "finish");
         succeeded = false;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <sockhost/host/shared/address.hpp>
+#include <sockhost/host/worker/hook_trace.hpp>
 #include <sockhost/host/worker/io_waiter.hpp>
 #include <sockhost/host/shared/unique_fd.hpp>
 #include <sockhost/plugin.h>
@@ -77,6 +78,11 @@ public:
 
     // Moves the request to the waiter of the thread or fiber that will run it.
     void set_waiter(IoWaiter &waiter) { waiter_ = &waiter; }
+    IoWaiter &waiter() const { return *waiter_; }
+
+    // When each hook began: the lifecycle stamps them, a loop that saw a stall reads them.
+    HookTrace &hooks() { return hooks_; }
+    const HookTrace &hooks() const { return hooks_; }
 
 protected:
     Request(Transport transport, SocketAddress peer, SocketAddress local, IoWaiter &waiter,
@@ -107,6 +113,7 @@ private:
     std::chrono::milliseconds timeout_;
     std::string last_error_;
     std::string handler_error_;
+    HookTrace hooks_;
     // Bytes received but not yet read (read_line looks ahead for '\n').
     std::vector<char> input_;
     std::size_t input_start_ = 0;
