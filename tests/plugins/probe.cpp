@@ -52,6 +52,7 @@ public:
             else if (key == "refuse") refuse_ = value.get<bool>();
             else if (key == "tag") tag_ = value.get<std::string>();
             else if (key == "init_sleep_ms") init_sleep_ms_ = value.get<int>();
+            else if (key == "verify_block_ms") verify_block_ms_ = value.get<int>();
             else throw std::invalid_argument("unknown config key '" + key + "'");
         }
     }
@@ -64,6 +65,8 @@ public:
 
     bool verify(sockhost::sdk::Request &request) {
         trace(request, "verify");
+        // A blocking call in verify, which runs on the listener's accepting loop.
+        if (verify_block_ms_ > 0) ::usleep(static_cast<useconds_t>(verify_block_ms_) * 1000);
         return !refuse_;
     }
 
@@ -125,6 +128,19 @@ private:
             if (log_hooks_) request.log(SOCKHOST_LOG_INFO, "probe " + tag_ + " sleeping " + std::to_string(milliseconds) + " ms");
             request.sleep_ms(milliseconds);
             request.write("slept\n");
+        } else if (command == "spin" || command == "block") {
+            // Holds the thread for N ms without a host call: a CPU loop, or a blocking
+            // system call (usleep, not the host's sleep), as a careless plugin would.
+            std::uint64_t milliseconds = 0;
+            words >> milliseconds;
+            const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(milliseconds);
+            if (command == "block") {
+                for (auto now = std::chrono::steady_clock::now(); now < until; now = std::chrono::steady_clock::now())
+                    ::usleep(static_cast<useconds_t>(std::chrono::duration_cast<std::chrono::microseconds>(until - now).count()));
+            } else {
+                for (volatile std::uint64_t turns = 0; std::chrono::steady_clock::now() < until;) turns = turns + 1;
+            }
+            request.write(command + " " + std::to_string(milliseconds) + "\n");
         } else if (command == "big") {
             std::size_t bytes = 0;
             words >> bytes;
@@ -204,6 +220,7 @@ private:
     bool fail_handle_ = false;
     bool refuse_ = false;
     int init_sleep_ms_ = 0;
+    int verify_block_ms_ = 0;
     std::string tag_ = "-";
 };
 

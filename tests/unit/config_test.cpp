@@ -25,6 +25,7 @@ TEST(Config, MinimalConfigGetsDocumentedDefaults) {
     EXPECT_EQ(listener.options.timeout, std::chrono::seconds(60));
     EXPECT_TRUE(listener.options.tcp_nodelay);
     EXPECT_TRUE(listener.options.block_on_close);
+    EXPECT_EQ(listener.options.stall_warning, std::chrono::milliseconds(200));
     EXPECT_EQ(config->drain_timeout, std::chrono::seconds(10));
 }
 
@@ -37,7 +38,9 @@ TEST(Config, ReadsEveryOption) {
          "tcp_nodelay": false, "max_children": 3, "block_on_close": false,
          "allow": ["::1", "fd00::/8"], "deny": ["fd00::7"]},
         {"listen": "unix-dgram:run/k.sock", "plugin": "kv", "mode": "threading", "max_threads": 9,
-         "max_packet_size": 512}
+         "max_packet_size": 512},
+        {"listen": "tcp://127.0.0.1:8081", "plugin": "echo", "mode": "event", "stall_warning": 0.05},
+        {"listen": "tcp://127.0.0.1:8082", "plugin": "echo", "stall_warning": 0}
       ]})");
     ASSERT_TRUE(config) << config.error().message;
     EXPECT_EQ(config->plugin_dir, "/opt/plugins");
@@ -59,6 +62,8 @@ TEST(Config, ReadsEveryOption) {
     EXPECT_EQ(kv.address.path, "/etc/sockhost/run/k.sock") << "relative to the config file";
     EXPECT_EQ(kv.options.max_threads, 9);
     EXPECT_EQ(kv.options.max_packet_size, 512u);
+    EXPECT_EQ(config->listeners[2].options.stall_warning, std::chrono::milliseconds(50));
+    EXPECT_EQ(config->listeners[3].options.stall_warning, std::chrono::milliseconds(0)) << "0: off";
 }
 
 TEST(Config, PortZeroMayRepeat) {
@@ -100,6 +105,11 @@ TEST(Config, ErrorsNameTheKeyAndTheReason) {
         {R"({"plugin_dir": "p", "listeners": [{)" + listen + R"(, "mode": "event", "fiber_stack_size": 4096}]})", "listeners[0].fiber_stack_size: 4096 is out of range 16384.."},
         {R"({"plugin_dir": "p", "listeners": [{)" + listen + R"(, "mode": "event", "max_connections": 0}]})", "listeners[0].max_connections: 0 is out of range 1.."},
         {R"({"plugin_dir": "p", "listeners": [{)" + listen + R"(, "mode": "event", "max_threads": 4}]})", "listeners[0].max_threads: only applies to mode threading"},
+        {R"({"plugin_dir": "p", "listeners": [{)" + listen + R"(, "mode": "threading", "stall_warning": 1}]})", "listeners[0].stall_warning: only applies to modes sync and event"},
+        {R"({"plugin_dir": "p", "listeners": [{)" + listen + R"(, "mode": "forking", "stall_warning": 0}]})", "listeners[0].stall_warning: only applies to modes sync and event"},
+        {R"({"plugin_dir": "p", "listeners": [{)" + listen + R"(, "mode": "event", "stall_warning": -0.1}]})", "listeners[0].stall_warning: -0.1 is not a number of seconds"},
+        {R"({"plugin_dir": "p", "listeners": [{)" + listen + R"(, "stall_warning": 0.0001}]})", "listeners[0].stall_warning: 0.0001 is below the 1 ms resolution"},
+        {R"({"plugin_dir": "p", "listeners": [{)" + listen + R"(, "stall_warning": "200ms"}]})", "listeners[0].stall_warning: expected a number of seconds, got string"},
         {R"({"plugin_dir": "p", "listeners": [{)" + listen + R"(, "max_packet_size": 2}]})", "listeners[0].max_packet_size: only udp and unix-dgram"},
         {R"({"plugin_dir": "p", "listeners": [{"listen": "unix:/x", "plugin": "echo", "reuse_port": true}]})", "listeners[0].reuse_port: only tcp and udp"},
         {R"({"plugin_dir": "p", "listeners": [{"listen": "unix:/x", "plugin": "echo", "allow": ["::1"]}]})", "allow/deny lists apply to tcp and udp listeners only"},

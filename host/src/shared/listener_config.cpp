@@ -128,6 +128,9 @@ const ListenerOption kListenerOptions[] = {
          return read_number(r, k, static_cast<long long>(kMinFiberStackSize), static_cast<long long>(kMaxFiberStackSize),
                             l.options.fiber_stack_size);
      }},
+    {"stall_warning", kAnyTransport, bit(Mode::sync) | bit(Mode::event),
+     "only applies to modes sync and event (in threading and forking a long hook holds up no other request)",
+     [](ObjectReader &r, std::string_view k, ListenerConfig &l) { return r.seconds(k, l.options.stall_warning); }},
     {"block_on_close", kAnyTransport, kAnyMode, "",
      [](ObjectReader &r, std::string_view k, ListenerConfig &l) { return r.boolean(k, l.options.block_on_close); }},
     {"stuck_warning", kAnyTransport, kAnyMode, "",

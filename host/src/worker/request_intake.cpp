@@ -39,7 +39,7 @@ RequestIntake::Taken RequestIntake::take() {
 }
 
 RequestIntake::Taken RequestIntake::accept_connection() {
-    SocketAddress peer;
+    SocketAddress &peer = last_peer_;
     peer.length = sizeof peer.storage;
     // Non-blocking like the listener: request I/O never blocks in the kernel (it waits
     // through its IoWaiter), so one flag serves every mode.
@@ -78,7 +78,7 @@ RequestIntake::Taken RequestIntake::accept_connection() {
 }
 
 RequestIntake::Taken RequestIntake::receive_datagram() {
-    SocketAddress peer;
+    SocketAddress &peer = last_peer_;
     peer.length = sizeof peer.storage;
     const ssize_t length = ::recvfrom(listener_.fd(), datagram_buffer_.data(), datagram_buffer_.size(),
                                       MSG_DONTWAIT | MSG_TRUNC, peer.get(), &peer.length);

@@ -11,14 +11,17 @@ namespace sockhost {
 namespace {
 
 Result<std::unique_ptr<ConcurrencyMode>> make_mode(const ServerOptions &options, Handler &handler,
-                                                   std::vector<int> child_closes) {
+                                                   const ListenerSocket &listener, std::vector<int> child_closes) {
+    StallWarning stall_warning{options.stall_warning,
+                               listener.bound_text() + " (plugin " + std::string(handler.name()) + ")"};
     switch (options.mode) {
-    case Mode::sync: return make_sync_mode(handler);
+    case Mode::sync: return make_sync_mode(handler, std::move(stall_warning));
     case Mode::threading: return make_threading_mode(handler, options.max_threads);
     case Mode::forking: return make_forking_mode(handler, options.max_children, std::move(child_closes));
-    case Mode::event: return make_event_mode(handler, options.max_connections, options.fiber_stack_size);
+    case Mode::event:
+        return make_event_mode(handler, options.max_connections, options.fiber_stack_size, std::move(stall_warning));
     }
-    return make_sync_mode(handler);
+    return make_sync_mode(handler, std::move(stall_warning));
 }
 
 }  // namespace
@@ -34,7 +37,7 @@ Result<std::unique_ptr<Server>> Server::create(ListenerSocket listener, ServerOp
     // it replies on, and the stop and cancel fds, which reach it through fork.
     std::vector<int> child_closes;
     if (!is_datagram(server->listener_.transport())) child_closes.push_back(server->listener_.fd());
-    auto mode = make_mode(server->options_, *server->handler_, std::move(child_closes));
+    auto mode = make_mode(server->options_, *server->handler_, server->listener_, std::move(child_closes));
     if (!mode) return fail(server->listener_.bound_text() + ": " + mode.error().message);
     server->mode_ = std::move(*mode);
     return server;

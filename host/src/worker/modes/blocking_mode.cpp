@@ -25,7 +25,8 @@ Result<void> BlockingMode::serve(RequestIntake &intake) {
         // The stop fd stays set: idle connections' waits end on it too.
         if (watched[0].revents != 0) return {};
         if (!accepting || watched[1].revents == 0) continue;
-        if (take_batch(intake, kTakeBatch) == BatchEnd::exhausted) {
+        if (stall_watch_ != nullptr) stall_watch_->restart();
+        if (take_batch(intake, kTakeBatch, stall_watch_) == BatchEnd::exhausted) {
             // Accepting again at once would spin; wait a little (or for the stop).
             pollfd stop{intake.stop_fd(), POLLIN, 0};
             ::poll(&stop, 1, 100);

@@ -6,10 +6,11 @@
 
 namespace sockhost {
 
-ConcurrencyMode::BatchEnd ConcurrencyMode::take_batch(RequestIntake &intake, int limit) {
+ConcurrencyMode::BatchEnd ConcurrencyMode::take_batch(RequestIntake &intake, int limit, StallWatch *stall_watch) {
     for (int taken_count = 0; taken_count < limit; ++taken_count) {
         if (at_capacity()) return BatchEnd::full;
         auto taken = intake.take();
+        if (stall_watch != nullptr) stall_watch->lap_verify(intake);
         switch (taken.outcome) {
         case RequestIntake::Outcome::admitted: dispatch(std::move(taken.request)); break;
         case RequestIntake::Outcome::dropped: break;

@@ -4,6 +4,8 @@
 // The loop accepts in batches up to max_connections live requests; beyond that, clients
 // wait in the listen backlog (datagrams in the socket's receive queue). Fibers and their
 // stacks are kept for the next request: none is mapped per request once warm.
+// A fiber that runs long without a host wait holds up the whole loop: each run is timed
+// (one clock read per resume) and one over stall_warning is logged (StallWatch).
 #include <sockhost/host/worker/modes/concurrency_mode.hpp>
 #include <sockhost/host/worker/modes/event_loop.hpp>
 #include <sockhost/host/worker/modes/fiber.hpp>
@@ -31,10 +33,12 @@ constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 
 class EventMode final : public ConcurrencyMode {
 public:
-    EventMode(Handler &handler, int max_connections, std::size_t stack_size, EventLoop loop, UniqueFd idle_fd)
+    EventMode(Handler &handler, int max_connections, std::size_t stack_size, StallWarning stall_warning,
+              EventLoop loop, UniqueFd idle_fd)
         : handler_(handler),
           max_connections_(static_cast<std::size_t>(max_connections)),
           stack_size_(stack_size),
+          stall_watch_(stall_warning.threshold, std::move(stall_warning.who), "reactor"),
           idle_fd_(std::move(idle_fd)),
           loop_(std::move(loop)) {}
 
@@ -81,6 +85,7 @@ private:
     Handler &handler_;
     std::size_t max_connections_;
     std::size_t stack_size_;
+    StallWatch stall_watch_;
     UniqueFd idle_fd_;  // eventfd: set when the last request ends after the stop
     // Declared before the tasks: their waiters refer to it.
     EventLoop loop_;
@@ -112,6 +117,7 @@ Result<void> EventMode::serve(RequestIntake &intake) {
     loop_.set_shared_slot(&listener_slot_);
 
     for (;;) {
+        stall_watch_.restart();  // out of epoll_wait: the runs of this round start
         const bool stopping = loop_.stopping();  // the stop fd was seen
         if (accept_resumes_at_ && Clock::now() >= *accept_resumes_at_) {
             accept_resumes_at_.reset();
@@ -145,7 +151,7 @@ Result<void> EventMode::serve(RequestIntake &intake) {
 }
 
 void EventMode::take_requests(RequestIntake &intake) {
-    switch (take_batch(intake, kAcceptBatch)) {
+    switch (take_batch(intake, kAcceptBatch, &stall_watch_)) {
     case BatchEnd::full: break;  // accept_pending_ stays set: retried next round, or when one ends
     case BatchEnd::drained: accept_pending_ = false; break;
     case BatchEnd::exhausted:
@@ -214,9 +220,7 @@ void EventMode::run(void *argument) noexcept {
     } catch (const std::exception &error) {  // the host's own failure, e.g. out of memory
         log_error(std::string(task.mode.handler_.name()) + ": " + task.request->peer_text() + ": " + error.what());
     }
-    // Closing the socket takes it out of the epoll set.
-    task.request.reset();
-    task.connection().fd = -1;
+    // The loop closes the request once it has timed this last run (run_ready).
 }
 
 void EventMode::run_ready() {
@@ -224,7 +228,12 @@ void EventMode::run_ready() {
     for (FiberWaiter *waiter : ready_) {
         auto &task = static_cast<Task &>(*waiter);
         task.fiber().resume();
+        // Runs follow each other: one clock read ends this one and starts the next.
+        stall_watch_.lap(*task.request);
         if (task.fiber().parked()) {  // its request has ended
+            // Closing the socket takes it out of the epoll set.
+            task.request.reset();
+            task.connection().fd = -1;
             retire(task);
             if (live_.fetch_sub(1, std::memory_order_acq_rel) == 1 && loop_.stopping())
                 ::eventfd_write(idle_fd_.get(), 1);
@@ -235,13 +244,13 @@ void EventMode::run_ready() {
 }  // namespace
 
 Result<std::unique_ptr<ConcurrencyMode>> make_event_mode(Handler &handler, int max_connections,
-                                                         std::size_t fiber_stack_size) {
+                                                         std::size_t fiber_stack_size, StallWarning stall_warning) {
     auto loop = EventLoop::create();
     if (!loop) return std::unexpected(loop.error());
     UniqueFd idle_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!idle_fd) return fail_errno("event mode: eventfd");
-    return std::make_unique<EventMode>(handler, max_connections, fiber_stack_size, std::move(*loop),
-                                       std::move(idle_fd));
+    return std::make_unique<EventMode>(handler, max_connections, fiber_stack_size, std::move(stall_warning),
+                                       std::move(*loop), std::move(idle_fd));
 }
 
 }  // namespace sockhost

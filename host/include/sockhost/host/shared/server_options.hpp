@@ -44,6 +44,8 @@ struct ServerOptions {
     int max_connections = 10000;               // event: live requests before accept waits
     std::size_t fiber_stack_size = 64 * 1024;  // event: each request's stack, plus a guard page
     bool block_on_close = true;                // on stop, wait for in-flight requests
+    // sync, event: a run of plugin code on the listener's loop longer than this is logged; 0 = never
+    std::chrono::milliseconds stall_warning{200};
     AccessList access;                         // allow/deny, before the plugin's verify
     // A hook still running plugin code (no host call) this long is logged by the
     // supervisor; past the limit its worker is replaced (forking: its child killed). 0: off.

@@ -5,6 +5,7 @@
 
 #include <sockhost/host/shared/address.hpp>
 #include <sockhost/host/shared/worker_activity.hpp>
+#include <sockhost/host/worker/hook_trace.hpp>
 #include <sockhost/host/worker/io_waiter.hpp>
 #include <sockhost/host/shared/unique_fd.hpp>
 #include <sockhost/plugin.h>
@@ -78,6 +79,11 @@ public:
 
     // Moves the request to the waiter of the thread or fiber that will run it.
     void set_waiter(IoWaiter &waiter) { waiter_ = &waiter; }
+    IoWaiter &waiter() const { return *waiter_; }
+
+    // When each hook began: the lifecycle stamps them, a loop that saw a stall reads them.
+    HookTrace &hooks() { return hooks_; }
+    const HookTrace &hooks() const { return hooks_; }
 
     // The slot its hooks are recorded in (request_activity.hpp), or none.
     void set_activity_slot(ActivitySlot *slot) { activity_slot_ = slot; }
@@ -120,6 +126,7 @@ private:
     std::string last_error_;
     std::string handler_error_;
     ActivitySlot *activity_slot_ = nullptr;
+    HookTrace hooks_;
     // Bytes received but not yet read (read_line looks ahead for '\n').
     std::vector<char> input_;
     std::size_t input_start_ = 0;

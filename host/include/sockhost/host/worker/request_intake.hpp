@@ -42,6 +42,8 @@ public:
 
     // Accepts (or receives) one request and admits it.
     Taken take();
+    // The peer of the last request take() accepted or received, admitted or not.
+    std::string last_peer_text() const { return format_address(last_peer_); }
 
 private:
     Taken accept_connection();
@@ -59,6 +61,7 @@ private:
     LogRateLimit truncated_log_;        // datagrams longer than max_packet_size
     LogRateLimit receive_errors_log_;
     bool local_is_wildcard_ = false;
+    SocketAddress last_peer_;  // accept4 and recvfrom write it in place
     std::vector<char> datagram_buffer_;
 };
 

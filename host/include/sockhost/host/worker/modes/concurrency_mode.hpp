@@ -6,6 +6,7 @@
 #include <sockhost/host/shared/error.hpp>
 #include <sockhost/host/worker/handler.hpp>
 #include <sockhost/host/worker/io_waiter.hpp>
+#include <sockhost/host/worker/modes/stall_watch.hpp>
 #include <sockhost/host/worker/request.hpp>
 #include <sockhost/host/worker/request_intake.hpp>
 #include <sockhost/host/shared/server_options.hpp>
@@ -53,8 +54,9 @@ protected:
     // Why take_batch stopped: nothing pending, out of descriptors or memory, or the batch
     // (or the mode's cap) is full.
     enum class BatchEnd { drained, exhausted, full };
-    // Takes and dispatches up to `limit` requests, fewer at the mode's cap.
-    BatchEnd take_batch(RequestIntake &intake, int limit);
+    // Takes and dispatches up to `limit` requests, fewer at the mode's cap. A mode that runs
+    // plugin code on its loop passes its StallWatch: each take (the verify hook) is a run.
+    BatchEnd take_batch(RequestIntake &intake, int limit, StallWatch *stall_watch = nullptr);
 };
 
 // The sync, threading and forking modes' loop: poll(2) on the stop fd, the listener (not
@@ -64,18 +66,28 @@ class BlockingMode : public ConcurrencyMode {
 public:
     Result<void> serve(RequestIntake &intake) final;
 
+protected:
+    // The sync mode's, which runs requests on this loop; none for threading and forking.
+    StallWatch *stall_watch_ = nullptr;
+
 private:
     // Under load the queue holds more than one, and a poll(2) per datagram or connection
     // was a third of a UDP echo's system calls.
     static constexpr int kTakeBatch = 32;
 };
 
-Result<std::unique_ptr<ConcurrencyMode>> make_sync_mode(Handler &handler);
+// A listener's stall_warning, for the modes that run plugin code on their loop (StallWatch).
+struct StallWarning {
+    std::chrono::milliseconds threshold;
+    std::string who;  // "tcp://127.0.0.1:8080 (plugin spin)"
+};
+
+Result<std::unique_ptr<ConcurrencyMode>> make_sync_mode(Handler &handler, StallWarning stall_warning);
 Result<std::unique_ptr<ConcurrencyMode>> make_threading_mode(Handler &handler, int max_threads);
 // `inherited_fds_to_close`: descriptors a child must not keep (the server's own).
 Result<std::unique_ptr<ConcurrencyMode>> make_forking_mode(Handler &handler, int max_children,
                                                            std::vector<int> inherited_fds_to_close);
 Result<std::unique_ptr<ConcurrencyMode>> make_event_mode(Handler &handler, int max_connections,
-                                                         std::size_t fiber_stack_size);
+                                                         std::size_t fiber_stack_size, StallWarning stall_warning);
 
 }  // namespace sockhost
