@@ -5,6 +5,8 @@
 #include "host_under_test.hpp"
 #include "trickling_clients.hpp"
 
+#include <sys/socket.h>
+
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -43,6 +45,29 @@ TEST(RequestDeadline, EndsARequestThatTricklesInEveryMode) {
         // The listener serves on.
         EXPECT_EQ(stream_exchange(host.listening()[0], "echo after\n"), "after\n");
     }
+}
+
+// A client reading its answer slowly holds the request's writes as a trickled request
+// holds its reads: the deadline bounds the writes too.
+TEST(RequestDeadline, EndsAnAnswerReadSlowly) {
+    HostUnderTest host(one_listener("probe", "event", {{"timeout", 5}, {"request_deadline", 1}}),
+                       {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    UniqueFd client = connect_stream(host.listening()[0]);
+    send_all(client.get(), "big 100000000\n");
+    std::size_t received = 0;
+    char buffer[4096];
+    for (int round = 0; round < 60; ++round) {  // 3 s at 80 KB/s
+        const ssize_t count = ::recv(client.get(), buffer, sizeof buffer, 0);
+        if (count <= 0) break;
+        received += static_cast<std::size_t>(count);
+        std::this_thread::sleep_for(50ms);
+    }
+    // Then at full speed: what the kernel buffers still holds, then the host's close.
+    received += read_until_eof(client.get(), 10s).size();
+    EXPECT_LT(received, 100000000u) << "the answer was cut short";
+    EXPECT_TRUE(host.wait_for_log("write timed out: the request took longer than its request_deadline of 1000 ms"))
+        << host.log();
 }
 
 TEST(RequestDeadline, CountsEachRequestOfAConnectionNotTheConnection) {
