@@ -12,6 +12,8 @@ constexpr std::size_t kReadSlackBytes = 16 * 1024;
 constexpr std::size_t kMinimumReadBytes = 4096;
 // After a 431, how much of the oversized head is read and dropped before closing.
 constexpr std::uint64_t kOversizedHeadDrainBytes = 1024 * 1024;
+// How long a 408 may wait for a client that does not read it.
+constexpr std::uint64_t kRequestTimeoutReplyMs = 1000;
 
 // True when `text` holds an empty line: "\n\n" or "\n\r\n".
 bool contains_blank_line(const char *text, std::size_t size) {
@@ -40,10 +42,13 @@ Connection::Connection(const HttpConfig &config, const Responses &responses,
       request_(request),
       host_(*request.host()),
       raw_(request.raw()),
+      listener_timeout_ms_(request.timeout_ms()),
+      header_timeout_(config.header_timeout_seconds),
       capacity_(config.max_header_bytes + kReadSlackBytes),
       buffer_(std::make_unique_for_overwrite<char[]>(capacity_)) {}
 
 void Connection::serve() {
+    head_started_ = Clock::now();  // the first head counts from the connection's start
     for (;;) {
         std::size_t head_end = kNotFound;
         for (;;) {
@@ -54,8 +59,12 @@ void Connection::serve() {
                 discard_rest_of_oversized_head();
                 return reply_and_close(responses_.header_fields_too_large());
             }
-            if (!fill()) return flush_pending();  // the client is done
+            const HeadInput input = fill_head();
+            if (input == HeadInput::ended) return flush_pending();  // the client is done
+            if (input == HeadInput::timed_out) return time_out_head();
         }
+        head_started_.reset();
+        host_.set_timeout_ms(raw_, listener_timeout_ms_);  // the body and the reply: the host's timeout
 
         RequestHead head;
         const HeadProblem problem =
@@ -88,6 +97,7 @@ void Connection::serve() {
         if (connection == ConnectionReply::close) return flush_pending();
         // Nothing of a next request buffered here: the connection is idle until it arrives.
         if (begin_ == end_) host_.between_requests(raw_);
+        else head_started_ = Clock::now();  // part of the next head is here already
     }
 }
 
@@ -111,6 +121,39 @@ bool Connection::fill() {
     }
     if (count == 0 || (begin_ == end_ && !in_body_)) return false;
     throw sockhost::sdk::IoError(host_.last_error(raw_));  // mid-request: worth logging
+}
+
+// Reads more of a head within header_timeout. The host's timeout restarts with each byte
+// that arrives; this deadline does not, so a client trickling its head cannot hold the
+// connection (a thread, a child, a fiber) for long. One host read waits at most once, so a
+// timeout of the time left bounds the head; no other host function is needed.
+Connection::HeadInput Connection::fill_head() {
+    if (!head_started_) {  // idle between requests: the host's timeout bounds the wait
+        if (!fill()) return HeadInput::ended;
+        head_started_ = Clock::now();
+        return HeadInput::more;
+    }
+    const auto deadline = *head_started_ + header_timeout_;
+    const auto left_ms = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left_ms <= 0) return HeadInput::timed_out;
+    auto wait_ms = static_cast<std::uint64_t>(left_ms);
+    if (listener_timeout_ms_ != 0) wait_ms = std::min(wait_ms, listener_timeout_ms_);
+    host_.set_timeout_ms(raw_, wait_ms);
+    try {
+        // False also when nothing of the head has arrived: such a client is closed quietly.
+        return fill() ? HeadInput::more : HeadInput::ended;
+    } catch (const sockhost::sdk::IoError &) {
+        if (Clock::now() >= deadline) return HeadInput::timed_out;
+        throw;  // a reset or the host's own limits: logged as before
+    }
+}
+
+// Part of a head arrived, not all of it within header_timeout: 408 and close (RFC 9110
+// section 15.5.9), so that a slow but honest client learns why. One that sent nothing gets
+// no 408 (fill_head): it could take a 408 it never asked for as the answer to its next request.
+void Connection::time_out_head() {
+    host_.set_timeout_ms(raw_, kRequestTimeoutReplyMs);
+    reply_and_close(responses_.request_timeout());
 }
 
 // The offset just past the blank line ending the head that starts at begin_, or kNotFound.

@@ -9,9 +9,11 @@
 
 #include <sockhost/plugin.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 class Connection {
@@ -21,8 +23,12 @@ public:
 
 private:
     static constexpr std::size_t kNotFound = static_cast<std::size_t>(-1);
+    using Clock = std::chrono::steady_clock;
+    enum class HeadInput { more, ended, timed_out };
 
     bool fill();
+    HeadInput fill_head();
+    void time_out_head();
     std::size_t find_head_end();
     void skip_blank_lines();
     bool discard_body(std::uint64_t length);
@@ -37,6 +43,11 @@ private:
     sockhost::sdk::Request &request_;
     const sockhost_host_api &host_;
     sockhost_request *const raw_;
+    const std::uint64_t listener_timeout_ms_;  // the host's per-wait timeout (0: none)
+    const std::chrono::seconds header_timeout_;
+    // When the head being read began: the connection's start, or the first byte after
+    // the last response. Unset while idle between requests.
+    std::optional<Clock::time_point> head_started_;
 
     // One allocation per connection, none per request. Not on the stack: event-mode
     // requests run on small fiber stacks. Not thread_local: fibers on one thread interleave.

@@ -33,6 +33,7 @@ std::string closing_error(std::string_view status) {
 Responses::Responses(std::string_view body, std::string_view content_type)
     : body_size_(body.size()),
       bad_request_(closing_error("400 Bad Request")),
+      request_timeout_(closing_error("408 Request Timeout")),
       content_too_large_(closing_error("413 Content Too Large")),
       header_fields_too_large_(closing_error("431 Request Header Fields Too Large")),
       not_implemented_(closing_error("501 Not Implemented")),

@@ -31,6 +31,7 @@ public:
     }
     // These close the connection: the rest of the input cannot be trusted or is unread.
     std::string_view bad_request() const { return bad_request_; }                  // 400
+    std::string_view request_timeout() const { return request_timeout_; }          // 408
     std::string_view content_too_large() const { return content_too_large_; }      // 413
     std::string_view header_fields_too_large() const { return header_fields_too_large_; }  // 431
     std::string_view not_implemented() const { return not_implemented_; }          // 501
@@ -43,6 +44,7 @@ private:
     std::array<std::string, 3> ok_;
     std::array<std::string, 3> method_not_allowed_;
     std::string bad_request_;
+    std::string request_timeout_;
     std::string content_too_large_;
     std::string header_fields_too_large_;
     std::string not_implemented_;

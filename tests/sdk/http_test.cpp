@@ -286,6 +286,7 @@ TEST(HttpPlugin, RejectsBadConfigNamingTheKey) {
         {R"({"max_header_bytes": 10})", "'max_header_bytes'"},
         {R"({"max_body_bytes": -1})", "'max_body_bytes'"},
         {R"({"content_type": "a\r\nX: y"})", "'content_type'"},
+        {R"({"header_timeout": 0})", "'header_timeout' must be an integer from 1 to 3600"},
     };
     for (const auto &[config, key] : cases) {
         const auto result = serve(std::string(kGet), config);
@@ -324,6 +325,23 @@ TEST(HttpPlugin, FailsWhenAReadFailsMidRequest) {
     const auto result = run(http(), "{}", input);
     EXPECT_EQ(result.handle, SOCKHOST_ERROR);
     EXPECT_EQ(result.error, "timed out");
+}
+
+// A head's reads wait no longer than header_timeout leaves (the host's timeout restarts with
+// every byte); the body and the idle wait between requests get the host's timeout back.
+TEST(HttpPlugin, WaitsForAHeadAtMostItsHeaderTimeoutAndRestoresTheHostTimeout) {
+    Input input;
+    input.bytes = "GET / HTTP/1.1\r\nHost: exa";
+    input.read_error = "timed out";
+    input.timeout_ms = 60000;
+    auto result = run(http(), R"({"header_timeout": 3})", input);
+    EXPECT_GT(result.timeout_ms, 0u);
+    EXPECT_LE(result.timeout_ms, 3000u);
+
+    input.bytes = std::string(kGet);
+    result = run(http(), R"({"header_timeout": 3})", input);
+    EXPECT_TRUE(result.ok()) << result.error;
+    EXPECT_EQ(result.timeout_ms, 60000u);
 }
 
 }  // namespace

@@ -23,6 +23,7 @@ TEST(Config, MinimalConfigGetsDocumentedDefaults) {
     EXPECT_FALSE(listener.bind.reuse_port);
     EXPECT_EQ(listener.options.max_packet_size, 8192u);
     EXPECT_EQ(listener.options.timeout, std::chrono::seconds(60));
+    EXPECT_EQ(listener.options.request_deadline, std::chrono::seconds(60));
     EXPECT_TRUE(listener.options.tcp_nodelay);
     EXPECT_TRUE(listener.options.block_on_close);
     EXPECT_EQ(listener.options.stall_warning, std::chrono::milliseconds(200));
@@ -35,7 +36,7 @@ TEST(Config, ReadsEveryOption) {
       "listeners": [
         {"listen": "tcp://[::1]:8080", "plugin": "http", "mode": "forking", "config": {"body": "hi"},
          "request_queue_size": 16, "reuse_address": false, "reuse_port": true, "timeout": 0.25,
-         "tcp_nodelay": false, "max_children": 3, "block_on_close": false,
+         "request_deadline": 7.5, "tcp_nodelay": false, "max_children": 3, "block_on_close": false,
          "allow": ["::1", "fd00::/8"], "deny": ["fd00::7"]},
         {"listen": "unix-dgram:run/k.sock", "plugin": "kv", "mode": "threading", "max_threads": 9,
          "max_packet_size": 512},
@@ -53,6 +54,7 @@ TEST(Config, ReadsEveryOption) {
     EXPECT_FALSE(http.bind.reuse_address);
     EXPECT_TRUE(http.bind.reuse_port);
     EXPECT_EQ(http.options.timeout, std::chrono::milliseconds(250));
+    EXPECT_EQ(http.options.request_deadline, std::chrono::milliseconds(7500));
     EXPECT_FALSE(http.options.tcp_nodelay);
     EXPECT_EQ(http.options.max_children, 3);
     EXPECT_FALSE(http.options.block_on_close);
@@ -119,6 +121,8 @@ TEST(Config, ErrorsNameTheKeyAndTheReason) {
         {R"({"plugin_dir": "p", "listeners": [{"listen": "unix:/x", "plugin": "echo", "reuse_port": false}]})", "listeners[0].reuse_port: only tcp and udp"},
         {R"({"plugin_dir": "p", "listeners": [{"listen": "unix:/x", "plugin": "echo", "deny": []}]})", "allow/deny lists apply to tcp and udp listeners only"},
         {R"({"plugin_dir": "p", "listeners": [{"listen": "udp://127.0.0.1:0", "plugin": "echo", "request_queue_size": 5}]})", "listeners[0].request_queue_size: datagram listeners have no connection queue"},
+        {R"({"plugin_dir": "p", "listeners": [{"listen": "udp://127.0.0.1:0", "plugin": "echo", "request_deadline": 5}]})", "listeners[0].request_deadline: a datagram arrives whole, so it cannot trickle"},
+        {R"({"plugin_dir": "p", "listeners": [{)" + listen + R"(, "request_deadline": -2}]})", "listeners[0].request_deadline: -2 is not a number of seconds"},
         {R"({"plugin_dir": "p", "listeners": [{"listen": "unix:)" + std::string(100, 'x') + R"(", "plugin": "echo"}]})", "listeners[0].listen: socket path '/etc/sockhost/xxxx"},
     };
     for (const auto &[text, expected] : cases) {

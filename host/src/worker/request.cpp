@@ -35,15 +35,36 @@ bool Request::fail(std::string reason) {
     return false;
 }
 
-std::optional<Clock::time_point> Request::io_deadline() const {
-    if (timeout_.count() == 0) return std::nullopt;
-    return Clock::now() + timeout_;  // at most kLongestWait: the config and set_timeout_ms bound it
+void Request::start_deadline(std::chrono::milliseconds length) {
+    deadline_length_ = length;  // at most kLongestWait: the config bounds it
+    deadline_.reset();
+    if (length.count() != 0) deadline_ = Clock::now() + length;
 }
 
 WaitResult Request::wait(int fd, short events, const char *what, bool idle) {
-    const WaitResult result = waiter_->wait_for(fd, events, io_deadline(), idle);
+    const auto now = Clock::now();
+    const auto deadline_text = [&] {
+        return std::string(what) + " timed out: the request took longer than its request_deadline of " +
+               std::to_string(deadline_length_.count()) + " ms";
+    };
+    // Passed already: fail without polling, so input that happens to be ready cannot
+    // stretch the request beyond its deadline either.
+    if (deadline_ && now >= *deadline_) {
+        fail(deadline_text());
+        return WaitResult::timed_out;
+    }
+    std::optional<Clock::time_point> until = deadline_;
+    bool per_wait_timeout_first = false;
+    // timeout_ is at most kLongestWait (the config and set_timeout_ms bound it): no overflow.
+    if (timeout_.count() != 0 && (!until || now + timeout_ < *until)) {
+        until = now + timeout_;
+        per_wait_timeout_first = true;
+    }
+    const WaitResult result = waiter_->wait_for(fd, events, until, idle);
     if (result == WaitResult::timed_out)
-        fail(std::string(what) + " timed out after " + std::to_string(timeout_.count()) + " ms");
+        fail(per_wait_timeout_first
+                 ? std::string(what) + " timed out after " + std::to_string(timeout_.count()) + " ms"
+                 : deadline_text());
     else if (result == WaitResult::cancelled)
         fail(std::string(what) + " cancelled: the server is stopping");
     return result;
@@ -159,6 +180,12 @@ std::int64_t StreamRequest::receive(char *buffer, std::size_t capacity, bool not
         default: return -1;
         }
     }
+}
+
+void StreamRequest::mark_between_requests() {
+    between_requests_ = true;
+    // A stream serves request after request: the deadline bounds each, not the connection.
+    restart_deadline();
 }
 
 bool StreamRequest::wait_out_idle_stop_grace() {

@@ -73,8 +73,10 @@ RequestIntake::Taken RequestIntake::accept_connection() {
         ::setsockopt(connection.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     }
     if (peer.length == 0) peer = SocketAddress::unbound_unix();  // Linux may report no address at all
-    return admitted_or_dropped(std::make_unique<StreamRequest>(std::move(connection), listener_.transport(), peer,
-                                                               local, waiter_, options_.timeout));
+    auto request = std::make_unique<StreamRequest>(std::move(connection), listener_.transport(), peer, local, waiter_,
+                                                   options_.timeout);
+    request->start_deadline(options_.request_deadline);  // counts from the accept, through verify
+    return admitted_or_dropped(std::move(request));
 }
 
 RequestIntake::Taken RequestIntake::receive_datagram() {

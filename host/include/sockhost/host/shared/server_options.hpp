@@ -38,6 +38,9 @@ struct ServerOptions {
     Mode mode = Mode::sync;
     std::size_t max_packet_size = 8192;        // datagram receive size; longer ones are truncated
     std::chrono::milliseconds timeout{60000};  // per I/O wait of a request; 0 = none
+    // Streams: the whole of one request, from the accept or the plugin's between_requests(),
+    // however slowly it trickles; 0 = none.
+    std::chrono::milliseconds request_deadline{60000};
     bool tcp_nodelay = true;                   // TCP_NODELAY on accepted TCP connections
     int max_children = 40;                     // forking: live children before accept waits
     int max_threads = 256;                     // threading: live threads before accept waits

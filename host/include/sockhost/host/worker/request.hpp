@@ -62,6 +62,14 @@ public:
     std::chrono::milliseconds timeout() const { return timeout_; }
     void set_timeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
 
+    // The whole-request deadline (the listener's request_deadline): from now, every wait
+    // for the peer fails once `length` has passed, however slowly bytes keep arriving, so
+    // a client trickling its request cannot hold a thread, child or fiber for long. The
+    // per-wait timeout restarts with each byte; this does not. 0: none.
+    void start_deadline(std::chrono::milliseconds length);
+    // The same length again, from now.
+    void restart_deadline() { start_deadline(deadline_length_); }
+
     const std::string &last_error() const { return last_error_; }
     // The message a handler gave with set_error, logged when a hook fails.
     const std::string &handler_error() const { return handler_error_; }
@@ -107,7 +115,6 @@ protected:
     virtual bool queue_output(const char *data, std::size_t length) = 0;
 
     bool fail(std::string reason);
-    std::optional<Clock::time_point> io_deadline() const;
     bool has_buffered_input() const { return input_.size() > input_start_; }
     // Waits for readiness; on timeout or cancellation sets last_error and returns false.
     WaitResult wait(int fd, short events, const char *what, bool idle = false);
@@ -123,6 +130,8 @@ private:
     mutable std::string peer_text_;
     mutable std::string local_text_;
     std::chrono::milliseconds timeout_;
+    std::chrono::milliseconds deadline_length_{0};
+    std::optional<Clock::time_point> deadline_;
     std::string last_error_;
     std::string handler_error_;
     ActivitySlot *activity_slot_ = nullptr;
@@ -141,7 +150,8 @@ public:
     bool flush() override;
     bool complete() override;
     void end_refused() override;
-    void mark_between_requests() override { between_requests_ = true; }
+    // Everything received is answered: the next request gets a whole request_deadline.
+    void mark_between_requests() override;
     int connection_fd() const override { return connection_.get(); }
 
 protected:
