@@ -41,7 +41,7 @@ test-tsan: deps
 
 # The parsers of untrusted bytes under libFuzzer with ASan+UBSan (tests/fuzz): a tree of
 # their own, built with clang; each target runs for FUZZ_SECONDS from its seed corpus.
-FUZZ_SECONDS ?= 15
+FUZZ_SECONDS ?= 12
 test-fuzz:
 	@scripts/install-deps --fuzz
 	CC=clang-19 CXX=clang++-19 cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
