@@ -2,10 +2,11 @@
 BUILD_DIR      ?= build
 ASAN_BUILD_DIR ?= build-asan
 TSAN_BUILD_DIR ?= build-tsan
+FUZZ_BUILD_DIR ?= build-fuzz
 CONFIG         ?= examples/sockhost.json
 JOBS           ?= $(shell nproc)
 
-.PHONY: deps configure build run test test-release test-asan test-tsan bench bench-tools bench-reload clean
+.PHONY: deps configure build run test test-release test-asan test-tsan test-fuzz bench bench-tools bench-reload clean
 
 deps:
 	@scripts/install-deps
@@ -22,8 +23,8 @@ run: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target sockhost echo http daytime kv
 	$(BUILD_DIR)/bin/sockhost --config $(CONFIG)
 
-# The whole suite: a release build, then ASan+UBSan, then TSan.
-test: test-release test-asan test-tsan
+# The whole suite: a release build, then ASan+UBSan, then TSan, then the fuzz targets.
+test: test-release test-asan test-tsan test-fuzz
 
 test-release: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
@@ -37,6 +38,16 @@ test-tsan: deps
 	cmake -S . -B $(TSAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSOCKHOST_SANITIZE=thread
 	cmake --build $(TSAN_BUILD_DIR) -j $(JOBS)
 	ctest --test-dir $(TSAN_BUILD_DIR) --output-on-failure -j $(JOBS)
+
+# The parsers of untrusted bytes under libFuzzer with ASan+UBSan (tests/fuzz): a tree of
+# their own, built with clang; each target runs for FUZZ_SECONDS from its seed corpus.
+FUZZ_SECONDS ?= 12
+test-fuzz:
+	@scripts/install-deps --fuzz
+	CC=clang-19 CXX=clang++-19 cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+	  -DSOCKHOST_SANITIZE=address,undefined -DSOCKHOST_BUILD_FUZZERS=ON -DSOCKHOST_FUZZ_SECONDS=$(FUZZ_SECONDS)
+	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS)
+	ctest --test-dir $(FUZZ_BUILD_DIR) --output-on-failure -j $(JOBS)
 
 # The benchmark suite (docs/benchmarks.md): sockhost against nginx, Python and reference
 # servers on loopback. Installs wrk, nginx, Python and Google Benchmark first, then
@@ -55,4 +66,4 @@ bench-tools:
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target bench_tools
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(TSAN_BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(TSAN_BUILD_DIR) $(FUZZ_BUILD_DIR)

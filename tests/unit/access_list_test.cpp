@@ -81,4 +81,37 @@ TEST(AccessList, DenyWinsAndEmptyAllowPermitsTheRest) {
     EXPECT_FALSE(access.permits(peer("11.0.0.1"))) << "a non-empty allow list admits only its members";
 }
 
+// Peers that reach a dual-stack listener as ::ffff:a.b.c.d are matched as IPv4, so an entry
+// written in that form must be an IPv4 entry too: it used to match nobody, and a deny
+// entry "::ffff:10.0.0.1" let 10.0.0.1 in.
+TEST(Cidr, Ipv4MappedEntryIsAnIpv4Entry) {
+    AccessList access;
+    access.deny.push_back(*parse_cidr("::ffff:10.0.0.1"));
+    EXPECT_FALSE(access.permits(peer("10.0.0.1")));
+    EXPECT_FALSE(access.permits(peer("::ffff:10.0.0.1")));
+    EXPECT_TRUE(access.permits(peer("10.0.0.2")));
+
+    const auto block = parse_cidr("::ffff:192.168.0.0/112");
+    ASSERT_TRUE(block);
+    EXPECT_TRUE(block->contains(peer("192.168.7.7")));
+    EXPECT_TRUE(block->contains(peer("::ffff:192.168.7.7")));
+    EXPECT_FALSE(block->contains(peer("192.169.0.1")));
+    const auto every_ipv4 = parse_cidr("::ffff:0:0/96");
+    ASSERT_TRUE(every_ipv4);
+    EXPECT_TRUE(every_ipv4->contains(peer("8.8.8.8")));
+    EXPECT_FALSE(every_ipv4->contains(peer("::1")));
+    const auto wider = parse_cidr("::/0");
+    ASSERT_TRUE(wider);
+    EXPECT_TRUE(wider->contains(peer("::1")));
+    EXPECT_FALSE(wider->contains(peer("8.8.8.8"))) << "an IPv6 block shorter than /96 stays IPv6";
+}
+
+// inet_pton reads up to a NUL byte (JSON's "\u0000"): "10.0.0.1\0junk" must not pass for 10.0.0.1.
+TEST(Cidr, NulByteIsRefused) {
+    const std::string text("10.0.0.1\0junk", 13);
+    const auto result = parse_cidr(text);
+    ASSERT_FALSE(result) << "accepted a NUL byte";
+    EXPECT_NE(result.error().message.find("NUL byte"), std::string::npos) << result.error().message;
+}
+
 }  // namespace

@@ -94,3 +94,44 @@ TEST(ListenAddress, NumericHostThatIsNoIPv4AddressIsRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+using namespace std::string_literals;
+
+// The text form names a listener in the log and in errors, and decides whether two
+// listeners share an address: it must read back as the address it came from. A bracket
+// inside the host broke that ("udp://[[::1]:53" printed as "udp://[[::1:53").
+TEST(ListenAddress, HostWithABracketInsideIsRefused) {
+    for (const char *text : {"udp://[[::1]:53", "tcp://[a[b]:80", "tcp://a]b:80", "tcp://[x:80"}) {
+        const auto address = parse_listen_address(text);
+        ASSERT_FALSE(address) << text << " was read as host '" << address->host << "'";
+        EXPECT_NE(address.error().message.find(text), std::string::npos) << address.error().message;
+    }
+}
+
+// A NUL byte (JSON's "\u0000") would end the host or path where getaddrinfo, bind and
+// unlink read it: the host would listen on something other than what it logs.
+TEST(ListenAddress, NulByteIsRefused) {
+    for (const std::string &text : {"tcp://127.0.0.1\0.evil:80"s, "udp://[::1\0]:53"s, "unix:/run/a.sock\0b"s,
+                                   "unix-dgram:/run/\0x"s}) {
+        const auto address = parse_listen_address(text);
+        ASSERT_FALSE(address) << "accepted a NUL byte";
+        EXPECT_NE(address.error().message.find("NUL byte"), std::string::npos) << address.error().message;
+    }
+}
+
+TEST(ListenAddress, TextReadsBackAsTheSameAddress) {
+    for (const char *text : {"tcp://127.0.0.1:8080", "udp://[::1]:53", "tcp://*:0", "tcp://[localhost]:1",
+                             "udp://[fe80::1%eth0]:5353", "unix:/run/x.sock", "unix-dgram:rel/x"}) {
+        const auto address = parse_listen_address(text);
+        ASSERT_TRUE(address) << text;
+        const auto again = parse_listen_address(address->text());
+        ASSERT_TRUE(again) << address->text();
+        EXPECT_EQ(again->text(), address->text());
+        EXPECT_EQ(again->host, address->host);
+        EXPECT_EQ(again->path, address->path);
+    }
+}
+
+}  // namespace

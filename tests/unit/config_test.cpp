@@ -221,3 +221,34 @@ TEST(Config, ListenersThatResolveToOneAddressAreRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+// JSON's "\u0000" puts a NUL byte in a string; every path, name and user is read by the
+// system as a C string, which ends there: "root\u0000x" would switch to root, and
+// "/run/a.sock\u0000b" bind /run/a.sock. Such a string is refused, naming its key.
+TEST(Config, NulByteInAStringIsRefused) {
+    const std::pair<const char *, const char *> cases[] = {
+        {R"({"plugin_dir": "p\u0000q"})", "plugin_dir: "},
+        {R"({"plugin_dir": "p", "pid_file": "run/x.pid\u0000"})", "pid_file: "},
+        {R"({"plugin_dir": "p", "user": "root\u0000nobody"})", "user: "},
+        {R"({"plugin_dir": "p", "listeners": [{"listen": "tcp://127.0.0.1:0", "plugin": "echo", "name": "a\u0000b"}]})",
+         "listeners[0].name: "},
+        {R"({"plugin_dir": "p", "listeners": [{"listen": "unix:/run/a.sock\u0000b", "plugin": "echo"}]})",
+         "listeners[0].listen: "},
+        {R"({"plugin_dir": "p", "listeners": [{"listen": "unix:/run/a.sock", "plugin": "echo",
+              "socket_owner": "root\u0000x"}]})",
+         "listeners[0].socket_owner: "},
+    };
+    for (const auto &[text, key] : cases) {
+        const std::string message = error_of(text);
+        EXPECT_NE(message.find(key), std::string::npos) << text << ": " << message;
+        EXPECT_NE(message.find("NUL byte"), std::string::npos) << text << ": " << message;
+    }
+    EXPECT_EQ(error_of(R"({"plugin_dir": "p", "listeners": [{"listen": "tcp://127.0.0.1:0", "plugin": "echo",
+                                                              "config": {"text": "a\u0000b"}}]})"),
+              "(accepted)")
+        << "a plugin's own config is the plugin's: it gets JSON text, with the escape";
+}
+
+}  // namespace

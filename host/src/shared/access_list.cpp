@@ -34,6 +34,19 @@ bool peer_bytes(const SocketAddress &address, int &family, std::array<std::uint8
     return false;
 }
 
+// An IPv4-mapped block (::ffff:a.b.c.d/96 and longer) as the IPv4 block it names: peers
+// in that form are matched as IPv4 (peer_bytes), so as IPv6 it would match nobody.
+void map_to_ipv4(Cidr &cidr) {
+    static constexpr std::uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (cidr.family != AF_INET6 || cidr.prefix_length < 96 ||
+        !std::equal(std::begin(kMappedPrefix), std::end(kMappedPrefix), cidr.bytes.begin()))
+        return;
+    cidr.family = AF_INET;
+    std::copy(cidr.bytes.begin() + 12, cidr.bytes.end(), cidr.bytes.begin());
+    std::fill(cidr.bytes.begin() + 4, cidr.bytes.end(), 0);
+    cidr.prefix_length -= 96;
+}
+
 }  // namespace
 
 bool Cidr::contains(const SocketAddress &address) const {
@@ -49,6 +62,9 @@ bool Cidr::contains(const SocketAddress &address) const {
 }
 
 Result<Cidr> parse_cidr(std::string_view text) {
+    // inet_pton would stop reading at a NUL byte (JSON's "\u0000") and take what was before.
+    if (text.find('\0') != std::string_view::npos)
+        return fail("address '" + std::string(text.substr(0, text.find('\0'))) + "...' has a NUL byte");
     const auto slash = text.find('/');
     const std::string host(text.substr(0, slash));
     Cidr cidr;
@@ -71,6 +87,7 @@ Result<Cidr> parse_cidr(std::string_view text) {
                         std::to_string(cidr.prefix_length));
         cidr.prefix_length = length;
     }
+    map_to_ipv4(cidr);
     return cidr;
 }
 

@@ -64,6 +64,9 @@ Result<ListenAddress> parse_inet(Transport transport, std::string_view original,
             return fail("listen address '" + std::string(original) + "': write IPv6 hosts in brackets, as [::1]");
         port_text = rest.substr(colon + 1);
     }
+    // Else the text form would not read back: "[[::1]:53" would print as "[[::1:53".
+    if (address.host.find_first_of("[]") != std::string::npos)
+        return fail("listen address '" + std::string(original) + "': '[' and ']' only enclose an IPv6 host, as [::1]");
     unsigned port = 0;
     const auto [end, error] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
     if (port_text.empty() || error != std::errc() || end != port_text.data() + port_text.size() || port > 65535)
@@ -95,6 +98,9 @@ Result<ListenAddress> parse_unix(Transport transport, std::string_view original,
 }  // namespace
 
 Result<ListenAddress> parse_listen_address(std::string_view text) {
+    // getaddrinfo, bind and unlink would stop reading at a NUL byte (JSON's "\u0000").
+    if (const auto nul = text.find('\0'); nul != std::string_view::npos)
+        return fail("listen address '" + std::string(text.substr(0, nul)) + "...' has a NUL byte");
     if (text.starts_with("tcp://")) return parse_inet(Transport::tcp, text, text.substr(6));
     if (text.starts_with("udp://")) return parse_inet(Transport::udp, text, text.substr(6));
     if (text.starts_with("unix-dgram:")) return parse_unix(Transport::unix_dgram, text, text.substr(11));

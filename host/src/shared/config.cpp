@@ -18,6 +18,7 @@ Result<std::optional<std::string>> read_id(ObjectReader &reader, std::string_vie
     if (value == nullptr) return std::optional<std::string>();
     if (value->is_number_unsigned()) return std::optional<std::string>(std::to_string(value->get<unsigned long long>()));
     if (!value->is_string()) return reader.type_error(key, "a name or a numeric id", *value);
+    SOCKHOST_TRY(reader.refuse_nul(key, value->get_ref<const std::string &>()));
     return std::optional<std::string>(value->get<std::string>());
 }
 

@@ -80,8 +80,17 @@ public:
             return {};
         }
         if (!value->is_string()) return type_error(key, "a string", *value);
+        if (auto refused = refuse_nul(key, value->get_ref<const std::string &>()); !refused) return refused;
         out = value->get<std::string>();
         return {};
+    }
+
+    // Every string the config holds is a path, an address or a name that the system reads
+    // as a C string, which a NUL byte (JSON's "\u0000") would end early: "root\u0000x"
+    // would be root.
+    Result<void> refuse_nul(std::string_view key, const std::string &text) const {
+        if (text.find('\0') == std::string::npos) return {};
+        return fail(key_path(key) + ": has a NUL byte (\\u0000), where the system would end the string");
     }
 
     Result<void> reject_unknown() const {
