@@ -75,13 +75,6 @@ TEST(RequestIo, SigintDuringAGracefulStopStopsAtOnce) {
     }
 }
 
-std::string local_address_of(int fd) {
-    SocketAddress address;
-    address.length = sizeof address.storage;
-    ::getsockname(fd, address.get(), &address.length);
-    return format_address(address);
-}
-
 TEST(RequestIo, HostTableReportsAddressesTransportAndTimeout) {
     for (const char *mode : {"sync", "event"}) {
         SCOPED_TRACE(mode);

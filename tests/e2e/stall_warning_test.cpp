@@ -38,13 +38,6 @@ protected:
 };
 
 // The client's own address, as the host prints its peer.
-std::string local_text(int fd) {
-    SocketAddress local;
-    local.length = sizeof local.storage;
-    ::getsockname(fd, local.get(), &local.length);
-    return format_address(local);
-}
-
 // The milliseconds of each warning line that names `listener`, `hook` and `peer`.
 std::vector<long> stalls_logged(const std::string &log, const std::string &head, const std::string &hook,
                                 const std::string &peer) {
@@ -63,7 +56,7 @@ TEST_P(StallWarning, LongHandleIsLoggedOnceWithListenerPluginHookPeerAndDuration
     // Below the threshold: no warning.
     EXPECT_EQ(stream_exchange(host.listening()[0], "spin 20\n"), "spin 20\n");
     UniqueFd client = connect_stream(host.listening()[0]);
-    const std::string peer = local_text(client.get());
+    const std::string peer = local_address_of(client.get());
     send_all(client.get(), "spin 400\n");
     ::shutdown(client.get(), SHUT_WR);
     EXPECT_EQ(read_until_eof(client.get()), "spin 400\n");
@@ -79,7 +72,7 @@ TEST_P(StallWarning, BlockingSleepIsLoggedAndTheLoopServesOthersAfterIt) {
     HostUnderTest host(config(0.1), {test_plugin("probe")});
     ASSERT_TRUE(host.ready()) << host.log();
     UniqueFd blocker = connect_stream(host.listening()[0]);
-    const std::string peer = local_text(blocker.get());
+    const std::string peer = local_address_of(blocker.get());
     send_all(blocker.get(), "block 500\necho again\n");
     ::shutdown(blocker.get(), SHUT_WR);
     // Connects while the loop is (most likely) held: answered once the blocking call is
@@ -100,7 +93,7 @@ TEST_P(StallWarning, BlockingVerifyIsLoggedAsVerify) {
     HostUnderTest host(config(0.1, {{"verify_block_ms", 300}}), {test_plugin("probe")});
     ASSERT_TRUE(host.ready()) << host.log();
     UniqueFd client = connect_stream(host.listening()[0]);
-    const std::string peer = local_text(client.get());
+    const std::string peer = local_address_of(client.get());
     send_all(client.get(), "echo verified\n");
     ::shutdown(client.get(), SHUT_WR);
     EXPECT_EQ(read_until_eof(client.get()), "verified\n");

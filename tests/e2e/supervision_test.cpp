@@ -20,21 +20,13 @@ nlohmann::json probe_listener(const char *mode, nlohmann::json extra = nlohmann:
     return listener;
 }
 
-// The client's own address as the host formats a peer: "127.0.0.1:PORT".
-std::string own_address(int fd) {
-    SocketAddress address;
-    address.length = sizeof address.storage;
-    ::getsockname(fd, address.get(), &address.length);
-    return format_address(address);
-}
-
 TEST(Supervision, CrashIsLoggedWithTheHookAndPeerItHappenedIn) {
     for (const std::string mode : {"sync", "threading", "event", "forking"}) {
         SCOPED_TRACE(mode);
         HostUnderTest host({{"listeners", {probe_listener(mode.c_str())}}}, {test_plugin("probe")});
         ASSERT_TRUE(host.ready()) << host.log();
         const auto client = connect_stream(host.listening()[0]);
-        const std::string peer = own_address(client.get());
+        const std::string peer = local_address_of(client.get());
         send_all(client.get(), "crash\n");
         EXPECT_EQ(read_until_eof(client.get()), "");
         // A forking child is its worker's to report; a worker is the supervisor's.
@@ -63,7 +55,7 @@ TEST(Supervision, StuckRequestIsWarnedAboutThenItsWorkerReplacedAndDrained) {
         ASSERT_TRUE(host.ready()) << host.log();
         const pid_t stuck_worker = host.worker_pid();
         const auto client = connect_stream(host.listening()[0]);
-        const std::string peer = own_address(client.get());
+        const std::string peer = local_address_of(client.get());
         send_all(client.get(), "spin-forever\n");
         ASSERT_EQ(read_line(client.get()), "spinning\n");
         const std::string kWarning = "without returning or calling the host; at stuck_limit (2 s) it is replaced";

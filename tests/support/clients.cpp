@@ -68,6 +68,13 @@ UniqueFd connect_tcp_from(const std::string &bound_address, const std::string &s
     return fd;
 }
 
+std::string local_address_of(int fd) {
+    SocketAddress address;
+    address.length = sizeof address.storage;
+    ::getsockname(fd, address.get(), &address.length);
+    return format_address(address);
+}
+
 void send_all(int fd, const std::string &data) {
     std::size_t sent = 0;
     while (sent < data.size()) {

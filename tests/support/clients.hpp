@@ -24,6 +24,10 @@ UniqueFd connect_stream(const std::string &bound_address);
 // Binds the client to `source_ip` (e.g. "127.0.0.2") before connecting (tcp only).
 UniqueFd connect_tcp_from(const std::string &bound_address, const std::string &source_ip);
 
+// A socket's own address as the host formats a peer ("127.0.0.1:40312"): a client's, as
+// the host's log lines name it.
+std::string local_address_of(int fd);
+
 void send_all(int fd, const std::string &data);
 // Reads until EOF (or `timeout` passes: then what arrived so far).
 std::string read_until_eof(int fd, std::chrono::milliseconds timeout = 10s);
