@@ -416,6 +416,8 @@ TEST(Reload, EachCutTakesTheOldestGenerationNotCutYet) {
         held.push_back(connect_stream(host.listening()[0]));
         send_all(held.back().get(), "spin-forever\n");
         ASSERT_EQ(read_line(held.back().get()), "spinning\n");
+        // The test shows something only while generation 1, cut, waits out its grace.
+        ASSERT_EQ(host.log().find("generation 1 has exited"), std::string::npos) << host.log();
         ASSERT_EQ(reload(host).exit_code, 0) << host.log();
     }
     EXPECT_TRUE(host.wait_for_log("generation 2: more than 4 generations draining; stopping it now")) << host.log();

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
 #include <thread>
 
 namespace sockhost::test {
@@ -18,6 +19,18 @@ nlohmann::json probe_listener(const char *mode, nlohmann::json extra = nlohmann:
     nlohmann::json listener = {{"listen", "tcp://127.0.0.1:0"}, {"plugin", "probe"}, {"mode", mode}};
     listener.update(extra);
     return listener;
+}
+
+// Waits until a line logged by process `pid` contains `text`.
+bool logged_by(const HostUnderTest &host, pid_t pid, const std::string &text) {
+    const std::string prefix = "sockhost[" + std::to_string(pid) + "] ";
+    for (int waited = 0; waited < 200; ++waited) {
+        std::istringstream lines(host.log());
+        for (std::string line; std::getline(lines, line);)
+            if (line.find(prefix) != std::string::npos && line.find(text) != std::string::npos) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
 }
 
 TEST(Supervision, CrashIsLoggedWithTheHookAndPeerItHappenedIn) {
@@ -67,8 +80,7 @@ TEST(Supervision, StuckRequestIsWarnedAboutThenItsWorkerReplacedAndDrained) {
         ASSERT_TRUE(host.wait_for_log("past stuck_limit (2 s); replacing it")) << host.log();
         // The new worker serves once the old one stopped accepting (it drains), and the old
         // one is killed past its drain deadline (its loop never comes back to exit by itself).
-        ASSERT_TRUE(host.wait_for_log(std::to_string(stuck_worker) + "] warning:")) << host.log();
-        ASSERT_TRUE(host.wait_for_log("still in flight at the stop deadline")) << host.log();
+        ASSERT_TRUE(logged_by(host, stuck_worker, "still in flight at the stop deadline")) << host.log();
         EXPECT_NE(stream_exchange(host.listening()[0], "pid\n"), std::to_string(stuck_worker) + "\n");
         EXPECT_TRUE(host.wait_for_log("(pid " + std::to_string(stuck_worker) + "), replaced, still running past its drain deadline"))
             << host.log();
@@ -103,13 +115,13 @@ TEST(Supervision, WorkerPastTheMemoryLimitIsReplacedAndTheOldOneDrains) {
 #else
     const int limit = 128, leak = 200;
 #endif
-    HostUnderTest host({{"worker_memory_limit", limit}, {"listeners", {probe_listener("threading")}}},
+    HostUnderTest host({{"worker_memory_limit", limit}, {"drain_timeout", 10}, {"listeners", {probe_listener("threading")}}},
                        {test_plugin("probe")});
     ASSERT_TRUE(host.ready()) << host.log();
     const pid_t bloated = host.worker_pid();
     // A request in flight on the old worker is finished, not cut, while it drains.
     const auto in_flight = connect_stream(host.listening()[0]);
-    send_all(in_flight.get(), "sleep 2500\n");
+    send_all(in_flight.get(), "sleep 6000\n");
     EXPECT_EQ(stream_exchange(host.listening()[0], "leak " + std::to_string(leak) + "\n"),
               "leaked " + std::to_string(leak) + "\n");
     ASSERT_TRUE(host.wait_for_log("past worker_memory_limit " + std::to_string(limit) + " MiB; replacing it")) << host.log();
@@ -120,6 +132,19 @@ TEST(Supervision, WorkerPastTheMemoryLimitIsReplacedAndTheOldOneDrains) {
     EXPECT_NE(host.worker_pid(), bloated);
     EXPECT_EQ(stream_exchange(host.listening()[0], "echo fresh\n"), "fresh\n");
     EXPECT_EQ(count_of(host.log(), "replacing it"), 1) << host.log();
+}
+
+// A limit below what a worker needs as soon as it is ready would replace every new one
+// again: it is said once, and the worker kept.
+TEST(Supervision, MemoryLimitBelowAFreshWorkerIsSaidOnceAndTheWorkerKept) {
+    HostUnderTest host({{"worker_memory_limit", 1}, {"listeners", {probe_listener("sync")}}}, {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const pid_t worker = host.worker_pid();
+    ASSERT_TRUE(host.wait_for_log("as soon as it is ready; not replacing it")) << host.log();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    EXPECT_EQ(host.worker_pid(), worker);
+    EXPECT_EQ(count_of(host.log(), "worker_memory_limit 1 MiB"), 1) << host.log();
+    EXPECT_EQ(stream_exchange(host.listening()[0], "echo kept\n"), "kept\n");
 }
 
 TEST(Supervision, LimitsMustBeNumbersInRange) {

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -124,9 +125,10 @@ std::string format_address(const SocketAddress &address) {
     }
     case AF_UNIX: {
         const auto *local = reinterpret_cast<const sockaddr_un *>(&address.storage);
-        const auto path_length = address.length > offsetof(sockaddr_un, sun_path)
-                                     ? address.length - offsetof(sockaddr_un, sun_path)
-                                     : 0;
+        const auto path_length = std::min<std::size_t>(address.length > offsetof(sockaddr_un, sun_path)
+                                                           ? address.length - offsetof(sockaddr_un, sun_path)
+                                                           : 0,
+                                                       sizeof local->sun_path);
         if (path_length == 0 || (local->sun_path[0] == '\0' && path_length == 1)) return "unix:(unbound)";
         if (local->sun_path[0] == '\0')  // abstract namespace: shown with a leading '@'
             return "unix:@" + std::string(local->sun_path + 1, strnlen(local->sun_path + 1, path_length - 1));

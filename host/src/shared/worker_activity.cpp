@@ -2,6 +2,7 @@
 
 #include <sockhost/host/shared/address.hpp>
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -28,11 +29,6 @@ std::string_view hook_name(Hook hook) {
     return "?";
 }
 
-std::int64_t coarse_now_ms() {
-    timespec now{};
-    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-    return static_cast<std::int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
-}
 
 namespace {
 
@@ -45,9 +41,13 @@ Result<ActivityTable *> map_table(int fd) {
 }  // namespace
 
 Result<ActivityMapping> ActivityMapping::create() {
-    UniqueFd fd(::memfd_create("sockhost-activity", MFD_CLOEXEC));
+    UniqueFd fd(::memfd_create("sockhost-activity", MFD_CLOEXEC | MFD_ALLOW_SEALING));
     if (!fd) return fail_errno("memfd_create for a worker's activity table");
     if (::ftruncate(fd.get(), sizeof(ActivityTable)) != 0) return fail_errno("sizing a worker's activity table");
+    // A plugin could reopen the memfd and shrink it: the supervisor's next read would
+    // then fault (SIGBUS). Sealed, its size is fixed for everyone.
+    if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
+        return fail_errno("sealing a worker's activity table");
     auto table = map_table(fd.get());
     if (!table) return std::unexpected(table.error());
     return ActivityMapping(std::move(fd), *table);
@@ -108,8 +108,11 @@ std::vector<PluginActivity> activities_in_plugin_code(const ActivityTable &table
         // A Unix peer's path is any bytes: only printable ASCII goes into a log line.
         std::replace_if(activity.peer.begin(), activity.peer.end(),
                         [](char c) { return static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e; }, '?');
-        std::replace_if(activity.peer.begin(), activity.peer.end(), [](char c) { return c < 0x20 || c == 0x7f; }, '?');
         activity.in_plugin = std::chrono::milliseconds(std::max<std::int64_t>(0, now_ms - since));
+        // Released (and perhaps taken again) while it was read: these fields may mix two
+        // requests, the next one's pid with this one's time. Not reported.
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (slot.serial.load(std::memory_order_relaxed) != serial) continue;
         found.push_back(std::move(activity));
     }
     return found;

@@ -123,6 +123,7 @@ Result<void> Generation::spawn_worker(int index, std::size_t group) {
     worker.group = group;
     worker.process = std::move(*process);
     worker.status = WorkerStatusReader(std::move(status_read));
+    activity->close_descriptor();  // the child has its copy; the mapping is all we read
     worker.activity = std::move(*activity);
     worker.started = Clock::now();
     workers.push_back(std::move(worker));
@@ -212,19 +213,42 @@ void Generation::signal_all(int signal_number) {
     for (auto &worker : retiring) worker.process.signal(signal_number);
 }
 
-Result<void> Generation::replace_worker(std::size_t position, std::chrono::milliseconds drain) {
+Result<void> Generation::replace_worker(std::size_t position) {
     if (auto spawned = spawn_worker(workers[position].index, workers[position].group); !spawned) return spawned;
     Worker replacement = std::move(workers.back());
     workers.pop_back();
     Worker retired = std::move(workers[position]);
     workers[position] = std::move(replacement);
     log_info(describe(workers[position], workers[position].process.pid()) + " started in place of pid " +
-             std::to_string(retired.process.pid()) + ", which now drains");
-    retired.process.signal(SIGTERM);
-    retired.status.close();  // its READY and DRAINING say nothing any more
-    retired.retire_deadline = Clock::now() + drain + std::chrono::seconds(5);
+             std::to_string(retired.process.pid()) + ", which drains once it is ready");
+    retired.replaced_at = position;
     retiring.push_back(std::move(retired));
     return {};
+}
+
+void Generation::settle_replacements(std::chrono::milliseconds drain) {
+    for (auto retired = retiring.begin(); retired != retiring.end();) {
+        if (!retired->replaced_at || retired->process.pid() <= 0) {
+            ++retired;
+            continue;
+        }
+        Worker &replacement = workers[*retired->replaced_at];
+        if (replacement.ready) {
+            retired->replaced_at.reset();
+            retired->process.signal(SIGTERM);
+            retired->status.close();  // its DRAINING says nothing any more
+            retired->retire_deadline = Clock::now() + drain + kDrainGrace;
+        } else if (replacement.process.pid() <= 0) {
+            log_warning(describe(*retired, retired->process.pid()) + " serves on: its replacement exited before it was ready");
+            const std::size_t position = *retired->replaced_at;
+            retired->replaced_at.reset();
+            retired->replace_not_before = Clock::now() + std::chrono::seconds(30);
+            workers[position] = std::move(*retired);
+            retired = retiring.erase(retired);
+            continue;
+        }
+        ++retired;
+    }
 }
 
 void Generation::reap_retiring() {
@@ -273,7 +297,7 @@ std::vector<WatchedListener> watch_listeners(const EffectiveConfig &effective, c
     for (std::size_t index = 0; index < keys.size(); ++index) {
         const auto &listener = effective.config.listeners[index];
         watched.push_back({"plugin " + listener.plugin + " on " + listeners.at(keys[index]).bound_text(),
-                           listener.options.mode, listener.options.stuck_warning, listener.options.stuck_limit});
+                           listener.options.stuck_warning, listener.options.stuck_limit});
     }
     return watched;
 }

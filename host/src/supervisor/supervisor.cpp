@@ -159,7 +159,9 @@ void Supervisor::on_serving() {
     if (serving == nullptr) return;
     serving->read_status_reports();
     on_worker_exits(*serving);
-    if (!stopping()) serving->respawn_dead_workers();
+    if (stopping()) return;
+    serving->settle_replacements(config_.drain_timeout);
+    serving->respawn_dead_workers();
 }
 
 void Supervisor::on_draining() {

@@ -23,9 +23,6 @@
 
 namespace sockhost {
 
-// Past drain_timeout a draining worker has this long to exit before it is killed: its own
-// deadline cancels requests at drain_timeout, then it still closes and reaps.
-inline constexpr auto kDrainGrace = std::chrono::seconds(5);
 // Generations still draining beyond this many are cut short (oldest first).
 inline constexpr std::size_t kMaxDraining = 4;
 // After a promotion, the old generation's workers have this long to say DRAINING before
@@ -90,6 +87,7 @@ private:
     // worker_watch.cpp: stuck requests and memory, once per kWatchInterval.
     void watch_workers();
     std::string stuck_requests(const Generation &generation, Worker &worker);
+    std::string over_memory_limit(const Generation &generation, Worker &worker);
 
     // Reloads.
     void request_reload(std::optional<ControlClient> client);

@@ -79,23 +79,39 @@ void Supervisor::watch_workers() {
     Generation *serving = generations_.serving.get();
     if (serving == nullptr || stopping()) return;
     for (std::size_t position = 0; position < serving->workers.size(); ++position) {
-        const Worker &worker = serving->workers[position];
+        Worker &worker = serving->workers[position];
         const pid_t pid = worker.process.pid();
         if (pid <= 0 || !worker.ready) continue;
-        std::string replace_because = stuck_requests(*serving, serving->workers[position]);
-        const std::uint64_t limit = config_.worker_memory_limit_mb;
-        if (replace_because.empty() && limit > 0) {
-            if (const auto resident = resident_mb(pid); resident > limit)
-                replace_because = "uses " + std::to_string(resident) + " MiB of resident memory, past worker_memory_limit " +
-                                  std::to_string(limit) + " MiB";
-        }
-        if (replace_because.empty()) continue;
+        std::string replace_because = stuck_requests(*serving, worker);
+        if (replace_because.empty()) replace_because = over_memory_limit(*serving, worker);
+        if (replace_because.empty() || now < worker.replace_not_before) continue;
         log_warning(serving->describe(worker, pid) + " " + replace_because + "; replacing it (it drains for up to " +
-                    duration_text(config_.drain_timeout) + "); it served " + serving->serves(worker));
-        if (auto replaced = serving->replace_worker(position, config_.drain_timeout); !replaced)
-            log_error(serving->describe(serving->workers[position], pid) +
-                      ": cannot start its replacement: " + replaced.error().message);
+                    duration_text(config_.drain_timeout) + " once the new one is ready); it served " +
+                    serving->serves(worker));
+        if (auto replaced = serving->replace_worker(position); !replaced) {
+            log_error(serving->describe(worker, pid) + ": cannot start its replacement: " + replaced.error().message);
+            worker.replace_not_before = now + std::chrono::seconds(30);
+        }
     }
+}
+
+// Why `worker` is replaced for its memory, if it is. One already over the limit when it
+// was first seen ready would be over it again in its replacement: said once, kept.
+std::string Supervisor::over_memory_limit(const Generation &generation, Worker &worker) {
+    const std::uint64_t limit = config_.worker_memory_limit_mb;
+    if (limit == 0) return {};
+    const pid_t pid = worker.process.pid();
+    const auto resident = resident_mb(pid);
+    const bool fresh = !worker.resident_when_ready;
+    if (fresh) worker.resident_when_ready = resident;
+    if (resident <= limit) return {};
+    const std::string uses = "uses " + std::to_string(resident) + " MiB of resident memory, past worker_memory_limit " +
+                             std::to_string(limit) + " MiB";
+    if (*worker.resident_when_ready <= limit) return uses;
+    if (fresh)
+        log_warning(generation.describe(worker, pid) + " " + uses + " as soon as it is ready; not replacing it "
+                    "(a new one would be as big): raise worker_memory_limit");
+    return {};
 }
 
 // Warns of each request of `worker` in plugin code past its listener's stuck_warning,
@@ -114,7 +130,12 @@ std::string Supervisor::stuck_requests(const Generation &generation, Worker &wor
         const std::string stuck = who + ": " + where(generation, activity) + " has run plugin code for " +
                                   duration_text(activity.in_plugin) + " without returning or calling the host";
         if (listener.stuck_limit.count() > 0 && activity.in_plugin >= listener.stuck_limit) {
+            const std::pair<std::size_t, std::uint32_t> key{activity.slot, activity.serial};
             if (child) {
+                // Killed once: until its worker reaps it, the zombie still answers to its pid.
+                if (std::find(worker.stuck_killed.begin(), worker.stuck_killed.end(), key) != worker.stuck_killed.end()) continue;
+                std::erase_if(worker.stuck_killed, [&](const auto &killed) { return killed.first == key.first; });
+                worker.stuck_killed.push_back(key);
                 if (kill_request_child(activity.pid, pid)) log_error(stuck + ", past stuck_limit; killing the child");
             } else if (replace_because.empty()) {
                 log_error(stuck + ", past stuck_limit");

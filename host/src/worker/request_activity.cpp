@@ -86,7 +86,7 @@ RequestActivity::~RequestActivity() {
 
 void RequestActivity::enter(Hook hook) {
     // One coarse clock read serves both the stall warning of the loop and the supervisor.
-    const auto now = hook == Hook::verify ? HookTrace::coarse_now() : request_.hooks().enter(hook);
+    const auto now = hook == Hook::verify ? coarse_now() : request_.hooks().enter(hook);
     if (slot_ == nullptr) return;
     slot_->hook.store(static_cast<std::uint32_t>(hook), std::memory_order_relaxed);
     slot_->plugin_since_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count(),

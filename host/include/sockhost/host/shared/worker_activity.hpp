@@ -10,10 +10,12 @@
 // page. Every field is checked and every string bounded before it is used.
 #pragma once
 
+#include <sockhost/host/shared/clock.hpp>
 #include <sockhost/host/shared/error.hpp>
 #include <sockhost/host/shared/unique_fd.hpp>
 
 #include <sys/types.h>
+#include <sys/un.h>
 
 #include <atomic>
 #include <chrono>
@@ -28,12 +30,13 @@ namespace sockhost {
 enum class Hook : std::uint32_t { none, verify, setup, handle, finish };
 std::string_view hook_name(Hook hook);
 
-// Milliseconds of CLOCK_MONOTONIC_COARSE: one clock both processes read, a few
-// nanoseconds a call.
-std::int64_t coarse_now_ms();
+// clock.hpp's coarse_now() in milliseconds: what the table's times are written in.
+inline std::int64_t coarse_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(coarse_now().time_since_epoch()).count();
+}
 
 struct ActivitySlot {
-    static constexpr std::size_t kPeerCapacity = 112;  // a sockaddr_un, and any inet address
+    static constexpr std::size_t kPeerCapacity = sizeof(sockaddr_un);  // and any inet address
     // Odd while a request holds the slot; each hold and release adds one, so the
     // supervisor tells one request's stall from the next one's in the same slot.
     std::atomic<std::uint32_t> serial{0};
@@ -69,6 +72,7 @@ public:
 
     ActivityTable &table() const { return *table_; }
     int fd() const { return fd_.get(); }
+    void close_descriptor() { fd_.reset(); }  // the mapping stays
 
 private:
     ActivityMapping(UniqueFd fd, ActivityTable *table) : fd_(std::move(fd)), table_(table) {}

@@ -41,10 +41,13 @@ struct WorkerGroup {
     std::string serves;                       // "plugin P on ADDRESS, ...", for messages
 };
 
+// Past drain_timeout a draining worker has this long to exit before it is killed: its own
+// deadline cancels requests at drain_timeout, then it still closes and reaps.
+inline constexpr auto kDrainGrace = std::chrono::seconds(5);
+
 // A listener as the supervisor's reports of its requests name and judge it.
 struct WatchedListener {
     std::string serves;  // "plugin P on ADDRESS"
-    Mode mode = Mode::sync;
     std::chrono::milliseconds stuck_warning{0};
     std::chrono::milliseconds stuck_limit{0};
 };
@@ -72,10 +75,18 @@ struct Worker {
     // It died while serving: schedules its replacement and returns the delay.
     std::chrono::seconds schedule_respawn();
 
-    // Requests found stuck in plugin code and already warned about: slot -> serial.
+    // Requests found stuck in plugin code and already warned about, and forking children
+    // already killed for it: (slot, serial).
     std::vector<std::pair<std::size_t, std::uint32_t>> stuck_warned;
-    // Replaced while alive (stuck or too big): it drains, and is killed at this deadline.
+    std::vector<std::pair<std::size_t, std::uint32_t>> stuck_killed;
+    // Its resident memory when first seen READY (worker_watch.cpp), in MiB.
+    std::optional<std::uint64_t> resident_when_ready;
+    // Replaced while alive (stuck or too big). It serves on until its replacement (in
+    // workers[replaced_at]) is READY, then drains and is killed at the deadline.
+    std::optional<std::size_t> replaced_at;
     std::optional<Clock::time_point> retire_deadline;
+    // A replacement of it failed to start: not tried again before this.
+    Clock::time_point replace_not_before{};
 };
 
 struct Generation {
@@ -93,9 +104,13 @@ struct Generation {
     Result<void> spawn_worker(int index, std::size_t group);
     // Starts a replacement for each dead worker whose time has come (schedule_respawn).
     void respawn_dead_workers();
-    // Starts a new worker in the place of the live workers[position], which is told to
-    // stop (SIGTERM) and drains until `drain` has passed; then it is killed.
-    Result<void> replace_worker(std::size_t position, std::chrono::milliseconds drain);
+    // Starts a new worker in the place of the live workers[position]. The old one serves
+    // on until the new one is READY, then is told to stop (SIGTERM), drains until `drain`
+    // has passed, and is killed (settle_replacements).
+    Result<void> replace_worker(std::size_t position);
+    // Stops each replaced worker whose replacement is READY; puts one whose replacement
+    // exited first back in its place. Call after the exits were seen, before respawning.
+    void settle_replacements(std::chrono::milliseconds drain);
     // Reaps retired workers that exited, kills those past their deadline; logs both.
     void reap_retiring();
     std::optional<Clock::time_point> next_respawn() const;

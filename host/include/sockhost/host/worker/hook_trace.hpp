@@ -17,15 +17,9 @@ namespace sockhost {
 
 class HookTrace {
 public:
-    // CLOCK_MONOTONIC_COARSE shares CLOCK_MONOTONIC's (steady_clock's) origin.
-    static Clock::time_point coarse_now() {
-        timespec now{};
-        ::clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-        return Clock::time_point(std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec));
-    }
 
     // Returns the time it stamped.
-    Clock::time_point enter(Hook hook) { return started_[static_cast<std::size_t>(hook)] = coarse_now(); }
+    Clock::time_point enter(Hook hook) { return started_[static_cast<std::size_t>(hook)] = sockhost::coarse_now(); }
 
     // The hook that spent the most of [start, end] running, each counted from its start to
     // the next one's (or `end`); none if no hook had started by `end`.
