@@ -82,6 +82,22 @@ TEST(RequestDeadline, CountsEachRequestOfAConnectionNotTheConnection) {
     }
 }
 
+// Between requests a keep-alive connection has no request: its idle wait is bounded by
+// `timeout` alone, and the next request's deadline starts with its first byte.
+TEST(RequestDeadline, IdleWaitBetweenRequestsIsBoundedByTheTimeoutAlone) {
+    for (const char *mode : {"threading", "event"}) {
+        SCOPED_TRACE(mode);
+        HostUnderTest host(one_listener("probe", mode, {{"request_deadline", 1}, {"timeout", 10}}), {test_plugin("probe")});
+        ASSERT_TRUE(host.ready()) << host.log();
+        UniqueFd client = connect_stream(host.listening()[0]);
+        send_all(client.get(), "echo first\n");
+        EXPECT_EQ(read_line(client.get()), "first\n");
+        std::this_thread::sleep_for(2500ms);
+        send_all(client.get(), "echo after a pause\n");
+        EXPECT_EQ(read_line(client.get()), "after a pause\n") << host.log();
+    }
+}
+
 TEST(HttpHeaderTimeout, PartOfAHeadGets408AndNothingGetsAQuietClose) {
     HostUnderTest host(one_listener("http", "threading", {{"config", {{"header_timeout", 1}}}}),
                        {bundled_plugin("http")});

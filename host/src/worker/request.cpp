@@ -47,13 +47,16 @@ WaitResult Request::wait(int fd, short events, const char *what, bool idle) {
         return std::string(what) + " timed out: the request took longer than its request_deadline of " +
                std::to_string(deadline_length_.count()) + " ms";
     };
+    // An idle connection (between requests) has no request yet: only `timeout` bounds the
+    // wait, and the next request's deadline starts with its first byte.
+    const std::optional<Clock::time_point> deadline = idle ? std::nullopt : deadline_;
     // Passed already: fail without polling, so input that happens to be ready cannot
     // stretch the request beyond its deadline either.
-    if (deadline_ && now >= *deadline_) {
+    if (deadline && now >= *deadline) {
         fail(deadline_text());
         return WaitResult::timed_out;
     }
-    std::optional<Clock::time_point> until = deadline_;
+    std::optional<Clock::time_point> until = deadline;
     bool per_wait_timeout_first = false;
     // timeout_ is at most kLongestWait (the config and set_timeout_ms bound it): no overflow.
     if (timeout_.count() != 0 && (!until || now + timeout_ < *until)) {
@@ -61,6 +64,7 @@ WaitResult Request::wait(int fd, short events, const char *what, bool idle) {
         per_wait_timeout_first = true;
     }
     const WaitResult result = waiter_->wait_for(fd, events, until, idle);
+    if (idle && result == WaitResult::ready) restart_deadline();
     if (result == WaitResult::timed_out)
         fail(per_wait_timeout_first
                  ? std::string(what) + " timed out after " + std::to_string(timeout_.count()) + " ms"
