@@ -47,6 +47,16 @@ void ChildProcess::kill_and_reap() {
     pidfd_.reset();
 }
 
+bool ChildProcess::has_exited() const {
+    if (pid_ <= 0) return true;
+    siginfo_t info{};
+    int result = 0;
+    do {
+        result = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT);
+    } while (result < 0 && errno == EINTR);
+    return result < 0 || info.si_pid == pid_;  // ECHILD: reaped by someone else, gone
+}
+
 std::optional<int> ChildProcess::try_reap() {
     if (pid_ <= 0) return std::nullopt;
     int status = 0;

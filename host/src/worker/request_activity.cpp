@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <functional>
+#include <thread>
 
 namespace sockhost {
 
@@ -20,7 +22,7 @@ pid_t own_pid = 0;
 void note_own_pid() { own_pid = ::getpid(); }
 
 // Threads start their search in different places, so they do not contend for slot 0.
-thread_local std::size_t next_slot_hint = 0;
+thread_local std::size_t next_slot_hint = std::hash<std::thread::id>{}(std::this_thread::get_id()) % ActivityTable::kSlots;
 
 ActivitySlot *take_slot(ActivityTable &table) {
     for (std::size_t tried = 0; tried < ActivityTable::kSlots; ++tried) {

@@ -63,15 +63,17 @@ public:
     void collect_finished() override {
         for (auto child = children_.begin(); child != children_.end();) {
             const pid_t pid = child->pid();
-            if (const auto status = child->try_reap()) {
-                const std::string site = release_activity_of(pid);
-                if (!WIFEXITED(*status) || WEXITSTATUS(*status) > 1)
-                    log_error(std::string(handler_.name()) + ": request child " + std::to_string(pid) + " " +
-                              describe_wait_status(*status) + (WIFSIGNALED(*status) ? site : std::string()));
-                child = children_.erase(child);
-            } else {
+            if (!child->has_exited()) {
                 ++child;
+                continue;
             }
+            // Its activity slots are freed before it is reaped, while its pid is still its own.
+            const std::string site = release_activity_of(pid);
+            if (const auto status = child->try_reap();
+                status && (!WIFEXITED(*status) || WEXITSTATUS(*status) > 1))
+                log_error(std::string(handler_.name()) + ": request child " + std::to_string(pid) + " " +
+                          describe_wait_status(*status) + (WIFSIGNALED(*status) ? site : std::string()));
+            child = children_.erase(child);
         }
     }
 

@@ -26,6 +26,8 @@ public:
     int pidfd() const { return pidfd_.get(); }  // readable when the child has exited
 
     // Reaps the child if it has exited; returns its wait status then.
+    // Whether it has exited, without reaping it: its pid stays its own until try_reap.
+    bool has_exited() const;
     std::optional<int> try_reap();
     void signal(int signal_number) const;
 
