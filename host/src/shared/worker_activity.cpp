@@ -94,15 +94,15 @@ std::vector<PluginActivity> activities_in_plugin_code(const ActivityTable &table
         PluginActivity activity;
         activity.slot = index;
         activity.serial = serial;
-        activity.pid = slot.pid.load(std::memory_order_relaxed);
-        activity.listener = slot.listener.load(std::memory_order_relaxed);
-        const auto hook = slot.hook.load(std::memory_order_relaxed);
+        activity.pid = slot.pid.load(std::memory_order_acquire);
+        activity.listener = slot.listener.load(std::memory_order_acquire);
+        const auto hook = slot.hook.load(std::memory_order_acquire);
         if (activity.pid <= 0 || activity.listener < 0 || activity.listener >= listener_count ||
             hook > static_cast<std::uint32_t>(Hook::finish) || hook == 0)
             continue;
         activity.hook = static_cast<Hook>(hook);
         SocketAddress peer;
-        peer.length = std::min<socklen_t>(slot.peer_length.load(std::memory_order_relaxed), ActivitySlot::kPeerCapacity);
+        peer.length = std::min<socklen_t>(slot.peer_length.load(std::memory_order_acquire), ActivitySlot::kPeerCapacity);
         std::memcpy(&peer.storage, slot.peer, peer.length);
         activity.peer = format_address(peer);
         // A Unix peer's path is any bytes: only printable ASCII goes into a log line.
@@ -111,7 +111,7 @@ std::vector<PluginActivity> activities_in_plugin_code(const ActivityTable &table
         activity.in_plugin = std::chrono::milliseconds(std::max<std::int64_t>(0, now_ms - since));
         // Released (and perhaps taken again) while it was read: these fields may mix two
         // requests, the next one's pid with this one's time. Not reported.
-        std::atomic_thread_fence(std::memory_order_acquire);
+        // (The fields were read with acquire: this read cannot move before them.)
         if (slot.serial.load(std::memory_order_relaxed) != serial) continue;
         found.push_back(std::move(activity));
     }
