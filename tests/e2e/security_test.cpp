@@ -31,6 +31,17 @@ nlohmann::json tcp_probe_config() {
     return {{"listeners", {{{"listen", "tcp://127.0.0.1:0"}, {"plugin", "probe"}}}}};
 }
 
+// The probe run as nobody from `plugins`: made a root-owned 0755 directory holding a copy
+// of it, which nobody can read.
+nlohmann::json probe_as_nobody(const TempDir &plugins) {
+    EXPECT_EQ(::chmod(plugins.path().c_str(), 0755), 0);
+    copy_probe(plugins.path());
+    auto config = tcp_probe_config();
+    config["plugin_dir"] = plugins.path().string();
+    config["user"] = "nobody";
+    return config;
+}
+
 void expect_refused(const StartFailure &failure, const std::string &reason) {
     EXPECT_EQ(failure.exit_code, 2) << failure.log;
     EXPECT_NE(failure.log.find(reason), std::string::npos) << failure.log;
@@ -215,12 +226,7 @@ TEST(RunAsUser, BindsPrivilegedPortThenServesAsTheUser) {
 TEST(RunAsUser, WorkerDoesNotOutliveASupervisorKilledBySigkill) {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch user";
     TempDir plugins;
-    ASSERT_EQ(::chmod(plugins.path().c_str(), 0755), 0);
-    copy_probe(plugins.path());
-    auto config = tcp_probe_config();
-    config["plugin_dir"] = plugins.path().string();
-    config["user"] = "nobody";
-    HostUnderTest host(config, {});
+    HostUnderTest host(probe_as_nobody(plugins), {});
     ASSERT_TRUE(host.ready()) << host.log();
     const pid_t worker = host.worker_pid();
     ASSERT_TRUE(process_alive(worker));
@@ -235,11 +241,7 @@ TEST(RunAsUser, WorkerDoesNotOutliveASupervisorKilledBySigkill) {
 TEST(RunAsUser, RequestChildDoesNotOutliveASupervisorKilledBySigkill) {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch user";
     TempDir plugins;
-    ASSERT_EQ(::chmod(plugins.path().c_str(), 0755), 0);
-    copy_probe(plugins.path());
-    auto config = tcp_probe_config();
-    config["plugin_dir"] = plugins.path().string();
-    config["user"] = "nobody";
+    auto config = probe_as_nobody(plugins);
     config["listeners"][0]["mode"] = "forking";
     HostUnderTest host(config, {});
     ASSERT_TRUE(host.ready()) << host.log();
