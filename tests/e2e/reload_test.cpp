@@ -255,6 +255,9 @@ TEST(Reload, SidecarAddsAListenerAndRemovingItClosesItAfterTheDrain) {
     outcome = reload(host);
     ASSERT_EQ(outcome.exit_code, 0) << outcome.output;
     EXPECT_TRUE(host.wait_for_log("closed listener unix:" + side_path.string() + ": no longer configured")) << host.log();
+    // The line is logged as the listener closes; the file goes right after it.
+    for (int waited = 0; waited < 100 && std::filesystem::exists(side_path); ++waited)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
     EXPECT_FALSE(std::filesystem::exists(side_path)) << "the supervisor removed the socket file it created";
     EXPECT_THROW(connect_stream("unix:" + side_path.string()), std::runtime_error);
     EXPECT_FALSE(stream_exchange(host.listening()[0], "pid\n").empty()) << "the main listener serves on";
