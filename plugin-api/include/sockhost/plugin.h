@@ -1,5 +1,8 @@
 /*
- * sockhost plugin ABI, version 1.1 (1.0 plus `stopping` at the end of sockhost_host_api).
+ * sockhost plugin ABI, version 1.2: 1.0; plus `stopping` at the end of sockhost_host_api
+ * (1.1); plus connection and state handoff across reloads (1.2: `set_handoff_state` and
+ * `handoff_state` at the end of sockhost_host_api, `handoff`, `export_state` and
+ * `import_state` at the end of sockhost_plugin_descriptor).
  *
  * A plugin is a shared object that exports exactly one symbol,
  * SOCKHOST_PLUGIN_ENTRY_SYMBOL, of type sockhost_plugin_entry_fn. The host calls it once
@@ -45,7 +48,7 @@ extern "C" {
 #endif
 
 #define SOCKHOST_ABI_MAJOR 1
-#define SOCKHOST_ABI_MINOR 1
+#define SOCKHOST_ABI_MINOR 2
 
 /* The one symbol a plugin exports. */
 #define SOCKHOST_PLUGIN_ENTRY_SYMBOL "sockhost_plugin_entry"
@@ -175,7 +178,26 @@ typedef struct sockhost_host_api {
      * ends. Never goes back to false. Valid in verify, setup, handle and finish, in every
      * mode; cheap enough to call once per response. A datagram plugin may ignore it. */
     bool (*stopping)(const sockhost_request *request);
+
+    /* --- Added in ABI 1.2 (check with SOCKHOST_HOST_API_HAS). --- */
+
+    /* For a plugin whose descriptor sets SOCKHOST_HANDOFF_CONNECTIONS: attaches `length`
+     * bytes of this connection's own state (a login, a selected database), copied by the
+     * host, replacing what was attached before (0 bytes: none). When a reload moves the
+     * connection to the next generation, that generation's instance reads them with
+     * handoff_state. Fails for a datagram, or for more than SOCKHOST_HANDOFF_STATE_MAX
+     * bytes (the attached state is then unchanged). Call it with between_requests. */
+    sockhost_status (*set_handoff_state)(sockhost_request *request, const void *data, size_t length);
+
+    /* For a connection the previous generation handed over: the state its plugin attached
+     * with set_handoff_state, its length in `*length` (0 when none was attached; the
+     * pointer is then still not NULL). NULL, with `*length` 0, for a connection accepted
+     * by this generation. Owned by the host, valid for the request. */
+    const void *(*handoff_state)(const sockhost_request *request, size_t *length);
 } sockhost_host_api;
+
+/* The most a connection's handoff state may hold. */
+#define SOCKHOST_HANDOFF_STATE_MAX 16384
 
 /* True when the host table `host` has `member`: it was built with an ABI minor that has
  * it. Members of the first release (1.0) are always there. */
@@ -237,7 +259,43 @@ typedef struct sockhost_plugin_descriptor {
     sockhost_status (*setup)(void *instance, sockhost_request *request);
     sockhost_status (*handle)(void *instance, sockhost_request *request);
     sockhost_status (*finish)(void *instance, sockhost_request *request);
+
+    /* --- Added in ABI 1.2: reloads that keep connections and state (docs/plugin-sdk.md,
+     * "Reloads"). The host reads these only when struct_size covers them. --- */
+
+    /* SOCKHOST_HANDOFF_* bits. With SOCKHOST_HANDOFF_CONNECTIONS, a stream connection that
+     * is between requests when a reload drains this instance moves to the next generation
+     * (with the bytes received and not yet read, and its set_handoff_state) instead of
+     * being closed: the new instance serves it as a new request, after the allow/deny
+     * lists and verify, and it sees end of input here (read returns 0; what is written
+     * after that is dropped). stopping() stays false for such a connection while it can
+     * move. Without the bit, a reload ends idle connections as in ABI 1.1. */
+    uint32_t handoff;
+
+    /* Optional. While a reload starts the next generation, before it is ready: writes this
+     * instance's state into a buffer the plugin owns and sets `*data` and `*length`; the
+     * buffer must stay valid and unchanged until export_state is called again or destroy. Worker
+     * main thread, while requests are served on their own threads or fibers: synchronize
+     * with them. A failure fails the reload; this instance serves on unchanged. */
+    sockhost_status (*export_state)(void *instance, const void **data, size_t *length);
+
+    /* Optional. In the next generation, after create and process_init and before any
+     * request: takes the state the same listener's previous instance exported (`data` is
+     * valid for the call). Not called when there was none (the first generation, a new
+     * listener, another plugin, or an instance without export_state). On failure, write a
+     * reason into `error` and return SOCKHOST_ERROR: the reload fails, and the previous
+     * generation keeps serving with its state. Worker main thread. */
+    sockhost_status (*import_state)(void *instance, const void *data, size_t length, char *error,
+                                    size_t error_capacity);
 } sockhost_plugin_descriptor;
+
+/* sockhost_plugin_descriptor.handoff bits. */
+#define SOCKHOST_HANDOFF_CONNECTIONS (1u << 0)
+
+/* True when the descriptor `descriptor` has `member` (see SOCKHOST_HOST_API_HAS). */
+#define SOCKHOST_DESCRIPTOR_HAS(descriptor, member)                                            \
+    ((descriptor)->struct_size >=                                                                \
+     offsetof(sockhost_plugin_descriptor, member) + sizeof((descriptor)->member))
 
 /* The entry symbol's type. `host` is valid while the plugin is loaded. Returns NULL only
  * when the plugin cannot work with this host at all. Called once per loaded file, on the
