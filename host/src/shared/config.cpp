@@ -101,6 +101,12 @@ Result<void> read_host_settings(ObjectReader &reader, const std::filesystem::pat
     auto memory_limit = static_cast<long long>(config.worker_memory_limit_mb);
     SOCKHOST_TRY(reader.integer("worker_memory_limit", 0, 1LL << 30, memory_limit));
     config.worker_memory_limit_mb = static_cast<std::uint64_t>(memory_limit);
+    auto state_limit = static_cast<long long>(config.state_handoff_limit_mb);
+    SOCKHOST_TRY(reader.integer("state_handoff_limit", 0, 1LL << 20, state_limit));
+    config.state_handoff_limit_mb = static_cast<std::uint64_t>(state_limit);
+    SOCKHOST_TRY(reader.seconds("state_handoff_timeout", config.state_handoff_timeout));
+    if (config.state_handoff_timeout.count() == 0)
+        return fail("state_handoff_timeout: 0 leaves no time to export a plugin's state; give it seconds, as 10");
     std::string path_text;
     SOCKHOST_TRY(reader.string("pid_file", path_text, false));
     if (!path_text.empty()) config.pid_file = (base_dir / path_text).lexically_normal();

@@ -134,6 +134,8 @@ const ListenerOption kListenerOptions[] = {
     {"stall_warning", kAnyTransport, bit(Mode::sync) | bit(Mode::event),
      "only applies to modes sync and event (in threading and forking a long hook holds up no other request)",
      [](ObjectReader &r, std::string_view k, ListenerConfig &l) { return r.seconds(k, l.options.stall_warning); }},
+    {"handoff", kStream, kAnyMode, "a datagram listener has no connections to hand over",
+     [](ObjectReader &r, std::string_view k, ListenerConfig &l) { return r.boolean(k, l.options.handoff); }},
     {"block_on_close", kAnyTransport, kAnyMode, "",
      [](ObjectReader &r, std::string_view k, ListenerConfig &l) { return r.boolean(k, l.options.block_on_close); }},
     {"stuck_warning", kAnyTransport, kAnyMode, "",

@@ -39,6 +39,10 @@ std::vector<std::string> WorkerArguments::command_line(const std::string &binary
         line.push_back(kActivityFdOption);
         line.push_back(std::to_string(activity_fd));
     }
+    if (handoff_fd >= 0) {
+        line.push_back(kHandoffFdOption);
+        line.push_back(std::to_string(handoff_fd));
+    }
     return line;
 }
 

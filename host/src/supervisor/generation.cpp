@@ -45,15 +45,16 @@ struct ExecPlan {
 };
 
 ExecPlan plan_worker_exec(const WorkerLaunch &launch, const WorkerGroup &group, int generation, int index,
-                          int status_write, int activity) {
+                          int status_write, int activity, int handoff) {
     ExecPlan plan;
     plan.layout.listener_count = static_cast<int>(group.listener_fds.size());
     plan.sources = group.listener_fds;
     plan.sources.push_back(launch.config.get());
     plan.sources.push_back(status_write);
     plan.sources.push_back(activity);
+    plan.sources.push_back(handoff);
     const WorkerArguments arguments{generation,       index, plan.layout.config(), plan.layout.status(), group.listeners,
-                                    plan.layout.activity()};
+                                    plan.layout.activity(), plan.layout.handoff()};
     plan.arguments = arguments.command_line(launch.binary.string());
     for (char **variable = environ; *variable != nullptr; ++variable) {
         const std::string_view text(*variable);
@@ -71,7 +72,7 @@ ExecPlan plan_worker_exec(const WorkerLaunch &launch, const WorkerGroup &group, 
     plan.argv.push_back(nullptr);
     for (auto &variable : plan.environment) plan.envp.push_back(variable.data());
     plan.envp.push_back(nullptr);
-    plan.highest_fd = std::max(plan.layout.activity(), *std::max_element(plan.sources.begin(), plan.sources.end()));
+    plan.highest_fd = std::max(plan.layout.handoff(), *std::max_element(plan.sources.begin(), plan.sources.end()));
     plan.supervisor = ::getpid();
     return plan;
 }
@@ -94,7 +95,7 @@ ExecPlan plan_worker_exec(const WorkerLaunch &launch, const WorkerGroup &group, 
     }
     for (std::size_t position = 0; position < plan.sources.size(); ++position)
         if (::dup2(plan.sources[position], plan.layout.first_listener() + static_cast<int>(position)) < 0) ::_exit(127);
-    ::close_range(static_cast<unsigned>(plan.layout.activity() + 1), ~0U, 0);
+    ::close_range(static_cast<unsigned>(plan.layout.handoff() + 1), ~0U, 0);
     write_decimal(plan.listen_pid_digits, static_cast<long>(::getpid()));
     ::execve(plan.argv[0], plan.argv.data(), plan.envp.data());
     const char message[] = "FAILED cannot execute the sockhost binary\n";
@@ -112,7 +113,10 @@ Result<void> Generation::spawn_worker(int index, std::size_t group) {
     if (::fcntl(status_read.get(), F_SETFL, O_NONBLOCK) != 0) return fail_errno(name() + ": status pipe O_NONBLOCK");
     auto activity = ActivityMapping::create();
     if (!activity) return std::unexpected(activity.error());
-    ExecPlan plan = plan_worker_exec(launch, groups[group], number, index, status_write.get(), activity->fd());
+    auto handoff = HandoffChannel::make_pair();
+    if (!handoff) return std::unexpected(handoff.error());
+    ExecPlan plan = plan_worker_exec(launch, groups[group], number, index, status_write.get(), activity->fd(),
+                                     handoff->second.get());
     const pid_t pid = ::fork();
     if (pid < 0) return fail_errno(name() + ": fork");
     if (pid == 0) exec_worker(plan);
@@ -125,6 +129,7 @@ Result<void> Generation::spawn_worker(int index, std::size_t group) {
     worker.status = WorkerStatusReader(std::move(status_read));
     activity->close_descriptor();  // the child has its copy; the mapping is all we read
     worker.activity = std::move(*activity);
+    worker.handoff = HandoffChannel(std::move(handoff->first));
     worker.started = Clock::now();
     workers.push_back(std::move(worker));
     return {};
@@ -208,6 +213,18 @@ bool Generation::all_exited() const {
     return std::all_of(workers.begin(), workers.end(), exited) && std::all_of(retiring.begin(), retiring.end(), exited);
 }
 
+void Generation::drain_worker(Worker &worker) {
+    HandoffMessage message;
+    message.type = HandoffType::drain;
+    if (worker.process.pid() <= 0) return;
+    if (!worker.handoff.open() || worker.handoff.send(message, false) != HandoffChannel::SendResult::sent)
+        worker.process.signal(SIGTERM);
+}
+
+void Generation::drain_all() {
+    for (auto &worker : workers) drain_worker(worker);
+}
+
 void Generation::signal_all(int signal_number) {
     for (auto &worker : workers) worker.process.signal(signal_number);
     for (auto &worker : retiring) worker.process.signal(signal_number);
@@ -235,7 +252,7 @@ void Generation::settle_replacements(std::chrono::milliseconds drain) {
         Worker &replacement = workers[*retired->replaced_at];
         if (replacement.ready) {
             retired->replaced_at.reset();
-            retired->process.signal(SIGTERM);
+            drain_worker(*retired);  // its idle connections move to the replacement
             retired->status.close();  // its DRAINING says nothing any more
             retired->retire_deadline = Clock::now() + drain + kDrainGrace;
         } else if (replacement.process.pid() <= 0) {
@@ -317,6 +334,15 @@ Result<std::unique_ptr<Generation>> start_generation(int number, const std::file
     generation->listener_keys.insert(keys->begin(), keys->end());
     generation->groups = group_listeners(effective, *keys, listeners);
     generation->watched = watch_listeners(effective, *keys, listeners);
+    for (std::size_t index = 0; index < keys->size(); ++index) {
+        const auto &listener = effective.config.listeners[index];
+        HandoffRoute route{(*keys)[index], listener.plugin,
+                           !is_datagram(listener.address.transport) && listener.options.handoff, 0};
+        for (std::size_t group = 0; group < generation->groups.size(); ++group)
+            for (const int member : generation->groups[group].listeners)
+                if (member == static_cast<int>(index)) route.group = group;
+        generation->routes.push_back(std::move(route));
+    }
     generation->deadline = Clock::now() + effective.config.ready_timeout;
     int index = 0;
     for (std::size_t group = 0; group < generation->groups.size(); ++group) {

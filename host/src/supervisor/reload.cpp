@@ -82,7 +82,7 @@ void Supervisor::promote_starting() {
         return;
     }
     serving->deadline = Clock::now() + config_.drain_timeout + kDrainGrace;
-    serving->signal_all(SIGTERM);
+    serving->drain_all();  // its idle connections move to the promoted generation
     log_info("reload: " + promoted->name() + " is serving; " + serving->name() + " drains (at most " +
              duration_text(config_.drain_timeout) + ")");
     draining.push_back(std::move(serving));

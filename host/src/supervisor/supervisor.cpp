@@ -8,6 +8,7 @@
 // (control_socket.hpp), and each worker's status pipe and pidfd.
 #include "supervisor.hpp"
 
+#include <sockhost/host/shared/descriptor_limit.hpp>
 #include <sockhost/host/shared/inherited_listeners.hpp>
 #include <sockhost/host/shared/log.hpp>
 
@@ -31,6 +32,8 @@ Result<void> Supervisor::start() {
     const sigset_t handled = stop_signals();
     signals_ = UniqueFd(::signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!signals_) return fail_errno("signalfd");
+    // Handed-over connections pass through here: a burst of them needs descriptors.
+    raise_descriptor_limit();
 
     auto activated = take_inherited_listeners();
     if (!activated) return fail("socket activation: " + activated.error().message);
@@ -84,6 +87,7 @@ void Supervisor::loop() {
         on_starting();
         on_serving();
         on_draining();
+        on_handoff_messages();
         watch_workers();
         if (handover_ && (handover_->old_generation->all_draining() || Clock::now() >= handover_->deadline))
             complete_handover();
@@ -100,9 +104,13 @@ std::vector<pollfd> Supervisor::watched_fds() const {
         for (const auto &worker : generation.workers) {
             if (worker.status.open()) watched.push_back({worker.status.fd(), POLLIN, 0});
             if (worker.process.pidfd() >= 0) watched.push_back({worker.process.pidfd(), POLLIN, 0});
+            if (worker.handoff.open())
+                watched.push_back({worker.handoff.fd(), static_cast<short>(POLLIN | (worker.outbox.empty() ? 0 : POLLOUT)), 0});
         }
-        for (const auto &worker : generation.retiring)
+        for (const auto &worker : generation.retiring) {
             if (worker.process.pidfd() >= 0) watched.push_back({worker.process.pidfd(), POLLIN, 0});
+            if (worker.handoff.open()) watched.push_back({worker.handoff.fd(), POLLIN, 0});
+        }
     });
     return watched;
 }
@@ -116,6 +124,7 @@ int Supervisor::poll_timeout_ms() const {
     for (const auto &generation : generations_.draining) earlier(generation->deadline);
     if (handover_) earlier(handover_->deadline);
     earlier(stop_deadline_);
+    earlier(next_export_deadline());
     if (control_) earlier(control_->next_deadline());
     // No replacement starts while stopping: its time, passed, must not make the loop spin.
     if (generations_.serving && !stopping()) {

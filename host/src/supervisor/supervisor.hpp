@@ -57,6 +57,15 @@ struct ReloadWaiters {
 // After a promotion: the old generation, until every worker of it said DRAINING. Only
 // then is the reload reported complete, so a request made after the answer reaches the
 // new generation.
+// A starting worker's request for a listener's previous state, sent on as an export.
+struct PendingExport {
+    std::uint64_t id = 0;
+    pid_t asker = 0;             // the starting worker
+    std::uint32_t listener = 0;  // in the asker's configuration
+    pid_t exporter = 0;          // the serving worker asked to export
+    Clock::time_point deadline;  // state_handoff_timeout
+};
+
 struct Handover {
     Generation *old_generation = nullptr;
     Clock::time_point deadline;
@@ -99,6 +108,19 @@ private:
     void complete_handover();
     void fail_starting(const std::string &reason);
 
+    // handoff_relay.cpp: connections and state from one generation to the next.
+    void on_handoff_messages();
+    void on_handoff_message(Generation &generation, Worker &worker, HandoffMessage message);
+    void relay_offer(Generation &from, Worker &offerer, HandoffMessage offer);
+    void ask_for_state(Generation &generation, Worker &asker, std::uint32_t listener);
+    void relay_exported(HandoffMessage exported);
+    void answer_export(const PendingExport &pending, HandoffMessage answer);
+    void expire_exports();
+    std::optional<Clock::time_point> next_export_deadline() const;
+    void send_to_worker(Worker &worker, HandoffMessage message);
+    void flush_outboxes();
+    Worker *worker_with_pid(pid_t pid);
+
     void begin_stop(bool graceful, int signal_number);
     void retire_unused_listeners() { listeners_.retire_all_but(generations_.listener_keys()); }
     std::string serving_status() const;
@@ -119,6 +141,8 @@ private:
     int next_generation_ = 1;
     std::optional<Clock::time_point> stop_deadline_;  // set once stopping
     Clock::time_point next_watch_{};
+    std::vector<PendingExport> pending_exports_;
+    std::uint64_t next_export_id_ = 1;
     bool startup_failed_ = false;
     int exit_code_ = exit_ok;
 };

@@ -41,7 +41,7 @@ void Request::start_deadline(std::chrono::milliseconds length) {
     if (length.count() != 0) deadline_ = Clock::now() + length;
 }
 
-WaitResult Request::wait(int fd, short events, const char *what, bool idle) {
+WaitResult Request::wait(int fd, short events, const char *what, bool idle, bool wake_on_stop) {
     const auto now = Clock::now();
     const auto deadline_text = [&] {
         return std::string(what) + " timed out: the request took longer than its request_deadline of " +
@@ -63,7 +63,7 @@ WaitResult Request::wait(int fd, short events, const char *what, bool idle) {
         until = now + timeout_;
         per_wait_timeout_first = true;
     }
-    const WaitResult result = waiter_->wait_for(fd, events, until, idle);
+    const WaitResult result = waiter_->wait_for(fd, events, until, idle || wake_on_stop);
     if (idle && result == WaitResult::ready) restart_deadline();
     if (result == WaitResult::timed_out)
         fail(per_wait_timeout_first
@@ -84,9 +84,12 @@ std::int64_t Request::read(void *buffer, std::size_t capacity) {
         const std::size_t count = std::min(buffered, capacity);
         std::memcpy(buffer, input_.data() + input_start_, count);
         input_start_ += count;
+        consumed_since_between_requests_ = true;
         return static_cast<std::int64_t>(count);
     }
-    return receive(static_cast<char *>(buffer), capacity, true);
+    const std::int64_t count = receive(static_cast<char *>(buffer), capacity, true);
+    if (count > 0) consumed_since_between_requests_ = true;
+    return count;
 }
 
 bool Request::fill_input() {
@@ -95,9 +98,11 @@ bool Request::fill_input() {
         input_start_ = 0;
     }
     const std::size_t old_size = input_.size();
+    input_filled_ = old_size;
     input_.resize(old_size + kInputChunk);
     const std::int64_t count = receive(input_.data() + old_size, kInputChunk, old_size == 0);
     input_.resize(old_size + static_cast<std::size_t>(std::max<std::int64_t>(count, 0)));
+    input_filled_ = input_.size();
     return count > 0;
 }
 
@@ -135,6 +140,7 @@ std::int64_t Request::read_line(char *buffer, std::size_t capacity) {
         std::memcpy(buffer, begin, line_length);
         buffer[line_length] = '\0';
         input_start_ += line_length;
+        if (line_length > 0) consumed_since_between_requests_ = true;
         return static_cast<std::int64_t>(line_length);
     }
 }
@@ -176,9 +182,15 @@ std::int64_t StreamRequest::receive(char *buffer, std::size_t capacity, bool not
         // way (accepted just before a drain began); it has until its timeout or the drain
         // deadline. Only a connection between two requests ends at once on stop.
         const bool idle = nothing_pending && received_anything_ && between_requests_;
-        switch (wait(connection_.get(), POLLIN, "read", idle)) {
+        const bool movable = may_move();
+        switch (wait(connection_.get(), POLLIN, "read", idle, movable)) {
         case WaitResult::ready: continue;
         case WaitResult::stopping:
+            if (movable) {
+                const Move move = move_to_next_generation();
+                if (move == Move::moved) return 0;  // the plugin sees end of input; nothing else happens here
+                if (move == Move::stays || !idle) continue;
+            }
             if (wait_out_idle_stop_grace()) continue;
             return 0;  // an idle connection ends like a client's close
         default: return -1;
@@ -188,8 +200,68 @@ std::int64_t StreamRequest::receive(char *buffer, std::size_t capacity, bool not
 
 void StreamRequest::mark_between_requests() {
     between_requests_ = true;
+    reset_consumed();
     // A stream serves request after request: the deadline bounds each, not the connection.
     restart_deadline();
+}
+
+bool StreamRequest::may_move() const {
+    // Between requests: the plugin has read nothing since it said so (or since the start).
+    // Bytes the host received meanwhile move with the connection.
+    return handoff_ != nullptr && !move_declined_ && !handed_off_ && !consumed_since_between_requests() &&
+           buffered_input().size() <= HandoffChannel::kMaxUnread;
+}
+
+bool StreamRequest::stopping() const {
+    if (!waiter_->stopping()) return false;
+    // A connection that will move is kept: the plugin should not end it (plugin.h).
+    return handoff_ == nullptr || move_declined_ || !handoff_->reload_draining();
+}
+
+StreamRequest::Move StreamRequest::move_to_next_generation() {
+    // How long a connection no worker took waits before it is offered again (the next
+    // generation's worker may be starting again), unless its client sends a request first.
+    constexpr auto kOfferAgainAfter = std::chrono::seconds(1);
+    if (!handoff_->reload_draining()) {  // a stop: nothing moves
+        move_declined_ = true;
+        return Move::end;
+    }
+    for (;;) {
+        switch (handoff_->offer(connection_.get(), buffered_input(), handoff_state_, *waiter_)) {
+        case ConnectionHandoff::Offered::taken:
+            handed_off_ = true;
+            output_.clear();
+            return Move::moved;
+        case ConnectionHandoff::Offered::close: move_declined_ = true; return Move::end;
+        case ConnectionHandoff::Offered::not_taken: break;
+        }
+        // Served here meanwhile: a request that arrives is answered, and the connection is
+        // offered again once it is idle.
+        switch (waiter_->wait_for(connection_.get(), POLLIN, Clock::now() + kOfferAgainAfter, false)) {
+        case WaitResult::ready: return Move::stays;
+        case WaitResult::timed_out: continue;
+        default: move_declined_ = true; return Move::end;  // cancelled: the drain is over
+        }
+    }
+}
+
+bool StreamRequest::set_handoff_state(const void *data, std::size_t length) {
+    if (length > SOCKHOST_HANDOFF_STATE_MAX)
+        return fail("set_handoff_state: " + std::to_string(length) + " bytes, more than SOCKHOST_HANDOFF_STATE_MAX (" +
+                    std::to_string(SOCKHOST_HANDOFF_STATE_MAX) + ")");
+    if (length > 0 && data == nullptr) return fail("set_handoff_state: no data for " + std::to_string(length) + " bytes");
+    handoff_state_.assign(static_cast<const char *>(data), length);
+    return true;
+}
+
+void StreamRequest::adopt_handed_over(std::string_view unread, std::string connection_state) {
+    preload_input(unread);
+    // It stays attached, for the next reload too, until the plugin replaces it.
+    handoff_state_ = connection_state;
+    received_handoff_state_ = std::move(connection_state);
+    // It was between requests where it came from: idle here too until its next byte.
+    received_anything_ = true;
+    between_requests_ = unread.empty();
 }
 
 bool StreamRequest::wait_out_idle_stop_grace() {
@@ -216,6 +288,7 @@ bool StreamRequest::send_all(const char *data, std::size_t length) {
 }
 
 bool StreamRequest::queue_output(const char *data, std::size_t length) {
+    if (handed_off_) return true;  // the connection is another worker's: nothing goes out from here
     if (output_.size() + length < kOutputFlushThreshold) {
         output_.insert(output_.end(), data, data + length);
         return true;
@@ -225,13 +298,15 @@ bool StreamRequest::queue_output(const char *data, std::size_t length) {
 }
 
 bool StreamRequest::flush() {
-    if (output_.empty()) return true;
+    if (output_.empty() || handed_off_) return true;
     const bool sent = send_all(output_.data(), output_.size());
     output_.clear();
     return sent;
 }
 
 bool StreamRequest::complete() {
+    // Handed over: no FIN, no lingering read; the destructor only closes this copy.
+    if (handed_off_) return true;
     const bool flushed = flush();
     // Send FIN now; close() follows when the request is destroyed.
     ::shutdown(connection_.get(), SHUT_WR);

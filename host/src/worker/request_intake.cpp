@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -27,15 +28,45 @@ bool is_wildcard(const SocketAddress &address) {
 }  // namespace
 
 RequestIntake::RequestIntake(const ListenerSocket &listener, const ServerOptions &options, Handler &handler,
-                             IoWaiter &waiter, int stop_fd, int cancel_fd)
+                             IoWaiter &waiter, int stop_fd, int cancel_fd, ConnectionHandoff *handoff)
     : listener_(listener), options_(options), handler_(handler), waiter_(waiter), stop_fd_(stop_fd),
-      cancel_fd_(cancel_fd), listener_text_(listener.bound_text()),
+      cancel_fd_(cancel_fd), handoff_(handoff),
+      moves_connections_(handoff != nullptr && handoff->enabled() ? handoff : nullptr),
+      listener_text_(listener.bound_text()),
       local_is_wildcard_(is_wildcard(listener.local_address())) {
     if (is_datagram(listener_.transport())) datagram_buffer_.resize(options_.max_packet_size);
 }
 
 RequestIntake::Taken RequestIntake::take() {
-    return is_datagram(listener_.transport()) ? receive_datagram() : accept_connection();
+    if (is_datagram(listener_.transport())) return receive_datagram();
+    if (handoff_ != nullptr) [[unlikely]] {
+        if (auto handed_over = handoff_->take_handed_over()) return take_handed_over(std::move(*handed_over));
+    }
+    return accept_connection();
+}
+
+// A connection another worker served: its client is already connected and may be waiting
+// for an answer. It is a new request here, through the allow/deny lists and verify.
+RequestIntake::Taken RequestIntake::take_handed_over(HandedOverConnection handed_over) {
+    // From now this worker owns it: the offerer closes its copy (connection_handoff.hpp).
+    [[maybe_unused]] const ssize_t answered = ::write(handed_over.reply.get(), &kTakenByte, 1);
+    handed_over.reply.reset();
+    SocketAddress peer;
+    peer.length = sizeof peer.storage;
+    if (::getpeername(handed_over.connection.get(), peer.get(), &peer.length) != 0) return {Outcome::dropped, nullptr};
+    if (peer.length == 0) peer = SocketAddress::unbound_unix();
+    SocketAddress local = listener_.local_address();
+    if (local_is_wildcard_) {
+        local.length = sizeof local.storage;
+        ::getsockname(handed_over.connection.get(), local.get(), &local.length);
+    }
+    last_peer_ = peer;
+    auto request = std::make_unique<StreamRequest>(std::move(handed_over.connection), listener_.transport(), peer,
+                                                   local, waiter_, options_.timeout);
+    request->adopt_handed_over(handed_over.unread, std::move(handed_over.connection_state));
+    request->start_deadline(options_.request_deadline);
+    request->set_handoff(moves_connections_);
+    return admitted_or_dropped(std::move(request));
 }
 
 RequestIntake::Taken RequestIntake::accept_connection() {
@@ -76,6 +107,7 @@ RequestIntake::Taken RequestIntake::accept_connection() {
     auto request = std::make_unique<StreamRequest>(std::move(connection), listener_.transport(), peer, local, waiter_,
                                                    options_.timeout);
     request->start_deadline(options_.request_deadline);  // counts from the accept, through verify
+    request->set_handoff(moves_connections_);
     return admitted_or_dropped(std::move(request));
 }
 

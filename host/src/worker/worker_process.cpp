@@ -11,11 +11,15 @@
 #include <sockhost/host/shared/descriptor_limit.hpp>
 #include <sockhost/host/shared/worker_channel.hpp>
 #include <sockhost/host/shared/privileges.hpp>
+#include <sockhost/host/worker/generation_handoff.hpp>
 #include <sockhost/host/worker/request_activity.hpp>
 #include <sockhost/host/worker/server.hpp>
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 
 #include <thread>
 
@@ -67,7 +71,8 @@ void warn_if_descriptors_cannot_fit(const HostConfig &config) {
 // supervisor bound the listeners (ports below 1024, socket owners) before.
 Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &config,
                                                           std::vector<InheritedListener> inherited,
-                                                          const std::vector<int> &group_listeners) {
+                                                          const std::vector<int> &group_listeners,
+                                                          const HandoffChannel &channel) {
     auto sockets = adopt_listeners(config, std::move(inherited));
     if (!sockets) return std::unexpected(sockets.error());
     if (config.run_as) {
@@ -97,29 +102,62 @@ Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &con
         (*handler)->set_listener_index(group_listeners.empty() ? static_cast<int>(index) : group_listeners[index]);
         if (auto initialized = (*handler)->process_init(); !initialized)
             return fail("listener " + listener.address.text() + ": " + initialized.error().message);
+        std::unique_ptr<ConnectionHandoff> handoff;
+        if (!is_datagram(listener.address.transport)) {
+            auto created = ConnectionHandoff::create(
+                channel, (*handler)->listener_index(), (*handler)->hands_off_connections() && listener.options.handoff);
+            if (!created) return std::unexpected(created.error());
+            handoff = std::move(*created);
+        }
         auto server = Server::create(std::move((*sockets)[index]), listener.options,
-                                     std::shared_ptr<Handler>(std::move(*handler)));
+                                     std::shared_ptr<Handler>(std::move(*handler)), std::move(handoff));
         if (!server) return std::unexpected(server.error());
         servers.push_back(std::move(*server));
     }
     return servers;
 }
 
-// Waits for the signal that stops the worker: SIGTERM (graceful, returns true), SIGINT or
-// SIGQUIT (fast, returns false). SIGHUP is for the supervisor; a worker ignores it.
-bool wait_for_stop_signal(const sigset_t &signals, std::chrono::milliseconds drain_timeout) {
+enum class StopKind { graceful, reload_drain, fast };
+
+// Serves the handoff channel until a stop: SIGTERM (graceful), the supervisor's drain (a
+// reload: graceful, and idle connections move), SIGINT or SIGQUIT (fast). SIGHUP is for
+// the supervisor; a worker ignores it.
+StopKind serve_until_stop(const HandoffChannel &channel, const Servers &servers, const HostConfig &config) {
+    const sigset_t signals = stop_signals();
+    UniqueFd signal_fd(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
+    bool channel_open = channel.open();
     for (;;) {
-        siginfo_t info{};
-        const int signal_number = ::sigwaitinfo(&signals, &info);
-        if (signal_number < 0) continue;  // EINTR
-        if (signal_number == SIGHUP) continue;
-        if (signal_number == SIGTERM) {
-            log_info("SIGTERM: stopping gracefully, in-flight requests have " + std::to_string(drain_timeout.count()) +
-                     " ms");
-            return true;
+        pollfd watched[2] = {{signal_fd.get(), POLLIN, 0}, {channel_open ? channel.fd() : -1, POLLIN, 0}};
+        if (!signal_fd) {  // no signalfd (out of descriptors): signals alone, as before
+            siginfo_t info{};
+            const int signal_number = ::sigwaitinfo(&signals, &info);
+            if (signal_number == SIGTERM) return StopKind::graceful;
+            if (signal_number == SIGINT || signal_number == SIGQUIT) return StopKind::fast;
+            continue;
         }
-        log_info(std::string(strsignal(signal_number)) + ": stopping now");
-        return false;
+        if (::poll(watched, 2, -1) < 0) continue;  // EINTR
+        signalfd_siginfo info{};
+        while (::read(signal_fd.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+            const int signal_number = static_cast<int>(info.ssi_signo);
+            if (signal_number == SIGHUP) continue;
+            if (signal_number == SIGTERM) return StopKind::graceful;
+            log_info(std::string(strsignal(signal_number)) + ": stopping now");
+            return StopKind::fast;
+        }
+        while (channel_open && (watched[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+            auto received = channel.receive();
+            if (received.result == HandoffChannel::ReceiveResult::would_block) break;
+            if (received.result == HandoffChannel::ReceiveResult::closed) {
+                channel_open = false;  // the supervisor is gone: its death signal follows
+                break;
+            }
+            if (received.result == HandoffChannel::ReceiveResult::malformed) {
+                log_warning("handoff channel: ignored " + received.problem);
+                continue;
+            }
+            if (received.message.type == HandoffType::drain) return StopKind::reload_drain;
+            on_handoff_message(channel, servers, std::move(received.message), config);
+        }
     }
 }
 
@@ -210,12 +248,21 @@ private:
 // The stop sequence (docs/architecture.md, "Stopping"): stop accepting, say DRAINING, let
 // requests in flight finish until the deadline (a fast-stop signal cuts it short), then
 // cancel what is left, join the loops and close every server.
-void stop_servers(std::vector<std::unique_ptr<Server>> &servers, ListenerLoops &loops, bool graceful,
+void stop_servers(std::vector<std::unique_ptr<Server>> &servers, ListenerLoops &loops, StopKind kind,
                   std::chrono::milliseconds drain_timeout, int status_fd) {
+    const bool graceful = kind != StopKind::fast;
+    if (kind == StopKind::graceful)
+        log_info("SIGTERM: stopping gracefully, in-flight requests have " + std::to_string(drain_timeout.count()) + " ms");
+    else if (kind == StopKind::reload_drain)
+        log_info("draining for a reload: idle connections of plugins that allow it move to the next generation; "
+                 "in-flight requests have " + std::to_string(drain_timeout.count()) + " ms");
     const sigset_t signals = stop_signals();
     const auto deadline = Clock::now() + (graceful ? drain_timeout : std::chrono::milliseconds(0));
     const auto next_check = [&] { return std::min(deadline, Clock::now() + std::chrono::milliseconds(50)); };
     bool fast = !graceful;
+    if (kind == StopKind::reload_drain)
+        for (auto &server : servers)
+            if (server->handoff() != nullptr) server->handoff()->begin_reload_drain();
     for (auto &server : servers) {
         server->shutdown();
         // Without block_on_close (or on a fast stop) in-flight requests are not waited for.
@@ -264,19 +311,27 @@ int run_worker(const WorkerArguments &arguments) {
         activity = std::move(*mapping);
         install_activity_table(&activity->table());
     }
-    auto servers = start_servers(*config, std::move(*inherited), arguments.listeners);
+    HandoffChannel channel;
+    if (arguments.handoff_fd >= 0) {
+        channel = HandoffChannel(UniqueFd(arguments.handoff_fd));
+        // A supervisor that stops reading must not hold a request's offer forever.
+        const timeval send_timeout{2, 0};
+        ::setsockopt(channel.fd(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+    }
+    auto servers = start_servers(*config, std::move(*inherited), arguments.listeners, channel);
     if (!servers) return refuse(servers.error());
+    if (auto imported = import_previous_state(channel, *servers, *config); !imported) return refuse(imported.error());
     const std::string who = "generation " + std::to_string(arguments.generation) + " worker " +
                             std::to_string(arguments.index);
     ListenerLoops loops;
-    bool graceful = false;
+    StopKind stop = StopKind::fast;
     if (auto started = loops.start(*servers, who); !started) {
         log_error(started.error().message);
     } else {
         report_status(arguments.status_fd, WorkerStatus::ready);
-        graceful = wait_for_stop_signal(stop_signals(), config->drain_timeout);
+        stop = serve_until_stop(channel, *servers, *config);
     }
-    stop_servers(*servers, loops, graceful, config->drain_timeout, arguments.status_fd);
+    stop_servers(*servers, loops, stop, config->drain_timeout, arguments.status_fd);
     log_info(who + " stopped");
     return loops.failed() ? exit_runtime_failure : exit_ok;
 }

@@ -185,8 +185,9 @@ typedef struct sockhost_host_api {
      * bytes of this connection's own state (a login, a selected database), copied by the
      * host, replacing what was attached before (0 bytes: none). When a reload moves the
      * connection to the next generation, that generation's instance reads them with
-     * handoff_state. Fails for a datagram, or for more than SOCKHOST_HANDOFF_STATE_MAX
-     * bytes (the attached state is then unchanged). Call it with between_requests. */
+     * handoff_state. What a connection came with stays attached until replaced. Fails for
+     * a datagram, or for more than SOCKHOST_HANDOFF_STATE_MAX bytes (the attached state is
+     * then unchanged). Call it with between_requests. */
     sockhost_status (*set_handoff_state)(sockhost_request *request, const void *data, size_t length);
 
     /* For a connection the previous generation handed over: the state its plugin attached

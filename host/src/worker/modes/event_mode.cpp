@@ -96,6 +96,7 @@ private:
     IoSlot stop_slot_;
     IoSlot cancel_slot_;
     IoSlot listener_slot_;
+    IoSlot handed_over_slot_;
     bool accept_pending_ = true;
     std::optional<Clock::time_point> accept_resumes_at_;
 };
@@ -115,6 +116,10 @@ Result<void> EventMode::serve(RequestIntake &intake) {
     // Datagram requests also wait on the listener's socket, to send their replies.
     if (auto watched = watch(intake, intake.listener_fd(), EPOLLIN, listener_slot_); !watched) return watched;
     loop_.set_shared_slot(&listener_slot_);
+    // Connections handed over by another worker are taken like accepted ones.
+    if (intake.handed_over_fd() >= 0) {
+        if (auto watched = watch(intake, intake.handed_over_fd(), EPOLLIN, handed_over_slot_); !watched) return watched;
+    }
 
     for (;;) {
         stall_watch_.restart();  // out of epoll_wait: the runs of this round start
@@ -137,6 +142,8 @@ Result<void> EventMode::serve(RequestIntake &intake) {
                 loop_.stop_idle_waits();
             } else if (slot == &cancel_slot_) {
                 loop_.cancel_all();
+            } else if (slot == &handed_over_slot_) {
+                accept_pending_ = true;
             } else {
                 if (slot == &listener_slot_ && (event.events & EPOLLIN) != 0) accept_pending_ = true;
                 loop_.wake_waiters(*slot, event.events);
@@ -144,6 +151,7 @@ Result<void> EventMode::serve(RequestIntake &intake) {
         }
     }
     loop_.set_shared_slot(nullptr);
+    if (intake.handed_over_fd() >= 0) loop_.remove(intake.handed_over_fd());
     loop_.remove(intake.listener_fd());
     loop_.remove(intake.cancel_fd());
     loop_.remove(intake.stop_fd());
@@ -231,7 +239,9 @@ void EventMode::run_ready() {
         // Runs follow each other: one clock read ends this one and starts the next.
         stall_watch_.lap(*task.request);
         if (task.fiber().parked()) {  // its request has ended
-            // Closing the socket takes it out of the epoll set.
+            // Closing the socket takes it out of the epoll set, unless another process
+            // holds the same socket: a connection handed over must be taken out first.
+            if (task.request->handed_off()) [[unlikely]] loop_.remove(task.request->connection_fd());
             task.request.reset();
             task.connection().fd = -1;
             retire(task);

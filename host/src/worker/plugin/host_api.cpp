@@ -74,6 +74,14 @@ void host_set_error(sockhost_request *request, const char *message) {
 const char *host_last_error(const sockhost_request *request) { return self(request).last_error().c_str(); }
 void host_between_requests(sockhost_request *request) { self(request).mark_between_requests(); }
 bool host_stopping(const sockhost_request *request) { return self(request).stopping(); }
+sockhost_status host_set_handoff_state(sockhost_request *request, const void *data, size_t length) {
+    return status(self(request).set_handoff_state(data, length));
+}
+const void *host_handoff_state(const sockhost_request *request, size_t *length) {
+    const auto &state = self(request).received_handoff_state();
+    *length = state ? state->size() : 0;
+    return state ? state->data() : nullptr;  // data() of an empty string is not null
+}
 
 constexpr sockhost_host_api table = {
     .struct_size = sizeof(sockhost_host_api),
@@ -96,6 +104,8 @@ constexpr sockhost_host_api table = {
     .last_error = host_last_error,
     .between_requests = host_between_requests,
     .stopping = host_stopping,
+    .set_handoff_state = host_set_handoff_state,
+    .handoff_state = host_handoff_state,
 };
 
 }  // namespace

@@ -161,4 +161,47 @@ sockhost_status PluginHandler::setup(Request &request) { return call_hook(descri
 sockhost_status PluginHandler::handle(Request &request) { return call_hook(descriptor_.handle, instance_, request); }
 sockhost_status PluginHandler::finish(Request &request) { return call_hook(descriptor_.finish, instance_, request); }
 
+// Members of ABI 1.2: read only from a descriptor that has them (an older plugin's is shorter).
+bool PluginHandler::hands_off_connections() const {
+    return SOCKHOST_DESCRIPTOR_HAS(&descriptor_, handoff) && (descriptor_.handoff & SOCKHOST_HANDOFF_CONNECTIONS) != 0;
+}
+
+bool PluginHandler::exports_state() const {
+    return SOCKHOST_DESCRIPTOR_HAS(&descriptor_, export_state) && descriptor_.export_state != nullptr;
+}
+
+bool PluginHandler::imports_state() const {
+    return SOCKHOST_DESCRIPTOR_HAS(&descriptor_, import_state) && descriptor_.import_state != nullptr;
+}
+
+Result<std::string> PluginHandler::export_state() {
+    if (!exports_state()) return std::string();
+    const void *data = nullptr;
+    std::size_t length = 0;
+    sockhost_status status = SOCKHOST_ERROR;
+    try {
+        status = descriptor_.export_state(instance_, &data, &length);
+    } catch (...) {
+        return plugin_error(plugin_->file(), "export_state threw an exception across the C ABI");
+    }
+    if (status != SOCKHOST_OK) return plugin_error(plugin_->file(), "export_state failed");
+    if (data == nullptr && length != 0) return plugin_error(plugin_->file(), "export_state gave no data for " + std::to_string(length) + " bytes");
+    return std::string(static_cast<const char *>(data), length);
+}
+
+Result<void> PluginHandler::import_state(std::string_view state) {
+    if (!imports_state()) return {};
+    char reason[512] = {};
+    sockhost_status status = SOCKHOST_ERROR;
+    try {
+        status = descriptor_.import_state(instance_, state.data(), state.size(), reason, sizeof reason);
+    } catch (...) {
+        std::snprintf(reason, sizeof reason, "import_state threw an exception across the C ABI");
+    }
+    if (status == SOCKHOST_OK) return {};
+    reason[sizeof reason - 1] = '\0';
+    return plugin_error(plugin_->file(), std::string("import_state refused the previous generation's state: ") +
+                                             (reason[0] != '\0' ? reason : "no reason given"));
+}
+
 }  // namespace sockhost

@@ -30,6 +30,10 @@ struct HostConfig {
     std::filesystem::path pid_file;                  // empty: none
     std::filesystem::path control_socket;            // empty: none (`sockhost reload` needs it)
     std::chrono::milliseconds ready_timeout{30000};  // a new generation must be READY by then
+    // A plugin instance's exported state, carried to the next generation at a reload: at
+    // most this big, and exported within this long, or the reload fails.
+    std::uint64_t state_handoff_limit_mb = 64;
+    std::chrono::milliseconds state_handoff_timeout{10000};
     // `user`/`group`: the host switches to them after binding and before loading plugins.
     std::optional<RunAs> run_as;
     // Refuse plugin files (and directories) that others than root or the host's user could change.

@@ -54,6 +54,9 @@ struct ServerOptions {
     // supervisor; past the limit its worker is replaced (forking: its child killed). 0: off.
     std::chrono::milliseconds stuck_warning{10000};
     std::chrono::milliseconds stuck_limit{60000};
+    // Streams: at a reload, idle connections move to the next generation when the plugin
+    // opts in (plugin.h, SOCKHOST_HANDOFF_CONNECTIONS); false: they are closed.
+    bool handoff = true;
 };
 
 }  // namespace sockhost

@@ -7,12 +7,14 @@
 #include <sockhost/host/shared/child_process.hpp>
 #include <sockhost/host/shared/clock.hpp>
 #include <sockhost/host/shared/error.hpp>
+#include <sockhost/host/shared/handoff_channel.hpp>
 #include <sockhost/host/shared/server_options.hpp>
 #include <sockhost/host/shared/unique_fd.hpp>
 #include <sockhost/host/shared/worker_activity.hpp>
 #include <sockhost/host/shared/worker_channel.hpp>
 
 #include <chrono>
+#include <deque>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -45,6 +47,15 @@ struct WorkerGroup {
 // deadline cancels requests at drain_timeout, then it still closes and reaps.
 inline constexpr auto kDrainGrace = std::chrono::seconds(5);
 
+// Where a listener's connections and state may go at a reload: the next generation's
+// listener with the same key, when it serves the same plugin with `handoff` on.
+struct HandoffRoute {
+    std::string key;     // ListenerSet key
+    std::string plugin;
+    bool handoff = false;  // a stream listener whose `handoff` option is on
+    std::size_t group = 0;  // in Generation::groups
+};
+
 // A listener as the supervisor's reports of its requests name and judge it.
 struct WatchedListener {
     std::string serves;  // "plugin P on ADDRESS"
@@ -57,6 +68,8 @@ struct Worker {
     std::size_t group = 0;  // in Generation::groups
     ChildProcess process;
     WorkerStatusReader status;    // the status pipe; closed at end of input
+    HandoffChannel handoff;       // the handoff channel (closed when the worker closed it)
+    std::deque<HandoffMessage> outbox;  // to send once the channel has room
     std::optional<ActivityMapping> activity;  // what its requests are doing
     bool ready = false;
     bool draining = false;  // reported "DRAINING": it accepts nothing new
@@ -95,6 +108,8 @@ struct Generation {
     std::set<std::string> listener_keys;  // the listeners it serves (ListenerSet keys)
     std::vector<WorkerGroup> groups;
     std::vector<WatchedListener> watched;  // by index in the configuration's listeners
+    std::vector<HandoffRoute> routes;      // by index in the configuration's listeners
+    std::size_t next_taker = 0;            // round robin over the workers taking connections
     std::vector<Worker> workers;
     std::vector<Worker> retiring;  // replaced while alive, draining (replace_worker)
     Clock::time_point deadline;     // starting: READY by then; draining: killed after it
@@ -121,6 +136,10 @@ struct Generation {
     bool all_draining() const;  // every worker reported DRAINING or has exited
     bool all_exited() const;  // retired workers too
     void signal_all(int signal_number);  // retired workers too
+    // Tells the worker to drain for a reload: its idle connections move (handoff channel),
+    // or, without a channel, SIGTERM.
+    static void drain_worker(Worker &worker);
+    void drain_all();
     std::string name() const { return "generation " + std::to_string(number); }
     // "plugin P on ADDRESS, ...": what the worker's group serves.
     const std::string &serves(const Worker &worker) const { return groups[worker.group].serves; }

@@ -8,6 +8,7 @@
 #include <sockhost/host/worker/request.hpp>
 #include <sockhost/plugin.h>
 
+#include <string>
 #include <string_view>
 
 namespace sockhost {
@@ -27,6 +28,15 @@ public:
     virtual sockhost_status setup(Request &) { return SOCKHOST_OK; }
     virtual sockhost_status handle(Request &request) = 0;
     virtual sockhost_status finish(Request &) { return SOCKHOST_OK; }
+
+    // Reloads (plugin.h, ABI 1.2): whether idle connections may move to the next
+    // generation, and the instance's state carried across. Main thread only.
+    virtual bool hands_off_connections() const { return false; }
+    virtual bool exports_state() const { return false; }
+    virtual bool imports_state() const { return false; }
+    // The bytes to carry (a copy); an error fails the reload.
+    virtual Result<std::string> export_state() { return std::string(); }
+    virtual Result<void> import_state(std::string_view) { return {}; }
 
     // The handler serves one listener: its failed hooks' lines are limited together.
     LogRateLimit &hook_failure_log() { return hook_failure_log_; }

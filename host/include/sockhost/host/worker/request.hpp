@@ -5,6 +5,7 @@
 
 #include <sockhost/host/shared/address.hpp>
 #include <sockhost/host/shared/worker_activity.hpp>
+#include <sockhost/host/worker/connection_handoff.hpp>
 #include <sockhost/host/worker/hook_trace.hpp>
 #include <sockhost/host/worker/io_waiter.hpp>
 #include <sockhost/host/shared/unique_fd.hpp>
@@ -79,8 +80,20 @@ public:
     virtual void mark_between_requests() {}
 
     // The plugin's stopping(): the server has begun to stop, so a stream should end after
-    // the request at hand (see plugin.h).
-    bool stopping() const { return waiter_->stopping(); }
+    // the request at hand (see plugin.h); not for a connection that will move instead.
+    virtual bool stopping() const { return waiter_->stopping(); }
+
+    // The plugin's set_handoff_state and handoff_state (plugin.h, ABI 1.2).
+    virtual bool set_handoff_state(const void *, std::size_t) {
+        return fail("set_handoff_state: a datagram has no connection to hand over");
+    }
+    // What the previous generation attached; none for a connection accepted here.
+    virtual const std::optional<std::string> &received_handoff_state() const {
+        static const std::optional<std::string> none;
+        return none;
+    }
+    // The connection moved to another worker: it is only closed here.
+    virtual bool handed_off() const { return false; }
 
     // The connected socket the request owns, or -1 (a datagram replies on its listener's).
     virtual int connection_fd() const { return -1; }
@@ -116,8 +129,21 @@ protected:
 
     bool fail(std::string reason);
     bool has_buffered_input() const { return input_.size() > input_start_; }
+    // While fill_input waits, the buffer has room appended for what comes: not input yet.
+    std::string_view buffered_input() const {
+        return {input_.data() + input_start_, input_filled_ - input_start_};
+    }
+    // Input received by an earlier owner of the connection, read before anything else.
+    void preload_input(std::string_view bytes) {
+        input_.assign(bytes.begin(), bytes.end());
+        input_filled_ = input_.size();
+    }
+    // The plugin has read bytes since it last said the connection is between requests.
+    bool consumed_since_between_requests() const { return consumed_since_between_requests_; }
+    void reset_consumed() { consumed_since_between_requests_ = false; }
     // Waits for readiness; on timeout or cancellation sets last_error and returns false.
-    WaitResult wait(int fd, short events, const char *what, bool idle = false);
+    // `wake_on_stop`: also end the wait when the server starts to stop (as idle waits do).
+    WaitResult wait(int fd, short events, const char *what, bool idle = false, bool wake_on_stop = false);
 
     IoWaiter *waiter_;
 
@@ -139,6 +165,8 @@ private:
     // Bytes received but not yet read (read_line looks ahead for '\n').
     std::vector<char> input_;
     std::size_t input_start_ = 0;
+    std::size_t input_filled_ = 0;  // bytes of input_ that are input (see buffered_input)
+    bool consumed_since_between_requests_ = false;
 };
 
 // A connected stream socket (TCP or Unix), owned by the request.
@@ -154,6 +182,16 @@ public:
     void mark_between_requests() override;
     int connection_fd() const override { return connection_.get(); }
 
+    bool stopping() const override;
+    bool set_handoff_state(const void *data, std::size_t length) override;
+    const std::optional<std::string> &received_handoff_state() const override { return received_handoff_state_; }
+    bool handed_off() const override { return handed_off_; }
+    // Lets the connection move at a reload (null: it never does).
+    void set_handoff(ConnectionHandoff *handoff) { handoff_ = handoff; }
+    // A connection handed over by the previous owner: between requests, with the input it
+    // had received and not read, and its plugin's state.
+    void adopt_handed_over(std::string_view unread, std::string connection_state);
+
 protected:
     std::int64_t receive(char *buffer, std::size_t capacity, bool nothing_pending) override;
     bool queue_output(const char *data, std::size_t length) override;
@@ -162,6 +200,10 @@ private:
     bool send_all(const char *data, std::size_t length);
     // After an idle wait saw the server stopping: true if a request arrives within the grace.
     bool wait_out_idle_stop_grace();
+    // At a reload's drain: whether this connection may move now, and the move.
+    bool may_move() const;
+    enum class Move { moved, stays, end };
+    Move move_to_next_generation();
     bool unread_input_pending();
     void linger();
     // Reads and drops input until end of input, an error, `kLingerBytes`, or (waiting until
@@ -178,6 +220,11 @@ private:
     // Set when an idle wait first sees the server stopping: the connection closes then,
     // unless a request arrives first (see kIdleStopGrace in request.cpp).
     std::optional<Clock::time_point> idle_close_at_;
+    ConnectionHandoff *handoff_ = nullptr;
+    bool handed_off_ = false;
+    bool move_declined_ = false;  // a stop, not a reload, or the next generation said no
+    std::string handoff_state_;   // set_handoff_state's, offered with the connection
+    std::optional<std::string> received_handoff_state_;
 };
 
 // One datagram received on a listener socket (not owned), and the reply to it.

@@ -8,6 +8,7 @@
 #include <sockhost/host/shared/listener.hpp>
 #include <sockhost/host/shared/log_rate_limit.hpp>
 #include <sockhost/host/shared/server_options.hpp>
+#include <sockhost/host/worker/connection_handoff.hpp>
 #include <sockhost/host/worker/handler.hpp>
 #include <sockhost/host/worker/io_waiter.hpp>
 #include <sockhost/host/worker/request.hpp>
@@ -32,12 +33,16 @@ public:
     };
 
     // The server's stop and cancel eventfds are watched by the mode's loop beside the listener.
+    // `handoff` (may be null): connections handed over by another worker are taken before
+    // new ones are accepted, and accepted ones may move at a reload.
     RequestIntake(const ListenerSocket &listener, const ServerOptions &options, Handler &handler, IoWaiter &waiter,
-                  int stop_fd, int cancel_fd);
+                  int stop_fd, int cancel_fd, ConnectionHandoff *handoff = nullptr);
 
     int listener_fd() const { return listener_.fd(); }
     int stop_fd() const { return stop_fd_; }
     int cancel_fd() const { return cancel_fd_; }
+    // Readable while handed-over connections wait to be taken; -1 when there are none.
+    int handed_over_fd() const { return handoff_ != nullptr ? handoff_->queue_fd() : -1; }
     const std::string &listener_text() const { return listener_text_; }
 
     // Accepts (or receives) one request and admits it.
@@ -47,6 +52,7 @@ public:
 
 private:
     Taken accept_connection();
+    Taken take_handed_over(HandedOverConnection connection);
     Taken receive_datagram();
     Taken admitted_or_dropped(std::unique_ptr<Request> request);
 
@@ -56,6 +62,8 @@ private:
     IoWaiter &waiter_;
     int stop_fd_;
     int cancel_fd_;
+    ConnectionHandoff *handoff_;
+    ConnectionHandoff *moves_connections_;  // handoff_ when it is enabled, else null
     std::string listener_text_;
     std::uint64_t failed_accepts_ = 0;  // in the current episode of running out of descriptors
     LogRateLimit truncated_log_;        // datagrams longer than max_packet_size

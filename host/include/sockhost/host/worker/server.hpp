@@ -5,6 +5,7 @@
 //   ... server.shutdown(); loop.join(); server.close(deadline);
 #pragma once
 
+#include <sockhost/host/worker/connection_handoff.hpp>
 #include <sockhost/host/worker/modes/concurrency_mode.hpp>
 #include <sockhost/host/worker/request_intake.hpp>
 #include <sockhost/host/worker/handler.hpp>
@@ -19,8 +20,10 @@ namespace sockhost {
 
 class Server final {
 public:
+    // `handoff`: how its connections move at a reload, and those handed to it (none: never).
     static Result<std::unique_ptr<Server>> create(ListenerSocket listener, ServerOptions options,
-                                                  std::shared_ptr<Handler> handler);
+                                                  std::shared_ptr<Handler> handler,
+                                                  std::unique_ptr<ConnectionHandoff> handoff = nullptr);
     ~Server();  // closes with an immediate deadline if close() was not called
 
     // Accepts (or receives) and dispatches until shutdown(); requests may still be in
@@ -48,17 +51,19 @@ public:
     const ListenerSocket &listener() const { return listener_; }
     const ServerOptions &options() const { return options_; }
     Handler &handler() const { return *handler_; }
+    ConnectionHandoff *handoff() const { return handoff_.get(); }
     std::size_t in_flight() const { return mode_->in_flight(); }
 
 private:
     Server(ListenerSocket listener, ServerOptions options, std::shared_ptr<Handler> handler, UniqueFd stop_fd,
-           UniqueFd cancel_fd);
+           UniqueFd cancel_fd, std::unique_ptr<ConnectionHandoff> handoff);
 
     ListenerSocket listener_;
     ServerOptions options_;
     std::shared_ptr<Handler> handler_;
     UniqueFd stop_fd_;    // eventfd: set once by shutdown(), never cleared
     UniqueFd cancel_fd_;  // eventfd: set once to end every in-flight host I/O wait
+    std::unique_ptr<ConnectionHandoff> handoff_;
     BlockingWaiter waiter_;
     RequestIntake intake_;
     std::unique_ptr<ConcurrencyMode> mode_;

@@ -50,6 +50,11 @@ public:
     sockhost_status setup(Request &request) override;
     sockhost_status handle(Request &request) override;
     sockhost_status finish(Request &request) override;
+    bool hands_off_connections() const override;
+    bool exports_state() const override;
+    bool imports_state() const override;
+    Result<std::string> export_state() override;
+    Result<void> import_state(std::string_view state) override;
 
 private:
     explicit PluginHandler(std::shared_ptr<LoadedPlugin> plugin);

@@ -1,0 +1,142 @@
+#include <sockhost/host/shared/handoff_channel.hpp>
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace sockhost {
+
+namespace {
+
+struct Header {
+    std::uint32_t type;
+    std::uint32_t listener;
+    std::uint64_t id;
+    std::uint32_t status;
+    std::uint32_t unread_length;
+    std::uint32_t state_length;
+    std::uint32_t text_length;
+};
+
+}  // namespace
+
+Result<std::pair<UniqueFd, UniqueFd>> HandoffChannel::make_pair() {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) return fail_errno("handoff channel socketpair");
+    UniqueFd supervisor_end(fds[0]);
+    UniqueFd worker_end(fds[1]);
+    // Room for a burst of offers: the supervisor relays them as fast as they come.
+    const int buffer = 4 * 1024 * 1024;
+    for (const int fd : fds) {
+        ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
+    }
+    return std::pair{std::move(supervisor_end), std::move(worker_end)};
+}
+
+HandoffChannel::SendResult HandoffChannel::send(const HandoffMessage &message, bool wait) const {
+    if (message.fds.size() > kMaxFds || message.unread.size() > kMaxUnread) return SendResult::failed;
+    const Header header{static_cast<std::uint32_t>(message.type),
+                        message.listener,
+                        message.id,
+                        static_cast<std::uint32_t>(message.status),
+                        static_cast<std::uint32_t>(message.unread.size()),
+                        static_cast<std::uint32_t>(message.connection_state.size()),
+                        static_cast<std::uint32_t>(message.text.size())};
+    if (sizeof header + message.unread.size() + message.connection_state.size() + message.text.size() > kMaxPacket)
+        return SendResult::failed;
+    iovec parts[4] = {{const_cast<Header *>(&header), sizeof header},
+                      {const_cast<char *>(message.unread.data()), message.unread.size()},
+                      {const_cast<char *>(message.connection_state.data()), message.connection_state.size()},
+                      {const_cast<char *>(message.text.data()), message.text.size()}};
+    msghdr packet{};
+    packet.msg_iov = parts;
+    packet.msg_iovlen = 4;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
+    if (!message.fds.empty()) {
+        packet.msg_control = control;
+        packet.msg_controllen = CMSG_SPACE(sizeof(int) * message.fds.size());
+        cmsghdr *attached = CMSG_FIRSTHDR(&packet);
+        attached->cmsg_level = SOL_SOCKET;
+        attached->cmsg_type = SCM_RIGHTS;
+        attached->cmsg_len = CMSG_LEN(sizeof(int) * message.fds.size());
+        int *slots = reinterpret_cast<int *>(CMSG_DATA(attached));
+        for (std::size_t index = 0; index < message.fds.size(); ++index) slots[index] = message.fds[index].get();
+    }
+    for (;;) {
+        if (::sendmsg(fd_.get(), &packet, MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT)) >= 0) return SendResult::sent;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return SendResult::would_block;
+        return SendResult::failed;
+    }
+}
+
+HandoffChannel::Received HandoffChannel::receive(bool wait) const {
+    Received received{ReceiveResult::malformed, {}, {}};
+    // Not on the stack: a fiber's stack may be small, and this runs on main threads only,
+    // but one buffer per thread keeps it cheap.
+    thread_local std::vector<char> buffer(kMaxPacket);
+    iovec part{buffer.data(), buffer.size()};
+    msghdr packet{};
+    packet.msg_iov = &part;
+    packet.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
+    packet.msg_control = control;
+    packet.msg_controllen = sizeof control;
+    ssize_t length = 0;
+    for (;;) {
+        length = ::recvmsg(fd_.get(), &packet, MSG_CMSG_CLOEXEC | (wait ? 0 : MSG_DONTWAIT));
+        if (length >= 0 || errno != EINTR) break;
+    }
+    if (length < 0) {
+        received.result = (errno == EAGAIN || errno == EWOULDBLOCK) ? ReceiveResult::would_block : ReceiveResult::closed;
+        return received;
+    }
+    if (length == 0) {
+        received.result = ReceiveResult::closed;
+        return received;
+    }
+    // Descriptors first: whatever else is wrong, none of them may leak.
+    for (cmsghdr *attached = CMSG_FIRSTHDR(&packet); attached != nullptr; attached = CMSG_NXTHDR(&packet, attached)) {
+        if (attached->cmsg_level != SOL_SOCKET || attached->cmsg_type != SCM_RIGHTS) continue;
+        const std::size_t count = (attached->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        const int *slots = reinterpret_cast<const int *>(CMSG_DATA(attached));
+        for (std::size_t index = 0; index < count; ++index) received.message.fds.emplace_back(slots[index]);
+    }
+    if ((packet.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
+        received.problem = "a message longer than " + std::to_string(kMaxPacket) + " bytes or with too many descriptors";
+        received.message.fds.clear();
+        return received;
+    }
+    Header header{};
+    const auto size = static_cast<std::size_t>(length);
+    if (size < sizeof header) {
+        received.problem = "a message shorter than its header";
+        received.message.fds.clear();
+        return received;
+    }
+    std::memcpy(&header, buffer.data(), sizeof header);
+    const std::size_t body = std::size_t{header.unread_length} + header.state_length + header.text_length;
+    if (size != sizeof header + body || header.type < static_cast<std::uint32_t>(HandoffType::drain) ||
+        header.type > static_cast<std::uint32_t>(HandoffType::state) || header.status > static_cast<std::uint32_t>(StateStatus::failed)) {
+        received.problem = "a message whose header does not match its length or names no known type";
+        received.message.fds.clear();
+        return received;
+    }
+    auto &message = received.message;
+    message.type = static_cast<HandoffType>(header.type);
+    message.listener = header.listener;
+    message.id = header.id;
+    message.status = static_cast<StateStatus>(header.status);
+    const char *cursor = buffer.data() + sizeof header;
+    message.unread.assign(cursor, header.unread_length);
+    cursor += header.unread_length;
+    message.connection_state.assign(cursor, header.state_length);
+    cursor += header.state_length;
+    message.text.assign(cursor, header.text_length);
+    received.result = ReceiveResult::received;
+    return received;
+}
+
+}  // namespace sockhost

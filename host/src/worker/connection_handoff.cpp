@@ -1,0 +1,76 @@
+#include <sockhost/host/worker/connection_handoff.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+namespace sockhost {
+
+Result<std::unique_ptr<ConnectionHandoff>> ConnectionHandoff::create(const HandoffChannel &channel, int listener_index,
+                                                                     bool enabled) {
+    UniqueFd reload_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    UniqueFd queue_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE));
+    if (!reload_fd || !queue_fd) return fail_errno("handoff: eventfd");
+    return std::unique_ptr<ConnectionHandoff>(new ConnectionHandoff(channel, listener_index,
+                                                                    enabled && channel.open(), std::move(reload_fd),
+                                                                    std::move(queue_fd)));
+}
+
+void ConnectionHandoff::begin_reload_drain() { ::eventfd_write(reload_fd_.get(), 1); }
+
+bool ConnectionHandoff::reload_draining() const {
+    pollfd set{reload_fd_.get(), POLLIN, 0};
+    return ::poll(&set, 1, 0) > 0 && (set.revents & POLLIN) != 0;
+}
+
+ConnectionHandoff::Offered ConnectionHandoff::offer(int connection_fd, std::string_view unread,
+                                                    std::string_view connection_state, IoWaiter &waiter) {
+    if (!enabled_ || unread.size() > HandoffChannel::kMaxUnread) return Offered::close;
+    int pipe_fds[2];
+    if (::pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) != 0) return Offered::not_taken;
+    UniqueFd reply_read(pipe_fds[0]);
+    HandoffMessage message;
+    message.type = HandoffType::offer;
+    message.listener = static_cast<std::uint32_t>(listener_index_);
+    message.unread.assign(unread);
+    message.connection_state.assign(connection_state);
+    message.fds.emplace_back(::fcntl(connection_fd, F_DUPFD_CLOEXEC, 0));
+    message.fds.emplace_back(pipe_fds[1]);
+    if (!message.fds[0]) return Offered::not_taken;
+    if (channel_.send(message) != HandoffChannel::SendResult::sent) return Offered::not_taken;
+    message.fds.clear();  // the copies in flight are the supervisor's now; ours must go
+    for (;;) {
+        // No deadline: the taker may hold it queued while its loop is busy. The drain's
+        // cancellation ends the wait.
+        const WaitResult result = waiter.wait_for(reply_read.get(), POLLIN, std::nullopt, false);
+        if (result == WaitResult::cancelled) return Offered::taken;
+        if (result != WaitResult::ready) continue;
+        char answer = 0;
+        const ssize_t count = ::read(reply_read.get(), &answer, 1);
+        if (count < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        if (count == 1 && answer == kTakenByte) return Offered::taken;
+        if (count == 1 && answer == kCloseByte) return Offered::close;
+        return Offered::not_taken;  // every write end closed without an answer
+    }
+}
+
+void ConnectionHandoff::queue(HandedOverConnection connection) {
+    {
+        const std::lock_guard lock(mutex_);
+        queued_.push_back(std::move(connection));
+    }
+    ::eventfd_write(queue_fd_.get(), 1);
+}
+
+std::optional<HandedOverConnection> ConnectionHandoff::take_handed_over() {
+    eventfd_t one = 0;
+    if (::eventfd_read(queue_fd_.get(), &one) != 0) return std::nullopt;
+    const std::lock_guard lock(mutex_);
+    if (queued_.empty()) return std::nullopt;
+    HandedOverConnection connection = std::move(queued_.front());
+    queued_.pop_front();
+    return connection;
+}
+
+}  // namespace sockhost
