@@ -62,6 +62,31 @@ std::multiset<std::string> socket_inodes(pid_t pid) {
     return inodes;
 }
 
+// "socket:[12345]" for every SOCK_SEQPACKET unix socket on the machine: the handoff
+// channels between the supervisor and its workers (no listener here is one).
+std::set<std::string> seqpacket_sockets() {
+    std::set<std::string> found;
+    std::ifstream table("/proc/net/unix");
+    std::string line;
+    std::getline(table, line);  // the header
+    while (std::getline(table, line)) {
+        std::istringstream fields(line);
+        std::string slot, references, protocol, flags, type, state, inode;
+        fields >> slot >> references >> protocol >> flags >> type >> state >> inode;
+        if (type == "0005") found.insert("socket:[" + inode + "]");
+    }
+    return found;
+}
+
+// The process's sockets but its handoff channels.
+std::multiset<std::string> sockets_but_handoff_channels(pid_t pid) {
+    const auto channels = seqpacket_sockets();
+    std::multiset<std::string> sockets;
+    for (const auto &socket : socket_inodes(pid))
+        if (!channels.contains(socket)) sockets.insert(socket);
+    return sockets;
+}
+
 std::string fd_targets(pid_t pid) {
     std::string text;
     for (const auto &entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
@@ -271,7 +296,7 @@ TEST(Reload, HungConnectionIsCutAtTheDrainDeadlineAndNothingLeaksOrIsRebound) {
     ASSERT_TRUE(host.ready()) << host.log();
     const int supervisor_fds = open_fd_count(host.pid());
     const std::string fds_before = fd_targets(host.pid());
-    const auto listener_inodes = socket_inodes(host.pid());
+    const auto listener_inodes = sockets_but_handoff_channels(host.pid());
     const auto unix_path = host.listening()[1].substr(5);
     const auto path_inode = inode_of(unix_path);
 
@@ -297,7 +322,8 @@ TEST(Reload, HungConnectionIsCutAtTheDrainDeadlineAndNothingLeaksOrIsRebound) {
     for (int wait = 0; wait < 200 && open_fd_count(host.pid()) != supervisor_fds; ++wait) std::this_thread::sleep_for(10ms);
     EXPECT_EQ(open_fd_count(host.pid()), supervisor_fds)
         << "the supervisor holds what it held before the reloads: " << fd_targets(host.pid()) << " before: " << fds_before;
-    EXPECT_EQ(socket_inodes(host.pid()), listener_inodes) << "the same listening sockets: none was re-bound";
+    EXPECT_EQ(sockets_but_handoff_channels(host.pid()), listener_inodes) << "the same listening sockets: none was re-bound";
+    EXPECT_EQ(socket_inodes(host.pid()).size(), listener_inodes.size() + 1) << "and one handoff channel, to the worker";
     EXPECT_EQ(host.worker_pids().size(), 1u) << "only generation 6's worker is left";
     EXPECT_FALSE(has_zombie_children(host.pid()));
     EXPECT_EQ(inode_of(unix_path), path_inode) << "the same socket file: never unlinked or re-bound";
@@ -733,8 +759,9 @@ std::multiset<std::string> fd_targets_starting_with(pid_t pid, const std::string
     return targets;
 }
 
-// A worker holds the listeners, its own status pipe and nothing else of the supervisor's:
-// not the control socket, the signalfd, another worker's pidfd or status pipe.
+// A worker holds the listeners, its own status pipe and handoff channel, and nothing else
+// of the supervisor's: not the control socket, the signalfd, another worker's pidfd,
+// status pipe or handoff channel.
 TEST(Reload, WorkersInheritOnlyTheirListenersAndStatusPipe) {
     auto config = with_control({probe_listener(), probe_listener("udp://127.0.0.1:0", "sync")});
     config["workers"] = 2;
@@ -743,17 +770,21 @@ TEST(Reload, WorkersInheritOnlyTheirListenersAndStatusPipe) {
     ASSERT_EQ(reload(host).exit_code, 0) << host.log();
     ASSERT_TRUE(host.wait_for_log("generation 1 has exited")) << host.log();
     const auto supervisor_sockets = socket_inodes(host.pid());
-    ASSERT_EQ(supervisor_sockets.size(), 3u) << "two listeners and the control socket: " << fd_targets(host.pid());
+    ASSERT_EQ(sockets_but_handoff_channels(host.pid()).size(), 3u)
+        << "two listeners and the control socket: " << fd_targets(host.pid());
+    ASSERT_EQ(supervisor_sockets.size(), 3u + host.worker_pids().size()) << "and a handoff channel per worker";
     const auto supervisor_pipes = fd_targets_starting_with(host.pid(), "pipe:");
     for (const pid_t worker : host.worker_pids()) {
         SCOPED_TRACE("worker " + std::to_string(worker) + ": " + fd_targets(worker));
-        const auto sockets = socket_inodes(worker);
+        const auto sockets = sockets_but_handoff_channels(worker);
         EXPECT_EQ(sockets.size(), 2u) << "the two listeners";
         for (const auto &socket : sockets) EXPECT_TRUE(supervisor_sockets.contains(socket)) << socket;
+        EXPECT_EQ(socket_inodes(worker).size(), 3u) << "and its end of its handoff channel";
         int shared_pipes = 0;
         for (const auto &pipe : fd_targets_starting_with(worker, "pipe:")) shared_pipes += supervisor_pipes.contains(pipe);
         EXPECT_EQ(shared_pipes, 1) << "its own status pipe only";
-        EXPECT_TRUE(fd_targets_starting_with(worker, "anon_inode:[signalfd]").empty());
+        // Its own signalfd, which it takes its stop signals with; not the supervisor's too.
+        EXPECT_LE(fd_targets_starting_with(worker, "anon_inode:[signalfd]").size(), 1u);
         EXPECT_TRUE(fd_targets_starting_with(worker, "anon_inode:[pidfd]").empty());
     }
     EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
