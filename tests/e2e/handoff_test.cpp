@@ -12,6 +12,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -90,6 +92,126 @@ INSTANTIATE_TEST_SUITE_P(EveryMode, IdleConnections,
                          [](const ::testing::TestParamInfo<ModeAndTransport> &case_info) {
                              return std::string(case_info.param.mode) + (case_info.param.unix_socket ? "Unix" : "Tcp");
                          });
+
+
+// What the host had received and the plugin had not read moves with the connection.
+TEST(Handoff, BytesReceivedAndNotReadMoveWithTheConnection) {
+    HostUnderTest host(handoff_config({handoff_listener("threading", "tcp://127.0.0.1:0")}), {test_plugin("handoff_probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    UniqueFd client = connect_stream(host.listening()[0]);
+    const std::string old_pid = ask(client.get(), "pid");
+    send_all(client.get(), "pi");  // half a request: read by the host, not by the plugin
+    std::this_thread::sleep_for(100ms);
+    ASSERT_EQ(reload(host).exit_code, 0) << host.log();
+    ASSERT_TRUE(host.wait_for_log("generation 1 has exited", 20s)) << host.log();
+    send_all(client.get(), "d\n");
+    std::string pid = read_line(client.get());
+    ASSERT_FALSE(pid.empty()) << host.log();
+    pid.pop_back();
+    EXPECT_NE(pid, old_pid);
+    EXPECT_TRUE(is_one_of(pid, host.worker_pids())) << "the new generation read \"pi\" and then \"d\"";
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
+// A plugin that does not opt in, or a listener with handoff off: idle connections end at a
+// reload as they always did, and the new generation serves the clients that reconnect.
+TEST(Handoff, WithoutTheOptInIdleConnectionsEndAtAReload) {
+    auto off = handoff_listener("event", "tcp://127.0.0.1:0");
+    off["handoff"] = false;
+    HostUnderTest host(handoff_config({handoff_listener("event", "tcp://127.0.0.1:0", "handoff_probe_no_connections"), off}),
+                       {test_plugin("handoff_probe_no_connections"), test_plugin("handoff_probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    UniqueFd not_opted_in = connect_stream(host.listening()[0]);
+    UniqueFd turned_off = connect_stream(host.listening()[1]);
+    ASSERT_EQ(ask(not_opted_in.get(), "stopping"), "no");
+    ASSERT_EQ(ask(turned_off.get(), "stopping"), "no");
+    ASSERT_EQ(reload(host).exit_code, 0) << host.log();
+    EXPECT_EQ(read_until_eof(not_opted_in.get()), "") << "closed by the old generation";
+    EXPECT_EQ(read_until_eof(turned_off.get()), "") << "closed by the old generation";
+    UniqueFd again = connect_stream(host.listening()[1]);
+    EXPECT_TRUE(is_one_of(ask(again.get(), "pid"), host.worker_pids()));
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
+// stopping() tells the plugin to end the connection after this answer; for a connection
+// that will move at a reload it stays false (an HTTP plugin keeps the connection alive).
+TEST(Handoff, StoppingStaysFalseForAConnectionThatWillMove) {
+    auto config = handoff_config({handoff_listener("threading", "tcp://127.0.0.1:0"),
+                                  handoff_listener("threading", "tcp://127.0.0.1:0", "handoff_probe_no_connections")});
+    HostUnderTest host(config, {test_plugin("handoff_probe"), test_plugin("handoff_probe_no_connections")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    // Each request is in flight in the old generation when its drain begins, and asks then.
+    UniqueFd moves = connect_stream(host.listening()[0]);
+    UniqueFd stays = connect_stream(host.listening()[1]);
+    send_all(moves.get(), "stopping-after 700\n");
+    send_all(stays.get(), "stopping-after 700\n");
+    ASSERT_EQ(reload(host).exit_code, 0) << host.log();
+    EXPECT_EQ(read_line(moves.get()), "no\n") << "it moves to the next generation";
+    EXPECT_EQ(read_line(stays.get()), "yes\n") << "its old generation will close it";
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
+// The plugin's own state (here a count of the commands served) is exported by the old
+// instance and imported by the new before it is READY, reload after reload.
+TEST(Handoff, PluginStateIsCarriedAcrossReloads) {
+    for (const char *mode : {"threading", "event", "sync"}) {
+        SCOPED_TRACE(mode);
+        HostUnderTest host(handoff_config({handoff_listener(mode, "tcp://127.0.0.1:0")}), {test_plugin("handoff_probe")});
+        ASSERT_TRUE(host.ready()) << host.log();
+        EXPECT_EQ(stream_exchange(host.listening()[0], "count\n"), "1\n");
+        for (int reloads = 1; reloads <= 3; ++reloads) {
+            ASSERT_EQ(reload(host).exit_code, 0) << host.log();
+            EXPECT_EQ(stream_exchange(host.listening()[0], "count\n"), std::to_string(reloads + 1) + "\n");
+        }
+        EXPECT_NE(host.log().find("imported 2 bytes of state from the previous generation"), std::string::npos)
+            << host.log();
+        EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+    }
+}
+
+// An import that fails fails the reload: the old generation keeps serving, with its state
+// and its connections; nothing was handed over. A state past state_handoff_limit, or an
+// export slower than state_handoff_timeout, fails it the same way.
+TEST(Handoff, AFailedImportFailsTheReloadAndTheOldGenerationKeepsEverything) {
+    struct Case {
+        nlohmann::json plugin_config;
+        std::string reason;
+    };
+    const std::vector<Case> cases = {
+        {{{"fail_import", true}}, "import_state refused the previous generation's state: deliberately refused"},
+        {{{"state_bytes", 2 * 1024 * 1024}}, "more than state_handoff_limit (1 MiB)"},
+        {{{"export_delay_ms", 1500}}, "did not export its state within state_handoff_timeout (500 ms)"},
+    };
+    for (const auto &failing : cases) {
+        SCOPED_TRACE(failing.reason);
+        auto config = handoff_config({handoff_listener("event", "tcp://127.0.0.1:0")});
+        config["state_handoff_timeout"] = 0.5;
+        config["state_handoff_limit"] = 1;
+        HostUnderTest host(config, {test_plugin("handoff_probe")});
+        ASSERT_TRUE(host.ready()) << host.log();
+        UniqueFd client = connect_stream(host.listening()[0]);
+        const std::string old_pid = ask(client.get(), "pid");
+        ASSERT_EQ(ask(client.get(), "count"), "2");
+        auto next = config;
+        next["listeners"][0]["config"] = failing.plugin_config;
+        next["plugin_dir"] = host.plugin_dir().string();
+        std::ofstream(host.config_path()) << next.dump();
+        auto outcome = reload(host);
+        if (!failing.plugin_config.contains("fail_import")) {
+            // state_bytes and export_delay_ms act on the exporting instance: it has them
+            // after this reload, so the next one fails.
+            ASSERT_EQ(outcome.exit_code, 0) << outcome.output << host.log();
+            outcome = reload(host);
+        }
+        EXPECT_EQ(outcome.exit_code, 1) << outcome.output << host.log();
+        EXPECT_NE(outcome.output.find(failing.reason), std::string::npos) << outcome.output;
+        EXPECT_NE(host.log().find("keeps serving"), std::string::npos) << host.log();
+        const std::string count = ask(client.get(), "count");
+        EXPECT_FALSE(count.empty()) << "the connection is still served";
+        EXPECT_GE(std::stoi(count.empty() ? "0" : count), 3) << "by an instance that kept the count";
+        EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+    }
+}
 
 }  // namespace
 }  // namespace sockhost::test

@@ -8,6 +8,7 @@
 //   recall         -> the handoff state the connection came with, "(none)" when it came
 //                     without, "(accepted here)" when this generation accepted it
 //   stopping       -> yes | no (the host's stopping())
+//   stopping-after MS -> the same, after sleeping MS milliseconds (host sleep)
 //
 // Config: "fail_import" (refuse every state), "export_delay_ms" (a slow export),
 // "state_bytes" (pad the exported state to this size). Built three times (CMakeLists.txt):
@@ -95,6 +96,9 @@ sockhost_status handle(void *instance, sockhost_request *request) {
                     : size == 0      ? "(none)"
                                      : std::string(static_cast<const char *>(state), size);
         } else if (command == "stopping") {
+            reply = host->stopping(request) ? "yes" : "no";
+        } else if (command.rfind("stopping-after ", 0) == 0) {
+            host->sleep_ms(request, std::stoull(command.substr(15)));
             reply = host->stopping(request) ? "yes" : "no";
         } else {
             reply = "ERROR unknown command '" + command + "'";
