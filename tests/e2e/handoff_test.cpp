@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
 #include <fstream>
 #include <thread>
 #include <string>
@@ -60,6 +61,7 @@ TEST_P(IdleConnections, LiveThroughSeveralReloadsAndAreAnsweredByTheNewGeneratio
     const std::string listen = unix_socket ? "unix:handoff.sock" : "tcp://127.0.0.1:0";
     HostUnderTest host(handoff_config({handoff_listener(mode, listen)}), {test_plugin("handoff_probe")});
     ASSERT_TRUE(host.ready()) << host.log();
+    const int supervisor_fds = open_fd_count(host.pid());
     // A sync listener serves one connection at a time: the others would wait in its backlog.
     const int kConnections = std::string(mode) == "sync" ? 1 : 5;
     std::vector<UniqueFd> clients;
@@ -67,6 +69,7 @@ TEST_P(IdleConnections, LiveThroughSeveralReloadsAndAreAnsweredByTheNewGeneratio
         clients.push_back(connect_stream(host.listening()[0]));
         ASSERT_EQ(ask(clients.back().get(), "remember client-" + std::to_string(index)), "OK");
     }
+    const int worker_fds = open_fd_count(host.worker_pid());
     for (int reloads = 1; reloads <= 3; ++reloads) {
         const auto outcome = reload(host);
         ASSERT_EQ(outcome.exit_code, 0) << outcome.output << host.log();
@@ -79,6 +82,11 @@ TEST_P(IdleConnections, LiveThroughSeveralReloadsAndAreAnsweredByTheNewGeneratio
             EXPECT_TRUE(is_one_of(pid, workers)) << "answered by '" << pid << "', not the new generation\n" << host.log();
             EXPECT_EQ(ask(clients[index].get(), "recall"), "client-" + std::to_string(index));
         }
+        // Nothing left behind: the supervisor holds what it held, the new worker what the
+        // old one held with the same connections.
+        for (int wait = 0; wait < 200 && open_fd_count(host.pid()) != supervisor_fds; ++wait) std::this_thread::sleep_for(10ms);
+        EXPECT_EQ(open_fd_count(host.pid()), supervisor_fds) << "supervisor, reload " << reloads;
+        EXPECT_EQ(open_fd_count(host.worker_pid()), worker_fds) << "worker, reload " << reloads;
     }
     EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
     for (auto &client : clients) EXPECT_EQ(read_until_eof(client.get()), "") << "closed at the stop, not before";
@@ -211,6 +219,51 @@ TEST(Handoff, AFailedImportFailsTheReloadAndTheOldGenerationKeepsEverything) {
         EXPECT_GE(std::stoi(count.empty() ? "0" : count), 3) << "by an instance that kept the count";
         EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
     }
+}
+
+// A reload that changes the number of workers still hands every connection over: to the
+// new workers in turn, and back to one.
+TEST(Handoff, AChangeInTheNumberOfWorkersHandsEveryConnectionOver) {
+    auto config = handoff_config({handoff_listener("event", "tcp://127.0.0.1:0")});
+    HostUnderTest host(config, {test_plugin("handoff_probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    std::vector<UniqueFd> clients;
+    for (int index = 0; index < 6; ++index) {
+        clients.push_back(connect_stream(host.listening()[0]));
+        ASSERT_FALSE(ask(clients.back().get(), "pid").empty());
+    }
+    int generation = 1;
+    for (const int workers : {3, 1}) {
+        SCOPED_TRACE(std::to_string(workers) + " worker(s)");
+        auto next = config;
+        next["workers"] = workers;
+        next["plugin_dir"] = host.plugin_dir().string();
+        std::ofstream(host.config_path()) << next.dump();
+        ASSERT_EQ(reload(host).exit_code, 0) << host.log();
+        ASSERT_TRUE(host.wait_for_log("generation " + std::to_string(generation++) + " has exited", 20s)) << host.log();
+        const auto serving = host.worker_pids();
+        ASSERT_EQ(serving.size(), static_cast<std::size_t>(workers));
+        std::set<std::string> answering;
+        for (auto &client : clients) {
+            const std::string pid = ask(client.get(), "pid");
+            EXPECT_TRUE(is_one_of(pid, serving)) << "'" << pid << "'\n" << host.log();
+            answering.insert(pid);
+        }
+        EXPECT_EQ(answering.size(), static_cast<std::size_t>(workers)) << "spread over every new worker";
+    }
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
+// A SIGTERM stop is no reload: nothing is handed over (the workers never drain for one),
+// idle connections end, and the host exits 0.
+TEST(Handoff, AStopHandsNothingOver) {
+    HostUnderTest host(handoff_config({handoff_listener("threading", "tcp://127.0.0.1:0")}), {test_plugin("handoff_probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    UniqueFd client = connect_stream(host.listening()[0]);
+    ASSERT_FALSE(ask(client.get(), "pid").empty());
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+    EXPECT_EQ(read_until_eof(client.get()), "");
+    EXPECT_EQ(host.log().find("draining for a reload"), std::string::npos) << host.log();
 }
 
 }  // namespace

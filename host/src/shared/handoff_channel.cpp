@@ -74,8 +74,7 @@ HandoffChannel::SendResult HandoffChannel::send(const HandoffMessage &message, b
 
 HandoffChannel::Received HandoffChannel::receive(bool wait) const {
     Received received{ReceiveResult::malformed, {}, {}};
-    // Not on the stack: a fiber's stack may be small, and this runs on main threads only,
-    // but one buffer per thread keeps it cheap.
+    // 128 KiB: not on the stack. Only main threads receive (the supervisor's, a worker's).
     thread_local std::vector<char> buffer(kMaxPacket);
     iovec part{buffer.data(), buffer.size()};
     msghdr packet{};
@@ -109,34 +108,39 @@ HandoffChannel::Received HandoffChannel::receive(bool wait) const {
         received.message.fds.clear();
         return received;
     }
+    if (std::string problem = decode({buffer.data(), static_cast<std::size_t>(length)}, received.message);
+        !problem.empty()) {
+        received.problem = std::move(problem);
+        received.message.fds.clear();
+        return received;
+    }
+    received.result = ReceiveResult::received;
+    return received;
+}
+
+std::string HandoffChannel::decode(std::string_view packet, HandoffMessage &message) {
     Header header{};
-    const auto size = static_cast<std::size_t>(length);
-    if (size < sizeof header) {
-        received.problem = "a message shorter than its header";
-        received.message.fds.clear();
-        return received;
-    }
-    std::memcpy(&header, buffer.data(), sizeof header);
+    if (packet.size() < sizeof header) return "a message shorter than its header";
+    std::memcpy(&header, packet.data(), sizeof header);
     const std::size_t body = std::size_t{header.unread_length} + header.state_length + header.text_length;
-    if (size != sizeof header + body || header.type < static_cast<std::uint32_t>(HandoffType::drain) ||
-        header.type > static_cast<std::uint32_t>(HandoffType::state) || header.status > static_cast<std::uint32_t>(StateStatus::failed)) {
-        received.problem = "a message whose header does not match its length or names no known type";
-        received.message.fds.clear();
-        return received;
-    }
-    auto &message = received.message;
+    if (packet.size() != sizeof header + body) return "a message whose header does not match its length";
+    if (header.type < static_cast<std::uint32_t>(HandoffType::drain) ||
+        header.type > static_cast<std::uint32_t>(HandoffType::state))
+        return "a message of unknown type " + std::to_string(header.type);
+    if (header.status > static_cast<std::uint32_t>(StateStatus::failed))
+        return "a message with unknown status " + std::to_string(header.status);
+    if (header.unread_length > kMaxUnread) return "a message with more unread bytes than a connection may carry";
     message.type = static_cast<HandoffType>(header.type);
     message.listener = header.listener;
     message.id = header.id;
     message.status = static_cast<StateStatus>(header.status);
-    const char *cursor = buffer.data() + sizeof header;
-    message.unread.assign(cursor, header.unread_length);
-    cursor += header.unread_length;
-    message.connection_state.assign(cursor, header.state_length);
-    cursor += header.state_length;
-    message.text.assign(cursor, header.text_length);
-    received.result = ReceiveResult::received;
-    return received;
+    std::string_view rest = packet.substr(sizeof header);
+    message.unread.assign(rest.substr(0, header.unread_length));
+    rest.remove_prefix(header.unread_length);
+    message.connection_state.assign(rest.substr(0, header.state_length));
+    rest.remove_prefix(header.state_length);
+    message.text.assign(rest);
+    return {};
 }
 
 }  // namespace sockhost

@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sockhost {
@@ -75,6 +76,10 @@ public:
         std::string problem;  // malformed: what was wrong
     };
     Received receive(bool wait = false) const;
+
+    // One packet's bytes into `message` (its fds aside): empty, or what is wrong with it.
+    // The supervisor reads what workers send, and workers run plugin code: untrusted.
+    static std::string decode(std::string_view packet, HandoffMessage &message);
 
 private:
     UniqueFd fd_;
