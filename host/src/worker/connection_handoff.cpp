@@ -59,17 +59,20 @@ void ConnectionHandoff::queue(HandedOverConnection connection) {
     {
         const std::lock_guard lock(mutex_);
         queued_.push_back(std::move(connection));
+        queued_count_.fetch_add(1, std::memory_order_release);
     }
     ::eventfd_write(queue_fd_.get(), 1);
 }
 
 std::optional<HandedOverConnection> ConnectionHandoff::take_handed_over() {
+    if (queued_count_.load(std::memory_order_acquire) == 0) return std::nullopt;
     eventfd_t one = 0;
     if (::eventfd_read(queue_fd_.get(), &one) != 0) return std::nullopt;
     const std::lock_guard lock(mutex_);
     if (queued_.empty()) return std::nullopt;
     HandedOverConnection connection = std::move(queued_.front());
     queued_.pop_front();
+    queued_count_.fetch_sub(1, std::memory_order_relaxed);
     return connection;
 }
 

@@ -11,6 +11,7 @@
 #include <sockhost/host/shared/handoff_channel.hpp>
 #include <sockhost/host/worker/io_waiter.hpp>
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -71,6 +72,9 @@ private:
     UniqueFd queue_fd_;   // eventfd (semaphore): one count per queued connection
     std::mutex mutex_;
     std::deque<HandedOverConnection> queued_;
+    // How many are queued, read without the lock: the loop asks before every accept, and
+    // almost always none is.
+    std::atomic<std::size_t> queued_count_{0};
 };
 
 }  // namespace sockhost
