@@ -19,6 +19,18 @@ nlohmann::json one_listener(const char *listen, const char *plugin, const char *
     return {{"listeners", {{{"listen", listen}, {"plugin", plugin}, {"mode", mode}, {"config", plugin_config}}}}};
 }
 
+CommandOutcome reload(const HostUnderTest &host) { return run_sockhost_command("reload -c " + host.config_path().string()); }
+
+nlohmann::json with_control(nlohmann::json config) {
+    config["control_socket"] = "control.sock";
+    return config;
+}
+
+std::string exchange_on(int fd, const std::string &line) {
+    send_all(fd, line);
+    return read_line(fd);
+}
+
 TEST(HttpPlugin, KeepAliveServesSeveralRequestsOnOneConnection) {
     for (const char *mode : {"threading", "event"}) {
         SCOPED_TRACE(mode);
@@ -119,18 +131,6 @@ TEST(KvPlugin, ThreadingAndEventKeepStateAcrossConnections) {
         EXPECT_EQ(stream_exchange(host.listening()[0], "SET colour blue\n"), "OK\n") << mode;
         EXPECT_EQ(stream_exchange(host.listening()[0], "GET colour\n"), "VALUE blue\n") << mode;
     }
-}
-
-CommandOutcome reload(const HostUnderTest &host) { return run_sockhost_command("reload -c " + host.config_path().string()); }
-
-nlohmann::json with_control(nlohmann::json config) {
-    config["control_socket"] = "control.sock";
-    return config;
-}
-
-std::string exchange_on(int fd, const std::string &line) {
-    send_all(fd, line);
-    return read_line(fd);
 }
 
 // The case: twenty clients SET a key each and sit idle; reloads come; each

@@ -266,5 +266,25 @@ TEST(Handoff, AStopHandsNothingOver) {
     EXPECT_EQ(host.log().find("draining for a reload"), std::string::npos) << host.log();
 }
 
+// Plugins built for ABI 1.0 and 1.1 still load and keep their behaviour at a reload:
+// their idle connections are closed, never moved, and the host reads nothing past their
+// descriptors (what lies there would opt them in, and fail an export).
+TEST(Handoff, PluginsOfOlderAbisLoadAndTheirIdleConnectionsEndAtAReload) {
+    for (const char *plugin : {"frozen_abi_1_0", "frozen_abi_1_1"}) {
+        SCOPED_TRACE(plugin);
+        HostUnderTest host(handoff_config({handoff_listener("threading", "tcp://127.0.0.1:0", plugin)}),
+                           {test_plugin(plugin)});
+        ASSERT_TRUE(host.ready()) << host.log();
+        UniqueFd client = connect_stream(host.listening()[0]);
+        send_all(client.get(), "ping");
+        EXPECT_EQ(read_exactly(client.get(), 4), "ping");
+        const auto outcome = reload(host);
+        EXPECT_EQ(outcome.exit_code, 0) << outcome.output << host.log();
+        EXPECT_EQ(read_until_eof(client.get()), "") << "closed by the old generation, as before ABI 1.2";
+        EXPECT_EQ(host.log().find("past the descriptor"), std::string::npos) << host.log();
+        EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+    }
+}
+
 }  // namespace
 }  // namespace sockhost::test

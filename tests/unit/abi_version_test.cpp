@@ -129,6 +129,8 @@ TEST(AbiVersion, HostTableMembersAreFoundBySize) {
     EXPECT_TRUE(SOCKHOST_HOST_API_HAS(host, stopping));
     EXPECT_NE(host->stopping, nullptr);
     EXPECT_TRUE(SOCKHOST_HOST_API_HAS(host, handoff_state));
+    EXPECT_NE(host->set_handoff_state, nullptr);
+    EXPECT_NE(host->handoff_state, nullptr);
 }
 
 // The host reads the descriptor's 1.2 members only when struct_size covers them: a
