@@ -21,6 +21,10 @@ struct Header {
 
 }  // namespace
 
+void answer_offer(int reply_fd, char answer) {
+    [[maybe_unused]] const ssize_t sent = ::send(reply_fd, &answer, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 Result<std::pair<UniqueFd, UniqueFd>> HandoffChannel::make_pair() {
     int fds[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) return fail_errno("handoff channel socketpair");

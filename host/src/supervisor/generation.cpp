@@ -217,6 +217,7 @@ void Generation::drain_worker(Worker &worker) {
     HandoffMessage message;
     message.type = HandoffType::drain;
     if (worker.process.pid() <= 0) return;
+    worker.drain_sent = true;
     if (!worker.handoff.open() || worker.handoff.send(message, false) != HandoffChannel::SendResult::sent)
         worker.process.signal(SIGTERM);
 }

@@ -21,7 +21,7 @@ namespace {
 void answer_close(HandoffMessage &offer) {
     if (offer.fds.size() < 2) return;
     offer.fds[0].reset();  // our copy of the connection goes first: the offerer's is the last
-    [[maybe_unused]] const ssize_t answered = ::write(offer.fds[1].get(), &kCloseByte, 1);
+    answer_offer(offer.fds[1].get(), kCloseByte);
 }
 
 std::optional<std::size_t> route_index(const Generation &generation, const std::string &key) {
@@ -34,7 +34,7 @@ std::optional<std::size_t> route_index(const Generation &generation, const std::
 std::vector<Worker *> live_workers_of(Generation &generation, std::size_t group, pid_t except) {
     std::vector<Worker *> found;
     for (auto &worker : generation.workers)
-        if (worker.group == group && worker.ready && !worker.draining && worker.process.pid() > 0 &&
+        if (worker.group == group && worker.ready && !worker.draining && !worker.drain_sent && worker.process.pid() > 0 &&
             worker.process.pid() != except && worker.handoff.open())
             found.push_back(&worker);
     return found;
@@ -43,8 +43,11 @@ std::vector<Worker *> live_workers_of(Generation &generation, std::size_t group,
 }  // namespace
 
 void Supervisor::send_to_worker(Worker &worker, HandoffMessage message) {
-    if (!worker.handoff.open()) return;  // dropped: its descriptors close, an offer's pipe answers
+    // Dropped when it cannot go (the worker closed its end, or its outbox is full because it
+    // does not read): its descriptors close here, which answers an offer by itself.
+    if (!worker.handoff.open()) return;
     if (worker.outbox.empty() && worker.handoff.send(message, false) != HandoffChannel::SendResult::would_block) return;
+    if (worker.outbox.size() >= kMaxOutbox) return;
     worker.outbox.push_back(std::move(message));
 }
 
@@ -58,6 +61,8 @@ void Supervisor::flush_outboxes() {
             }
             if (!worker.handoff.open()) worker.outbox.clear();
         }
+        // Replaced workers are sent nothing more; what was queued for them goes back.
+        for (auto &worker : generation.retiring) worker.outbox.clear();
     });
 }
 
@@ -93,7 +98,7 @@ void Supervisor::on_handoff_message(Generation &generation, Worker &worker, Hand
     switch (message.type) {
     case HandoffType::offer: return relay_offer(generation, worker, std::move(message));
     case HandoffType::state_wanted: return ask_for_state(generation, worker, message.listener);
-    case HandoffType::exported: return relay_exported(std::move(message));
+    case HandoffType::exported: return relay_exported(worker, std::move(message));
     default:
         log_warning(generation.describe(worker, worker.process.pid()) + ": handoff channel: ignored a message "
                     "a worker does not send");
@@ -103,7 +108,15 @@ void Supervisor::on_handoff_message(Generation &generation, Worker &worker, Hand
 void Supervisor::relay_offer(Generation &from, Worker &offerer, HandoffMessage offer) {
     if (offer.fds.size() != 2) return;  // not an offer the worker side makes: its fds close
     Generation *to = generations_.serving.get();
-    if (stopping() || to == nullptr || offer.listener >= from.routes.size()) return answer_close(offer);
+    // Only a worker told to drain offers, and only its own group's listeners: a worker runs
+    // plugin code, and must not pass connections off as another plugin's.
+    if (offer.listener >= from.routes.size() || from.routes[offer.listener].group != offerer.group ||
+        !offerer.drain_sent) {
+        log_warning(from.describe(offerer, offerer.process.pid()) + ": handoff channel: refused an offer for listener " +
+                    std::to_string(offer.listener) + ", which it may not offer now");
+        return;
+    }
+    if (stopping() || to == nullptr) return answer_close(offer);
     const HandoffRoute &source = from.routes[offer.listener];
     const auto target = route_index(*to, source.key);
     // Gone from the configuration, served by another plugin now, or handoff turned off.
@@ -124,8 +137,16 @@ void Supervisor::ask_for_state(Generation &generation, Worker &asker, std::uint3
     answer.status = StateStatus::none;
     Generation *serving = generations_.serving.get();
     // Only a new generation takes state over; a worker that replaces one starts afresh.
-    if (&generation != generations_.starting.get() || serving == nullptr || listener >= generation.routes.size())
-        return send_to_worker(asker, std::move(answer));
+    if (listener >= generation.routes.size() || generation.routes[listener].group != asker.group) {
+        log_warning(generation.describe(asker, asker.process.pid()) + ": handoff channel: refused to export listener " +
+                    std::to_string(listener) + "'s state, which is not its own");
+        return;
+    }
+    const bool already_asked = std::any_of(pending_exports_.begin(), pending_exports_.end(), [&](const PendingExport &pending) {
+        return pending.asker == asker.process.pid() && pending.listener == listener;
+    });
+    if (already_asked) return;
+    if (&generation != generations_.starting.get() || serving == nullptr) return send_to_worker(asker, std::move(answer));
     const HandoffRoute &route = generation.routes[listener];
     const auto source = route_index(*serving, route.key);
     if (!source || serving->routes[*source].plugin != route.plugin) return send_to_worker(asker, std::move(answer));
@@ -147,7 +168,7 @@ void Supervisor::ask_for_state(Generation &generation, Worker &asker, std::uint3
     request.type = HandoffType::export_state;
     request.listener = static_cast<std::uint32_t>(*source);
     request.id = next_export_id_++;
-    pending_exports_.push_back({request.id, asker.process.pid(), listener, exporter.process.pid(),
+    pending_exports_.push_back({request.id, asker.process.pid(), listener, exporter.process.pid(), request.listener,
                                 Clock::now() + pending_.config.state_handoff_timeout});
     send_to_worker(exporter, std::move(request));
 }
@@ -171,9 +192,12 @@ void Supervisor::answer_export(const PendingExport &pending, HandoffMessage answ
     send_to_worker(*asker, std::move(answer));
 }
 
-void Supervisor::relay_exported(HandoffMessage exported) {
-    const auto pending = std::find_if(pending_exports_.begin(), pending_exports_.end(),
-                                      [&](const PendingExport &candidate) { return candidate.id == exported.id; });
+void Supervisor::relay_exported(const Worker &exporter, HandoffMessage exported) {
+    // Only the worker asked answers, for the listener it was asked about.
+    const auto pending = std::find_if(pending_exports_.begin(), pending_exports_.end(), [&](const PendingExport &candidate) {
+        return candidate.id == exported.id && candidate.exporter == exporter.process.pid() &&
+               candidate.exported_listener == exported.listener;
+    });
     if (pending == pending_exports_.end()) return;  // timed out already: answered
     const PendingExport done = *pending;
     pending_exports_.erase(pending);

@@ -30,6 +30,9 @@ inline constexpr std::size_t kMaxDraining = 4;
 inline constexpr auto kHandoverTimeout = std::chrono::seconds(2);
 // How often serving workers are checked for stuck requests and their memory.
 inline constexpr auto kWatchInterval = std::chrono::seconds(1);
+// Handoff messages queued for one worker that does not read them, at most: each may hold
+// two descriptors.
+inline constexpr std::size_t kMaxOutbox = 4096;
 
 // " in handle for peer 127.0.0.1:5000 (plugin P on ADDRESS)": where the dead worker `pid`
 // was in plugin code, as its activity table says; empty when it says nothing.
@@ -63,6 +66,7 @@ struct PendingExport {
     pid_t asker = 0;             // the starting worker
     std::uint32_t listener = 0;  // in the asker's configuration
     pid_t exporter = 0;          // the serving worker asked to export
+    std::uint32_t exported_listener = 0;  // in the exporter's configuration
     Clock::time_point deadline;  // state_handoff_timeout
 };
 
@@ -113,7 +117,7 @@ private:
     void on_handoff_message(Generation &generation, Worker &worker, HandoffMessage message);
     void relay_offer(Generation &from, Worker &offerer, HandoffMessage offer);
     void ask_for_state(Generation &generation, Worker &asker, std::uint32_t listener);
-    void relay_exported(HandoffMessage exported);
+    void relay_exported(const Worker &exporter, HandoffMessage exported);
     void answer_export(const PendingExport &pending, HandoffMessage answer);
     void expire_exports();
     std::optional<Clock::time_point> next_export_deadline() const;

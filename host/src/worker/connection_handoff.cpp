@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace sockhost {
@@ -27,8 +28,9 @@ bool ConnectionHandoff::reload_draining() const {
 ConnectionHandoff::Offered ConnectionHandoff::offer(int connection_fd, std::string_view unread,
                                                     std::string_view connection_state, IoWaiter &waiter) {
     if (!enabled_ || unread.size() > HandoffChannel::kMaxUnread) return Offered::close;
+    // A socket, not a pipe: whoever answers sends without ever blocking (answer_offer).
     int pipe_fds[2];
-    if (::pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) != 0) return Offered::not_taken;
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pipe_fds) != 0) return Offered::not_taken;
     UniqueFd reply_read(pipe_fds[0]);
     HandoffMessage message;
     message.type = HandoffType::offer;
@@ -49,15 +51,25 @@ ConnectionHandoff::Offered ConnectionHandoff::offer(int connection_fd, std::stri
         char answer = 0;
         const ssize_t count = ::read(reply_read.get(), &answer, 1);
         if (count < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        // One shutdown() of the reply's write side is as good as every copy closing.
         if (count == 1 && answer == kTakenByte) return Offered::taken;
         if (count == 1 && answer == kCloseByte) return Offered::close;
         return Offered::not_taken;  // every write end closed without an answer
     }
 }
 
+void ConnectionHandoff::refuse_from_now() {
+    std::deque<HandedOverConnection> refused;
+    const std::lock_guard lock(mutex_);
+    refusing_ = true;
+    refused.swap(queued_);
+    queued_count_.store(0, std::memory_order_relaxed);
+}
+
 void ConnectionHandoff::queue(HandedOverConnection connection) {
     {
         const std::lock_guard lock(mutex_);
+        if (refusing_) return;  // stopping: dropping it answers its offerer
         queued_.push_back(std::move(connection));
         queued_count_.fetch_add(1, std::memory_order_release);
     }

@@ -132,7 +132,7 @@ void on_handoff_message(const HandoffChannel &channel, const Servers &servers, H
             // This generation's plugin (or listener) does not take connections over: the
             // offerer ends it as it would without handoff.
             message.fds[0].reset();
-            [[maybe_unused]] const ssize_t answered = ::write(message.fds[1].get(), &kCloseByte, 1);
+            answer_offer(message.fds[1].get(), kCloseByte);
             return;
         }
         server->handoff()->queue({std::move(message.fds[0]), std::move(message.fds[1]), std::move(message.unread),

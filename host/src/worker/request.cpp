@@ -162,6 +162,7 @@ StreamRequest::StreamRequest(UniqueFd connection, Transport transport, SocketAdd
     : Request(transport, peer, local, waiter, timeout), connection_(std::move(connection)) {}
 
 std::int64_t StreamRequest::receive(char *buffer, std::size_t capacity, bool nothing_pending) {
+    if (handed_off_) return 0;  // the socket is another worker's: nothing more is read here
     for (;;) {
         const ssize_t count = ::recv(connection_.get(), buffer, capacity, MSG_DONTWAIT);
         if (count > 0) {
@@ -221,7 +222,9 @@ bool StreamRequest::stopping() const {
 StreamRequest::Move StreamRequest::move_to_next_generation() {
     // How long a connection no worker took waits before it is offered again (the next
     // generation's worker may be starting again), unless its client sends a request first.
-    constexpr auto kOfferAgainAfter = std::chrono::seconds(1);
+    // Short: a taker that began to drain itself (a reload right after this one) sent it
+    // back, and the next generation is there already.
+    constexpr auto kOfferAgainAfter = std::chrono::milliseconds(250);
     if (!handoff_->reload_draining()) {  // a stop: nothing moves
         move_declined_ = true;
         return Move::end;
@@ -231,6 +234,9 @@ StreamRequest::Move StreamRequest::move_to_next_generation() {
         case ConnectionHandoff::Offered::taken:
             handed_off_ = true;
             output_.clear();
+            // What was buffered went with it: the plugin here must not see a part of it
+            // as a last line at end of input.
+            discard_buffered_input();
             return Move::moved;
         case ConnectionHandoff::Offered::close: move_declined_ = true; return Move::end;
         case ConnectionHandoff::Offered::not_taken: break;

@@ -49,7 +49,7 @@ RequestIntake::Taken RequestIntake::take() {
 // for an answer. It is a new request here, through the allow/deny lists and verify.
 RequestIntake::Taken RequestIntake::take_handed_over(HandedOverConnection handed_over) {
     // From now this worker owns it: the offerer closes its copy (connection_handoff.hpp).
-    [[maybe_unused]] const ssize_t answered = ::write(handed_over.reply.get(), &kTakenByte, 1);
+    answer_offer(handed_over.reply.get(), kTakenByte);
     handed_over.reply.reset();
     SocketAddress peer;
     peer.length = sizeof peer.storage;

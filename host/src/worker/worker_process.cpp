@@ -263,6 +263,8 @@ void stop_servers(std::vector<std::unique_ptr<Server>> &servers, ListenerLoops &
     if (kind == StopKind::reload_drain)
         for (auto &server : servers)
             if (server->handoff() != nullptr) server->handoff()->begin_reload_drain();
+    for (auto &server : servers)
+        if (server->handoff() != nullptr) server->handoff()->refuse_from_now();
     for (auto &server : servers) {
         server->shutdown();
         // Without block_on_close (or on a fast stop) in-flight requests are not waited for.

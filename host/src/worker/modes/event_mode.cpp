@@ -241,7 +241,8 @@ void EventMode::run_ready() {
         if (task.fiber().parked()) {  // its request has ended
             // Closing the socket takes it out of the epoll set, unless another process
             // holds the same socket: a connection handed over must be taken out first.
-            if (task.request->handed_off()) [[unlikely]] loop_.remove(task.request->connection_fd());
+            if (task.request->handed_off() || task.request->received_handoff_state()) [[unlikely]]
+                loop_.remove(task.request->connection_fd());
             task.request.reset();
             task.connection().fd = -1;
             retire(task);

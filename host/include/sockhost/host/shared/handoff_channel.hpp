@@ -48,6 +48,10 @@ struct HandoffMessage {
 inline constexpr char kTakenByte = 'T';
 inline constexpr char kCloseByte = 'C';
 
+// Answers an offer on its reply socket. Never waits, and is harmless on anything else a
+// hostile worker may have passed in its place (send fails on what is not a socket).
+void answer_offer(int reply_fd, char answer);
+
 class HandoffChannel {
 public:
     static constexpr std::size_t kMaxFds = 2;
@@ -55,7 +59,8 @@ public:
     static constexpr std::size_t kMaxPacket = 128 * 1024;
     static constexpr std::size_t kMaxUnread = 64 * 1024;
 
-    // A connected pair: [0] for the supervisor (non-blocking), [1] for the worker.
+    // A connected pair: first for the supervisor, second for the worker (blocking: the
+    // supervisor's sends and receives pass MSG_DONTWAIT).
     static Result<std::pair<UniqueFd, UniqueFd>> make_pair();
 
     HandoffChannel() = default;

@@ -70,6 +70,7 @@ struct Worker {
     WorkerStatusReader status;    // the status pipe; closed at end of input
     HandoffChannel handoff;       // the handoff channel (closed when the worker closed it)
     std::deque<HandoffMessage> outbox;  // to send once the channel has room
+    bool drain_sent = false;            // told to drain for a reload: it may offer connections
     std::optional<ActivityMapping> activity;  // what its requests are doing
     bool ready = false;
     bool draining = false;  // reported "DRAINING": it accepts nothing new

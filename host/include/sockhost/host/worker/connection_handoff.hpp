@@ -58,6 +58,9 @@ public:
     // The loop: the next queued connection, if any. Readable while one is queued.
     int queue_fd() const { return queue_fd_.get(); }
     std::optional<HandedOverConnection> take_handed_over();
+    // At a stop: the connections not taken yet go back to their offerers (closing our
+    // copies answers them), and none is queued from now on.
+    void refuse_from_now();
 
 private:
     ConnectionHandoff(const HandoffChannel &channel, int listener_index, bool enabled, UniqueFd reload_fd,
@@ -75,6 +78,7 @@ private:
     // How many are queued, read without the lock: the loop asks before every accept, and
     // almost always none is.
     std::atomic<std::size_t> queued_count_{0};
+    bool refusing_ = false;  // under mutex_
 };
 
 }  // namespace sockhost

@@ -134,6 +134,11 @@ protected:
         return {input_.data() + input_start_, input_filled_ - input_start_};
     }
     // Input received by an earlier owner of the connection, read before anything else.
+    void discard_buffered_input() {
+        input_.clear();
+        input_start_ = 0;
+        input_filled_ = 0;
+    }
     void preload_input(std::string_view bytes) {
         input_.assign(bytes.begin(), bytes.end());
         input_filled_ = input_.size();
