@@ -1,5 +1,6 @@
 // echo: sends back what it receives. On a stream, chunk by chunk until end of input; on a
-// datagram, the packet as the reply.
+// datagram, the packet as the reply. A reload moves an idle stream to the next generation
+// (echo keeps nothing of a connection but what it has not read, which moves with it).
 #include <sockhost/plugin.hpp>
 
 #include "plugin_config.hpp"
@@ -23,6 +24,8 @@ constexpr std::size_t kBulkChunkBytes = 64 * 1024;
 
 class Echo {
 public:
+    static constexpr bool hand_off_connections = true;
+
     explicit Echo(std::string_view config_json) { plugin_config::parse("echo", config_json, {}); }
 
     void handle(sockhost::sdk::Request &request) {
@@ -44,4 +47,4 @@ public:
 
 }  // namespace
 
-SOCKHOST_PLUGIN(Echo, "echo", "1.0.1", SOCKHOST_TRANSPORTS_ALL)
+SOCKHOST_PLUGIN(Echo, "echo", "1.1.0", SOCKHOST_TRANSPORTS_ALL)

@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 class KeyValueStore {
 public:
@@ -41,6 +43,22 @@ public:
         return entries_.size();
     }
 
+    // A copy of every entry, taken at one instant: readers go on meanwhile, writers wait
+    // for the copy (not for what the caller does with it).
+    std::vector<std::pair<std::string, std::string>> snapshot() const {
+        const std::shared_lock lock(mutex_);
+        return {entries_.begin(), entries_.end()};
+    }
+
+    // Replaces every entry with these.
+    void replace_all(std::vector<std::pair<std::string, std::string>> entries) {
+        Entries replacement;
+        replacement.reserve(entries.size());
+        for (auto &[key, value] : entries) replacement.insert_or_assign(std::move(key), std::move(value));
+        const std::unique_lock lock(mutex_);
+        entries_.swap(replacement);
+    }
+
 private:
     // Transparent hashing: look up a std::string_view without building a std::string.
     struct Hash {
@@ -50,8 +68,10 @@ private:
         }
     };
 
+    using Entries = std::unordered_map<std::string, std::string, Hash, std::equal_to<>>;
+
     mutable std::shared_mutex mutex_;
-    std::unordered_map<std::string, std::string, Hash, std::equal_to<>> entries_;
+    Entries entries_;
 };
 
 #endif  // SOCKHOST_EXAMPLES_KEY_VALUE_STORE_HPP

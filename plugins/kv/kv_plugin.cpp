@@ -14,15 +14,24 @@
 // As socketserver warns for its forking mix-in: the store lives in the process that runs
 // the request. Under the forking mode each request runs in a child process, so a SET is
 // lost when its request ends. Use the sync or threading mode to keep data.
+//
+// Reloads keep both the connections and the data: an idle connection moves to the next
+// generation (it holds no state of its own beyond the lines not yet read, which move with
+// it), and the next generation's kv imports the whole store (kv_state.hpp) before it
+// serves. The store exported is the worker's: under the forking mode that is the parent's,
+// which no SET reaches, so each child's SETs are still lost.
 #include <sockhost/plugin.hpp>
 
 #include "key_value_store.hpp"
+#include "kv_state.hpp"
 #include "plugin_config.hpp"
 
 #include <cctype>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace {
 
@@ -57,10 +66,10 @@ std::string_view split_first(std::string_view text, std::string_view &rest) {
     return text.substr(0, space);
 }
 
-bool is_key(std::string_view key) { return !key.empty() && key.find(' ') == std::string_view::npos; }
-
 class KeyValue {
 public:
+    static constexpr bool hand_off_connections = true;
+
     explicit KeyValue(std::string_view config_json) {
         const auto config = plugin_config::parse("kv", config_json, {"max_line_bytes"});
         max_line_bytes_ = plugin_config::unsigned_value("kv", config, "max_line_bytes",
@@ -86,6 +95,20 @@ public:
         }
     }
 
+    // On the worker's main thread while requests go on: the snapshot takes the store's
+    // shared lock, so SETs wait only for the copy, never for the encoding.
+    std::string export_state() const { return encode_kv_state(store_.snapshot()); }
+
+    // Before the first request; a state that does not decode fails the reload, and the
+    // previous generation keeps serving with its data.
+    void import_state(std::string_view state) {
+        DecodedKvState decoded = decode_kv_state(state);
+        if (!decoded.ok()) throw std::runtime_error(decoded.error);
+        const std::size_t count = decoded.entries.size();
+        store_.replace_all(std::move(decoded.entries));
+        sockhost::sdk::log(SOCKHOST_LOG_INFO, ("kv: imported " + std::to_string(count) + " keys").c_str());
+    }
+
 private:
     std::string execute(std::string_view command_line) {
         std::string_view arguments;
@@ -94,17 +117,17 @@ private:
         if (same_word(command, "SET")) {
             std::string_view value;
             const std::string_view key = split_first(arguments, value);
-            if (!is_key(key) || value.empty()) return "ERROR usage: SET key value";
+            if (!is_kv_key(key) || value.empty()) return "ERROR usage: SET key value";
             store_.set(key, value);
             return "OK";
         }
         if (same_word(command, "GET")) {
-            if (!is_key(arguments)) return "ERROR usage: GET key";
+            if (!is_kv_key(arguments)) return "ERROR usage: GET key";
             const auto value = store_.get(arguments);
             return value ? "VALUE " + *value : "NOT_FOUND";
         }
         if (same_word(command, "DEL")) {
-            if (!is_key(arguments)) return "ERROR usage: DEL key";
+            if (!is_kv_key(arguments)) return "ERROR usage: DEL key";
             return store_.erase(arguments) ? "DELETED" : "NOT_FOUND";
         }
         if (same_word(command, "COUNT")) {
@@ -120,4 +143,4 @@ private:
 
 }  // namespace
 
-SOCKHOST_PLUGIN(KeyValue, "kv", "1.0.0", SOCKHOST_TRANSPORTS_ALL)
+SOCKHOST_PLUGIN(KeyValue, "kv", "1.1.0", SOCKHOST_TRANSPORTS_ALL)

@@ -101,3 +101,26 @@ TEST(EchoPlugin, RejectsConfigKeysByName) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(EchoPlugin, OptsInToHandOff) {
+    EXPECT_EQ(echo().descriptor().handoff, static_cast<std::uint32_t>(SOCKHOST_HANDOFF_CONNECTIONS));
+    EXPECT_STREQ(echo().descriptor().version, "1.1.0");
+}
+
+// A reload takes the connection once a chunk is echoed; what was not read yet goes with it.
+TEST(EchoPlugin, AConnectionMovesAfterAnEchoedChunkWithWhatItHasNotRead) {
+    Input input;
+    input.bytes = "hello world";
+    input.max_read_bytes = 5;
+    input.hand_off_after_bytes_read = 5;
+    const auto result = run(echo(), "{}", input);
+    EXPECT_TRUE(result.ok()) << result.error;
+    EXPECT_EQ(result.output, "hello");
+    EXPECT_TRUE(result.handed_off);
+    EXPECT_EQ(result.handed_off_bytes, " world");
+    EXPECT_EQ(result.unflushed_bytes, 0u);
+}
+
+}  // namespace

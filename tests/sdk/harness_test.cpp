@@ -4,8 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -27,6 +30,10 @@ struct Script {
     sockhost_status handle = SOCKHOST_OK;
     sockhost_status finish = SOCKHOST_OK;
     std::function<void(const sockhost_host_api &, sockhost_request *)> handle_body;
+    sockhost_status export_state = SOCKHOST_OK;
+    std::string exported;  // what export_state gives; the plugin's buffer, kept between calls
+    sockhost_status import_state = SOCKHOST_OK;
+    std::string imported;  // what import_state was given
 };
 
 Script script;
@@ -64,6 +71,23 @@ sockhost_status scripted_finish(void *, sockhost_request *) {
     return script.finish;
 }
 
+sockhost_status scripted_export_state(void *, const void **data, size_t *length) {
+    calls.push_back("export_state");
+    if (script.export_state != SOCKHOST_OK) {
+        host->log(nullptr, SOCKHOST_LOG_ERROR, "export_state failed: out of memory");
+        return script.export_state;
+    }
+    *data = script.exported.data();
+    *length = script.exported.size();
+    return SOCKHOST_OK;
+}
+sockhost_status scripted_import_state(void *, const void *data, size_t length, char *error, size_t capacity) {
+    calls.push_back("import_state");
+    script.imported.assign(static_cast<const char *>(data), length);
+    if (script.import_state != SOCKHOST_OK) std::snprintf(error, capacity, "%s", "state version 9 is unknown");
+    return script.import_state;
+}
+
 const sockhost_plugin_descriptor *scripted_entry(const sockhost_host_api *api) {
     host = api;
     return &descriptor;
@@ -88,6 +112,13 @@ protected:
         descriptor.setup = &scripted_setup;
         descriptor.handle = &scripted_handle;
         descriptor.finish = &scripted_finish;
+    }
+
+    // The same plugin, opted in to reloads that keep connections and state (ABI 1.2).
+    static void opt_in_to_handoff() {
+        descriptor.handoff = SOCKHOST_HANDOFF_CONNECTIONS;
+        descriptor.export_state = &scripted_export_state;
+        descriptor.import_state = &scripted_import_state;
     }
 
     // Runs `body` as the handle hook on `input`.
@@ -193,6 +224,22 @@ TEST_F(HarnessTest, RefusesDescriptorsTheHostWouldRefuse) {
     descriptor.handle = &scripted_handle;
     descriptor.struct_size = 8;
     EXPECT_THROW(Plugin{&scripted_entry}, std::runtime_error);
+}
+
+TEST_F(HarnessTest, RefusesUnknownHandoffBitsOnlyWhereTheDescriptorHasThem) {
+    descriptor.handoff = SOCKHOST_HANDOFF_CONNECTIONS | 0x10u;
+    try {
+        Plugin plugin(&scripted_entry);
+        FAIL() << "unknown handoff bits were accepted";
+    } catch (const std::runtime_error &error) {
+        EXPECT_NE(std::string(error.what()).find("descriptor handoff 17 has unknown bits"), std::string::npos)
+            << error.what();
+    }
+    // A descriptor built against 1.1 ends before `handoff`: what lies there is not read.
+    descriptor.struct_size = offsetof(sockhost_plugin_descriptor, handoff);
+    descriptor.abi_minor = 1;
+    const Plugin older(&scripted_entry);
+    EXPECT_FALSE(Instance(older).hands_off_connections());
 }
 
 TEST_F(HarnessTest, NamesTheFileThatFailsToLoad) {
@@ -430,6 +477,203 @@ TEST_F(HarnessTest, ReportsARequestUsedFromAnotherThread) {
     ASSERT_EQ(result.misuse.size(), 1u);
     EXPECT_NE(result.misuse[0].find("write"), std::string::npos);
     EXPECT_EQ(result.output, "");
+}
+
+}  // namespace
+
+namespace {
+
+// --- Reloads (ABI 1.2): handoff state, a connection moved, export and import. ---
+
+TEST_F(HarnessTest, SetHandoffStateKeepsACopyUpToTheBound) {
+    opt_in_to_handoff();
+    Input input;
+    input.bytes = "abc";
+    std::vector<sockhost_status> statuses;
+    std::string reason;
+    const auto result = handle_with(input, [&](const sockhost_host_api &api, sockhost_request *request) {
+        char buffer[2];
+        api.read(request, buffer, sizeof buffer);
+        std::string login = "login=ann";
+        statuses.push_back(api.set_handoff_state(request, login.data(), login.size()));
+        login = "overwritten";  // the host copied it
+        const std::string largest(SOCKHOST_HANDOFF_STATE_MAX, 'x');
+        statuses.push_back(api.set_handoff_state(request, largest.data(), largest.size()));
+        statuses.push_back(api.set_handoff_state(request, "db=2", 4));
+        const std::string too_large(SOCKHOST_HANDOFF_STATE_MAX + 1, 'y');
+        statuses.push_back(api.set_handoff_state(request, too_large.data(), too_large.size()));
+        reason = api.last_error(request);
+    });
+    EXPECT_EQ(statuses, (std::vector{SOCKHOST_OK, SOCKHOST_OK, SOCKHOST_OK, SOCKHOST_ERROR}));
+    EXPECT_EQ(result.handoff_state, "db=2");  // the refused one left it unchanged
+    EXPECT_EQ(result.handoff_state_set_at, (std::vector<std::size_t>{2, 2, 2}));
+    EXPECT_NE(reason.find("16385 bytes, more than 16384"), std::string::npos) << reason;
+    EXPECT_TRUE(result.misuse.empty());
+}
+
+TEST_F(HarnessTest, SetHandoffStateOfNothingAttachesNone) {
+    const auto result = handle_with(Input{}, [&](const sockhost_host_api &api, sockhost_request *request) {
+        api.set_handoff_state(request, "user=bo", 7);
+        EXPECT_EQ(api.set_handoff_state(request, nullptr, 0), SOCKHOST_OK);
+    });
+    EXPECT_EQ(result.handoff_state, "");
+    EXPECT_EQ(result.handoff_state_set_at.size(), 2u);
+}
+
+TEST_F(HarnessTest, SetHandoffStateFailsForADatagram) {
+    Input input;
+    input.transport = SOCKHOST_TRANSPORT_UDP;
+    sockhost_status status = SOCKHOST_OK;
+    std::string reason;
+    const auto result = handle_with(input, [&](const sockhost_host_api &api, sockhost_request *request) {
+        status = api.set_handoff_state(request, "x", 1);
+        reason = api.last_error(request);
+    });
+    EXPECT_EQ(status, SOCKHOST_ERROR);
+    EXPECT_NE(reason.find("datagram"), std::string::npos) << reason;
+    EXPECT_EQ(result.handoff_state, "");
+    EXPECT_TRUE(result.handoff_state_set_at.empty());
+}
+
+TEST_F(HarnessTest, HandoffStateIsWhatThePreviousGenerationAttached) {
+    auto state_seen = [&](Input input) {
+        const void *data = &data;
+        std::size_t length = 99;
+        handle_with(std::move(input), [&](const sockhost_host_api &api, sockhost_request *request) {
+            data = api.handoff_state(request, &length);
+        });
+        return data == nullptr ? std::optional<std::string>() : std::string(static_cast<const char *>(data), length);
+    };
+    EXPECT_EQ(state_seen(Input{}), std::nullopt);  // accepted by this generation
+    Input handed_over;
+    handed_over.handed_over_state = std::string("db=2\0more", 9);
+    EXPECT_EQ(state_seen(handed_over), std::string("db=2\0more", 9));
+    handed_over.handed_over_state = "";  // handed over with no state attached: not NULL
+    EXPECT_EQ(state_seen(handed_over), "");
+}
+
+// A line plugin that answers each line and says between_requests: the reload takes the
+// connection at the first boundary once 4 bytes are read, with what it has not read.
+TEST_F(HarnessTest, AHandOffMovesTheConnectionAtItsNextBetweenRequests) {
+    opt_in_to_handoff();
+    Input input;
+    input.bytes = "one\ntwo\nthree\n";
+    input.max_read_bytes = 4;
+    input.hand_off_after_bytes_read = 5;
+    std::vector<bool> stopping;
+    std::int64_t last = 1;
+    sockhost_status write_after_move = SOCKHOST_ERROR;
+    const auto result = handle_with(input, [&](const sockhost_host_api &api, sockhost_request *request) {
+        char line[16];
+        while ((last = api.read_line(request, line, sizeof line)) > 0) {
+            api.write(request, line, static_cast<std::size_t>(last));
+            stopping.push_back(api.stopping(request));
+            api.between_requests(request);
+        }
+        write_after_move = api.write(request, "bye\n", 4);
+    });
+    EXPECT_TRUE(result.ok());
+    EXPECT_EQ(last, 0);  // end of input, as at a close
+    EXPECT_EQ(result.output, "one\ntwo\n");  // what was written after the move is dropped
+    EXPECT_EQ(write_after_move, SOCKHOST_OK);
+    EXPECT_TRUE(result.handed_off);
+    EXPECT_EQ(result.handed_off_bytes, "three\n");
+    EXPECT_EQ(result.between_requests_at, (std::vector<std::size_t>{4, 8}));
+    EXPECT_EQ(stopping, (std::vector<bool>{false, false}));  // a movable connection is not stopping
+
+    input.hand_off_after_bytes_read.reset();  // no reload: served to the end
+    const auto served = handle_with(input, script.handle_body);
+    EXPECT_FALSE(served.handed_off);
+    EXPECT_EQ(served.output, "one\ntwo\nthree\nbye\n");
+}
+
+TEST_F(HarnessTest, AHandOffIsOnlyForAStreamOfAPluginThatOptsIn) {
+    Input input;
+    input.hand_off_after_bytes_read = 0;
+    {
+        Plugin plugin(&scripted_entry);  // no SOCKHOST_HANDOFF_CONNECTIONS
+        Instance instance(plugin);
+        EXPECT_FALSE(instance.hands_off_connections());
+        EXPECT_THROW(instance.serve(input), std::logic_error);
+    }
+    opt_in_to_handoff();
+    Plugin plugin(&scripted_entry);
+    Instance instance(plugin);
+    EXPECT_TRUE(instance.hands_off_connections());
+    EXPECT_NO_THROW(instance.serve(input));
+    input.transport = SOCKHOST_TRANSPORT_UNIX_DGRAM;
+    EXPECT_THROW(instance.serve(input), std::logic_error);
+}
+
+TEST_F(HarnessTest, ExportsFromOneInstanceAndImportsIntoAnother) {
+    opt_in_to_handoff();
+    script.exported = std::string("v1\0entries", 10);
+    Plugin plugin(&scripted_entry);
+    Instance old_generation(plugin);
+    old_generation.serve(Input{});  // an old instance exports while it serves
+    const auto exported = old_generation.export_state();
+    EXPECT_TRUE(exported.ok());
+    EXPECT_EQ(exported.state, script.exported);
+
+    Instance new_generation(plugin);
+    const auto imported = new_generation.import_state(exported.state);
+    EXPECT_TRUE(imported.ok()) << imported.error;
+    EXPECT_EQ(script.imported, script.exported);
+    EXPECT_EQ(new_generation.hooks(), (std::vector<std::string>{"create", "process_init", "import_state"}));
+    EXPECT_EQ(old_generation.hooks(), (std::vector<std::string>{"create", "process_init", "export_state"}));
+    EXPECT_TRUE(old_generation.misuse().empty());
+}
+
+TEST_F(HarnessTest, ExportAndImportFailuresAreReported) {
+    opt_in_to_handoff();
+    script.export_state = SOCKHOST_ERROR;
+    script.import_state = SOCKHOST_ERROR;
+    Plugin plugin(&scripted_entry);
+    Instance instance(plugin);
+    const auto exported = instance.export_state();
+    EXPECT_EQ(exported.status, SOCKHOST_ERROR);
+    ASSERT_EQ(exported.log.size(), 1u);
+    EXPECT_EQ(exported.log[0].message, "export_state failed: out of memory");
+
+    const auto imported = instance.import_state("v9");
+    EXPECT_EQ(imported.status, SOCKHOST_ERROR);
+    EXPECT_EQ(imported.error, "state version 9 is unknown");
+    EXPECT_FALSE(imported.ok());
+}
+
+TEST_F(HarnessTest, WithoutStateHooksNothingIsExportedOrImported) {
+    Plugin plugin(&scripted_entry);
+    Instance instance(plugin);
+    EXPECT_FALSE(instance.export_state().status.has_value());
+    EXPECT_FALSE(instance.import_state("anything").status.has_value());
+    EXPECT_EQ(std::count(calls.begin(), calls.end(), "export_state"), 0);
+}
+
+TEST_F(HarnessTest, ImportsOnlyBeforeTheFirstRequest) {
+    opt_in_to_handoff();
+    Plugin plugin(&scripted_entry);
+    Instance instance(plugin);
+    instance.serve(Input{});
+    EXPECT_THROW(instance.import_state("late"), std::logic_error);
+}
+
+// export_state's bytes stay the plugin's until its next export_state or destroy; the
+// harness notices when they change before then.
+TEST_F(HarnessTest, ReportsExportedBytesThatChangeBeforeTheNextExport) {
+    opt_in_to_handoff();
+    script.exported = "first";
+    Plugin plugin(&scripted_entry);
+    Instance instance(plugin);
+    EXPECT_EQ(instance.export_state().state, "first");
+    EXPECT_TRUE(instance.misuse().empty());
+    script.exported[0] = 'F';  // the same buffer, changed under the host
+    EXPECT_EQ(instance.export_state().state, "First");
+    ASSERT_EQ(instance.misuse().size(), 1u);
+    EXPECT_EQ(instance.misuse()[0], "export_state's bytes changed before the next export_state");
+    script.exported[0] = 'f';
+    instance.close();
+    ASSERT_EQ(instance.misuse().size(), 2u);
+    EXPECT_EQ(instance.misuse()[1], "export_state's bytes changed before destroy");
 }
 
 }  // namespace

@@ -415,3 +415,57 @@ TEST(HttpPlugin, EveryKeptAliveResponseKindClosesWhileStopping) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(HttpPlugin, OptsInToHandOff) {
+    EXPECT_EQ(http().descriptor().handoff, static_cast<std::uint32_t>(SOCKHOST_HANDOFF_CONNECTIONS));
+    EXPECT_STREQ(http().descriptor().version, "1.2.0");
+}
+
+// A reload moves a kept-alive connection once it is idle: the response went out without
+// "Connection: close" (stopping() stays false for it), and the requests not yet read go
+// with the connection, so every byte is answered here or moves.
+TEST(HttpPlugin, AKeptAliveConnectionMovesWhenIdleWithTheRequestsNotYetRead) {
+    Input input;
+    input.bytes = std::string(kGet) + std::string(kGet) + std::string(kGet);
+    input.max_read_bytes = kGet.size();  // one request per read
+    input.hand_off_after_bytes_read = 0;
+    const auto result = run(http(), "{}", input);
+    EXPECT_TRUE(result.ok()) << result.error;
+    const auto responses = parse_responses(result.output);
+    ASSERT_EQ(responses.size(), 1u);
+    EXPECT_FALSE(responses[0].has("connection"));
+    EXPECT_TRUE(result.handed_off);
+    EXPECT_EQ(result.handed_off_bytes, std::string(kGet) + std::string(kGet));
+    EXPECT_EQ(result.unflushed_bytes, 0u);
+}
+
+// Part of the next request in http's own buffer: not idle, so the connection is not moved
+// there (the part would be lost); it moves once everything it read is answered.
+TEST(HttpPlugin, DoesNotMoveWhileItHoldsPartOfTheNextRequest) {
+    Input input;
+    input.bytes = std::string(kGet) + std::string(kGet) + std::string(kGet);
+    input.max_read_bytes = kGet.size() * 3 / 2;  // a request and a half per read
+    input.hand_off_after_bytes_read = 0;
+    const auto result = run(http(), "{}", input);
+    EXPECT_TRUE(result.ok()) << result.error;
+    EXPECT_EQ(parse_responses(result.output).size(), 3u);
+    EXPECT_EQ(result.between_requests_at, std::vector<std::size_t>{3 * kGet.size()});
+    EXPECT_TRUE(result.handed_off);
+    EXPECT_EQ(result.handed_off_bytes, "");
+}
+
+// A connection the previous generation handed over is served as any new one.
+TEST(HttpPlugin, ServesAHandedOverConnectionAsANewOne) {
+    Input input;
+    input.bytes = std::string(kGet);
+    input.handed_over_state = "";
+    const auto result = run(http(), "{}", input);
+    EXPECT_TRUE(result.ok()) << result.error;
+    const auto responses = parse_responses(result.output);
+    ASSERT_EQ(responses.size(), 1u);
+    EXPECT_EQ(responses[0].status, 200);
+}
+
+}  // namespace

@@ -5,8 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -132,6 +136,148 @@ namespace {
 TEST(KvPlugin, SaysItIsBetweenRequestsAfterEachAnsweredLine) {
     const auto result = run(kv(), "{}", lines("SET a 1\nGET a\n"));
     EXPECT_EQ(result.between_requests_at, (std::vector<std::size_t>{8, 14}));
+}
+
+}  // namespace
+
+namespace {
+
+// --- Reloads: connections move, the store is exported and imported. ---
+
+std::string little_endian(std::uint64_t value, std::size_t bytes) {
+    std::string out;
+    for (std::size_t i = 0; i < bytes; ++i) out += static_cast<char>((value >> (8 * i)) & 0xff);
+    return out;
+}
+
+// A kv state written by hand (kv_state.hpp's version 1), so that it can be made wrong.
+std::string state_of(const std::vector<std::pair<std::string, std::string>> &entries, int version = 1,
+                     std::optional<std::uint64_t> count = std::nullopt) {
+    std::string state = "kvst" + std::string(1, static_cast<char>(version)) + little_endian(count.value_or(entries.size()), 8);
+    for (const auto &[key, value] : entries)
+        state += little_endian(key.size(), 4) + key + little_endian(value.size(), 4) + value;
+    return state;
+}
+
+TEST(KvPlugin, OptsInToHandOffAndStateExport) {
+    const auto &descriptor = kv().descriptor();
+    EXPECT_EQ(descriptor.handoff, static_cast<std::uint32_t>(SOCKHOST_HANDOFF_CONNECTIONS));
+    EXPECT_NE(descriptor.export_state, nullptr);
+    EXPECT_NE(descriptor.import_state, nullptr);
+    EXPECT_STREQ(descriptor.version, "1.1.0");
+}
+
+TEST(KvPlugin, TheNextGenerationImportsEveryKey) {
+    Instance old_generation(kv());
+    std::string sets;
+    std::string gets;
+    std::string expected;
+    constexpr int kKeys = 2000;
+    for (int i = 0; i < kKeys; ++i) {
+        const std::string key = "key" + std::to_string(i);
+        std::string value = "value " + std::to_string(i) + " with  spaces";
+        if (i % 3 == 0) value += std::string("\0\x01\xff\r\tend", 8);  // any byte but a line end
+        sets += "SET " + key + " " + value + "\n";
+        gets += "GET " + key + "\n";
+        expected += "VALUE " + value + "\n";
+    }
+    ASSERT_TRUE(old_generation.serve(lines(sets)).ok());
+    const auto exported = old_generation.export_state();
+    ASSERT_TRUE(exported.ok());
+
+    Instance new_generation(kv());
+    const auto imported = new_generation.import_state(exported.state);
+    ASSERT_TRUE(imported.ok()) << imported.error;
+    EXPECT_TRUE(std::any_of(imported.log.begin(), imported.log.end(), [](const auto &line) {
+        return line.message == "kv: imported 2000 keys";
+    }));
+    EXPECT_EQ(new_generation.serve(lines(gets)).output, expected);
+    EXPECT_EQ(new_generation.serve(lines("COUNT\n")).output, "COUNT " + std::to_string(kKeys) + "\n");
+    EXPECT_TRUE(old_generation.misuse().empty());
+}
+
+TEST(KvPlugin, AnEmptyStoreExportsAndImports) {
+    Instance old_generation(kv());
+    const auto exported = old_generation.export_state();
+    ASSERT_TRUE(exported.ok());
+    EXPECT_EQ(exported.state, state_of({}));
+    Instance new_generation(kv());
+    EXPECT_TRUE(new_generation.import_state(exported.state).ok());
+    EXPECT_EQ(new_generation.serve(lines("COUNT\n")).output, "COUNT 0\n");
+}
+
+TEST(KvPlugin, RefusesAMalformedStateWithItsReason) {
+    const std::string one = state_of({{"a", "1"}});
+    const std::string two = state_of({{"a", "1"}, {"bbbbbbbbbbbb", "2"}});
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"", "kv state: 0 bytes, shorter than its 13-byte header"},
+        {"GET a 1\nxxxxxxxxxxxx", "does not begin with \"kvst\": not a kv state"},
+        {state_of({{"a", "1"}}, 2), "version 2, and this kv reads version 1"},
+        {state_of({{"a", "1"}}, 1, 1'000'000'000'000), "says 1000000000000 entries, more than its 10 bytes"},
+        {state_of({{"aaaaaaaa", "1"}, {"b", "2"}}, 1, 3), "entry 3 of 3 is cut short in its key"},
+        {one.substr(0, one.size() - 1), "entry 1 of 1 is cut short in its value"},
+        {two.substr(0, 13 + 10 + 4 + 5), "entry 2 of 2 is cut short in its key"},
+        {one + "x", "1 bytes after the last entry"},
+        {state_of({{"a", "1"}, {"a", "2"}}), "entry 2 of 2 repeats the key of an earlier entry"},
+        {state_of({{"a b", "1"}}), "entry 1 of 1 has a key kv cannot serve (empty, or with a space)"},
+        {state_of({{"", "1"}}), "has a key kv cannot serve"},
+    };
+    for (const auto &[state, reason] : cases) {
+        Instance instance(kv());
+        const auto imported = instance.import_state(state);
+        EXPECT_EQ(imported.status, SOCKHOST_ERROR) << reason;
+        EXPECT_NE(imported.error.find(reason), std::string::npos) << "wanted '" << reason << "', got '" << imported.error << "'";
+        EXPECT_EQ(imported.error.rfind("kv state: ", 0), 0u) << imported.error;
+        EXPECT_EQ(instance.serve(lines("COUNT\n")).output, "COUNT 0\n");  // nothing half-imported
+    }
+}
+
+// The host exports on the worker's main thread while requests run on theirs.
+TEST(KvPlugin, ExportsWhileRequestsChangeTheStore) {
+    Instance instance(kv());
+    std::atomic<bool> done = false;
+    std::vector<std::thread> writers;
+    for (int t = 0; t < 4; ++t)
+        writers.emplace_back([&, t] {
+            for (int i = 0; i < 300; ++i)
+                instance.serve(lines("SET k" + std::to_string(t) + "_" + std::to_string(i) + " v\nDEL k" +
+                                     std::to_string(t) + "_" + std::to_string(i / 2) + "\n"));
+        });
+    std::size_t exports = 0;
+    std::size_t failures = 0;
+    std::thread exporter([&] {
+        do {  // at least once, even if the writers are done before this thread runs
+            const auto exported = instance.export_state();
+            Instance check(kv());
+            if (!exported.ok() || !check.import_state(exported.state).ok()) ++failures;
+            ++exports;
+        } while (!done.load());
+    });
+    for (auto &writer : writers) writer.join();
+    done = true;
+    exporter.join();
+    EXPECT_GT(exports, 0u);
+    EXPECT_EQ(failures, 0u);
+    EXPECT_TRUE(instance.misuse().empty());
+}
+
+// An idle connection moves between lines; the lines not yet read go with it and the next
+// generation answers them from the imported store.
+TEST(KvPlugin, AConnectionMovesBetweenLinesWithWhatItHasNotRead) {
+    Instance old_generation(kv());
+    Input input = lines("SET a 1\nGET a\nCOUNT\n");
+    input.hand_off_after_bytes_read = 0;
+    const auto moved = old_generation.serve(input);
+    EXPECT_TRUE(moved.ok()) << moved.error;
+    EXPECT_EQ(moved.output, "OK\n");
+    ASSERT_TRUE(moved.handed_off);
+    EXPECT_EQ(moved.handed_off_bytes, "GET a\nCOUNT\n");
+
+    Instance new_generation(kv());
+    ASSERT_TRUE(new_generation.import_state(old_generation.export_state().state).ok());
+    Input handed_over = lines(moved.handed_off_bytes);
+    handed_over.handed_over_state = moved.handoff_state;
+    EXPECT_EQ(new_generation.serve(handed_over).output, "VALUE 1\nCOUNT 1\n");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "abi_fingerprint.hpp"
 
+#include <sockhost/descriptor_check.hpp>
 #include <sockhost/host/worker/plugin/host_api.hpp>
 #include <sockhost/host/worker/plugin/plugin_loader.hpp>
 #include <sockhost/plugin.h>
@@ -80,24 +81,74 @@ TEST(AbiVersion, LayoutOfVersion1_0IsFrozen) {
     EXPECT_EQ(offsetof(sockhost_host_api, between_requests), 8u + 15 * sizeof(void *));
 }
 
-// 1.1 appended `stopping` to the host table, right after 1.0's last member.
+// 1.1 appended `stopping` to the host table, right after 1.0's last member; the
+// descriptor did not change (it ends at `finish`, as in 1.0).
 TEST(AbiVersion, LayoutOfVersion1_1IsFrozen) {
     EXPECT_EQ(offsetof(sockhost_host_api, stopping), 8u + 16 * sizeof(void *));
-    EXPECT_EQ(sizeof(sockhost_host_api), 8u + 17 * sizeof(void *));
-    EXPECT_EQ(sizeof(sockhost_plugin_descriptor), 32u + 7 * sizeof(void *));
+    EXPECT_EQ(offsetof(sockhost_host_api, stopping) + sizeof(void *), 8u + 17 * sizeof(void *));
+    EXPECT_EQ(sockhost::kDescriptorSizeV1_0, 32u + 7 * sizeof(void *));
 }
 
-// A plugin built against 1.1 asks the table before calling what 1.1 added: a 1.0 table
-// (struct_size ending at between_requests) lacks it, the host's own table has it.
+// 1.2 appended `set_handoff_state` and `handoff_state` to the host table, right after
+// 1.1's last member (`stopping`), and `handoff`, `export_state` and `import_state` to the
+// descriptor, right after `finish`.
+TEST(AbiVersion, LayoutOfVersion1_2IsFrozen) {
+    EXPECT_EQ(offsetof(sockhost_host_api, set_handoff_state), 8u + 17 * sizeof(void *));
+    EXPECT_EQ(offsetof(sockhost_host_api, handoff_state), 8u + 18 * sizeof(void *));
+    EXPECT_EQ(sizeof(sockhost_host_api), 8u + 19 * sizeof(void *));
+    EXPECT_EQ(offsetof(sockhost_plugin_descriptor, handoff), 32u + 7 * sizeof(void *));
+    EXPECT_EQ(offsetof(sockhost_plugin_descriptor, export_state), 32u + 8 * sizeof(void *));
+    EXPECT_EQ(offsetof(sockhost_plugin_descriptor, import_state), 32u + 9 * sizeof(void *));
+    EXPECT_EQ(sizeof(sockhost_plugin_descriptor), 32u + 10 * sizeof(void *));
+    EXPECT_EQ(SOCKHOST_HANDOFF_CONNECTIONS, 1u);
+    EXPECT_EQ(SOCKHOST_HANDOFF_STATE_MAX, 16384);
+}
+
+// A plugin asks the table before calling what a later minor added: a 1.0 table (ending at
+// between_requests) lacks `stopping` and 1.2's members, a 1.1 table (ending at
+// `stopping`) lacks 1.2's, the host's own table has them all.
 TEST(AbiVersion, HostTableMembersAreFoundBySize) {
     sockhost_host_api table{};
     table.struct_size = offsetof(sockhost_host_api, between_requests) + sizeof(void *);
     EXPECT_TRUE(SOCKHOST_HOST_API_HAS(&table, between_requests));
     EXPECT_FALSE(SOCKHOST_HOST_API_HAS(&table, stopping));
+    EXPECT_FALSE(SOCKHOST_HOST_API_HAS(&table, set_handoff_state));
+    EXPECT_FALSE(SOCKHOST_HOST_API_HAS(&table, handoff_state));
+
+    table.struct_size = offsetof(sockhost_host_api, stopping) + sizeof(void *);
+    EXPECT_TRUE(SOCKHOST_HOST_API_HAS(&table, stopping));
+    EXPECT_FALSE(SOCKHOST_HOST_API_HAS(&table, set_handoff_state));
+    EXPECT_FALSE(SOCKHOST_HOST_API_HAS(&table, handoff_state));
+
+    table.struct_size = offsetof(sockhost_host_api, handoff_state);  // one member short
+    EXPECT_TRUE(SOCKHOST_HOST_API_HAS(&table, set_handoff_state));
+    EXPECT_FALSE(SOCKHOST_HOST_API_HAS(&table, handoff_state));
+
     const sockhost_host_api *host = sockhost::host_api_table();
     EXPECT_EQ(host->abi_minor, SOCKHOST_ABI_MINOR);
     EXPECT_TRUE(SOCKHOST_HOST_API_HAS(host, stopping));
     EXPECT_NE(host->stopping, nullptr);
+    EXPECT_TRUE(SOCKHOST_HOST_API_HAS(host, handoff_state));
+}
+
+// The host reads the descriptor's 1.2 members only when struct_size covers them: a
+// descriptor built against 1.0 or 1.1 ends at `finish`.
+TEST(AbiVersion, DescriptorMembersAreFoundBySize) {
+    sockhost_plugin_descriptor descriptor{};
+    descriptor.struct_size = sockhost::kDescriptorSizeV1_0;
+    EXPECT_TRUE(SOCKHOST_DESCRIPTOR_HAS(&descriptor, finish));
+    EXPECT_FALSE(SOCKHOST_DESCRIPTOR_HAS(&descriptor, handoff));
+    EXPECT_FALSE(SOCKHOST_DESCRIPTOR_HAS(&descriptor, export_state));
+    EXPECT_FALSE(SOCKHOST_DESCRIPTOR_HAS(&descriptor, import_state));
+
+    descriptor.struct_size = offsetof(sockhost_plugin_descriptor, export_state);
+    EXPECT_TRUE(SOCKHOST_DESCRIPTOR_HAS(&descriptor, handoff));
+    EXPECT_FALSE(SOCKHOST_DESCRIPTOR_HAS(&descriptor, export_state));
+
+    descriptor.struct_size = sizeof descriptor;
+    EXPECT_TRUE(SOCKHOST_DESCRIPTOR_HAS(&descriptor, handoff));
+    EXPECT_TRUE(SOCKHOST_DESCRIPTOR_HAS(&descriptor, export_state));
+    EXPECT_TRUE(SOCKHOST_DESCRIPTOR_HAS(&descriptor, import_state));
 }
 
 // The host accepts plugins built against every older minor of its major.

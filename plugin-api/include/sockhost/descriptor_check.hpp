@@ -44,6 +44,11 @@ inline std::string descriptor_problem(const sockhost_plugin_descriptor *descript
         (descriptor->transports & ~static_cast<std::uint32_t>(SOCKHOST_TRANSPORTS_ALL)) != 0)
         return "descriptor transports " + std::to_string(descriptor->transports) +
                " name no known transport or unknown ones";
+    // ABI 1.2's members, only where struct_size covers them (a 1.0 or 1.1 descriptor ends
+    // before them).
+    if (SOCKHOST_DESCRIPTOR_HAS(descriptor, handoff) &&
+        (descriptor->handoff & ~static_cast<std::uint32_t>(SOCKHOST_HANDOFF_CONNECTIONS)) != 0)
+        return "descriptor handoff " + std::to_string(descriptor->handoff) + " has unknown bits";
     if ((descriptor->create == nullptr) != (descriptor->destroy == nullptr))
         return "descriptor has create without destroy, or destroy without create";
     return {};

@@ -7,11 +7,16 @@
 //     void handle(sockhost::sdk::Request& request);        // required
 //     // optional: bool verify(Request&); void setup(Request&); void finish(Request&);
 //     //           void process_init();
+//     // optional, for reloads (ABI 1.2, docs/plugin-sdk.md "Reloads"):
+//     //   static constexpr bool hand_off_connections = true;  // idle connections move
+//     //   std::string export_state();               // main thread, while requests run
+//     //   void import_state(std::string_view state); // throw to fail the reload
 //   };
 //   SOCKHOST_PLUGIN(Echo, "echo", "1.0.0", SOCKHOST_TRANSPORTS_ALL)
 //
 // Every exception thrown by a hook becomes SOCKHOST_ERROR, with its message logged by the
-// host next to the peer address.
+// host next to the peer address (for export_state, logged with no peer; for the
+// constructor and import_state, given back as the hook's error text).
 #ifndef SOCKHOST_PLUGIN_HPP
 #define SOCKHOST_PLUGIN_HPP
 
@@ -22,6 +27,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -112,6 +118,34 @@ public:
         return SOCKHOST_HOST_API_HAS(host_, stopping) && host_->stopping != nullptr && host_->stopping(request_);
     }
 
+    // Attaches this connection's own state (a login, a selected database) for the next
+    // generation, should a reload move the connection there while it is between requests;
+    // replaces what was attached before, and an empty `state` attaches none. Call it with
+    // between_requests, for a plugin that declares hand_off_connections. Returns false,
+    // doing nothing, on a host older than ABI 1.2, which never moves a connection. Throws
+    // IoError when the host refuses: on a datagram, or for more than
+    // SOCKHOST_HANDOFF_STATE_MAX bytes (the attached state is then unchanged).
+    bool set_handoff_state(std::string_view state) {
+        if (!SOCKHOST_HOST_API_HAS(host_, set_handoff_state) || host_->set_handoff_state == nullptr) return false;
+        if (host_->set_handoff_state(request_, state.data(), state.size()) == SOCKHOST_OK) return true;
+        if (is_datagram()) throw IoError("set_handoff_state: a datagram request has no connection to hand over");
+        if (state.size() > SOCKHOST_HANDOFF_STATE_MAX)
+            throw IoError("set_handoff_state: " + std::to_string(state.size()) + " bytes, more than the " +
+                          std::to_string(SOCKHOST_HANDOFF_STATE_MAX) + " of SOCKHOST_HANDOFF_STATE_MAX");
+        throw IoError("set_handoff_state: refused by the host");
+    }
+
+    // For a connection the previous generation handed over: the state its instance
+    // attached (empty when it attached none). Empty optional for a connection accepted by
+    // this generation, and on a host older than ABI 1.2. The view is valid for the request.
+    std::optional<std::string_view> handoff_state() const noexcept {
+        if (!SOCKHOST_HOST_API_HAS(host_, handoff_state) || host_->handoff_state == nullptr) return std::nullopt;
+        std::size_t length = 0;
+        const void *state = host_->handoff_state(request_, &length);
+        if (state == nullptr) return std::nullopt;
+        return std::string_view(static_cast<const char *>(state), length);
+    }
+
     sockhost_request *raw() const noexcept { return request_; }
     const sockhost_host_api *host() const noexcept { return host_; }
 
@@ -134,6 +168,34 @@ template <typename Plugin>
 concept HasFinish = requires(Plugin &plugin, Request &request) { plugin.finish(request); };
 template <typename Plugin>
 concept HasProcessInit = requires(Plugin &plugin) { plugin.process_init(); };
+// `static constexpr bool hand_off_connections = true;` sets SOCKHOST_HANDOFF_CONNECTIONS.
+template <typename Plugin>
+concept DeclaresHandOffConnections = requires {
+    { Plugin::hand_off_connections } -> std::convertible_to<bool>;
+};
+template <typename Plugin>
+concept HasExportState = requires(Plugin &plugin) {
+    { plugin.export_state() } -> std::convertible_to<std::string>;
+};
+template <typename Plugin>
+concept HasImportState = requires(Plugin &plugin, std::string_view state) { plugin.import_state(state); };
+
+template <typename Plugin>
+std::uint32_t handoff_bits() noexcept {
+    if constexpr (DeclaresHandOffConnections<Plugin>)
+        return Plugin::hand_off_connections ? SOCKHOST_HANDOFF_CONNECTIONS : 0u;
+    return 0u;
+}
+
+// What the host holds as the instance: the plugin object, and the bytes its last
+// export_state gave, which must stay valid until the next export_state or destroy (one
+// buffer per instance: two listeners' instances may be exported one after the other).
+template <typename Plugin>
+struct Hosted {
+    explicit Hosted(std::string_view config_json) : plugin(config_json) {}
+    Plugin plugin;
+    std::string exported_state;
+};
 
 inline void report(sockhost_request *request, const char *message) noexcept {
     if (host_api != nullptr && request != nullptr) host_api->set_error(request, message);
@@ -146,6 +208,11 @@ inline void log_failure(const sockhost_request *request, const char *what,
     char line[512];
     std::snprintf(line, sizeof line, "%s%s", what, reason);
     host_api->log(request, SOCKHOST_LOG_ERROR, line);
+}
+
+// Writes `reason` into a hook's error buffer, cut to fit and NUL-terminated.
+inline void write_error(char *error, std::size_t capacity, const char *reason) noexcept {
+    if (error != nullptr && capacity > 0) std::snprintf(error, capacity, "%s", reason);
 }
 
 // Runs `body`, turning any exception into SOCKHOST_ERROR with its message.
@@ -164,21 +231,22 @@ sockhost_status guarded(sockhost_request *request, Body &&body) noexcept {
 
 template <typename Plugin>
 struct Trampolines {
-    static Plugin &self(void *instance) noexcept { return *static_cast<Plugin *>(instance); }
+    static Hosted<Plugin> &hosted(void *instance) noexcept { return *static_cast<Hosted<Plugin> *>(instance); }
+    static Plugin &self(void *instance) noexcept { return hosted(instance).plugin; }
 
     static sockhost_status create(const char *config_json, void **instance, char *error,
                                   std::size_t error_capacity) noexcept {
         try {
-            *instance = new Plugin(std::string_view(config_json));
+            *instance = new Hosted<Plugin>(std::string_view(config_json));
             return SOCKHOST_OK;
         } catch (const std::exception &failure) {
-            std::snprintf(error, error_capacity, "%s", failure.what());
+            write_error(error, error_capacity, failure.what());
         } catch (...) {
-            std::snprintf(error, error_capacity, "unknown exception");
+            write_error(error, error_capacity, "unknown exception");
         }
         return SOCKHOST_ERROR;
     }
-    static void destroy(void *instance) noexcept { delete static_cast<Plugin *>(instance); }
+    static void destroy(void *instance) noexcept { delete &hosted(instance); }
 
     // process_init has no request, hence no set_error: its failure reason is logged.
     static sockhost_status process_init(void *instance) noexcept {
@@ -223,6 +291,35 @@ struct Trampolines {
         });
     }
 
+    // export_state has no request, hence no set_error: its failure reason is logged. The
+    // previous export's bytes are replaced only by a successful one.
+    static sockhost_status export_state(void *instance, const void **data, std::size_t *length) noexcept {
+        try {
+            Hosted<Plugin> &target = hosted(instance);
+            target.exported_state = std::string(target.plugin.export_state());
+            *data = target.exported_state.data();
+            *length = target.exported_state.size();
+            return SOCKHOST_OK;
+        } catch (const std::exception &failure) {
+            log_failure(nullptr, "export_state failed: ", failure.what());
+        } catch (...) {
+            log_failure(nullptr, "export_state failed: ", "unknown exception");
+        }
+        return SOCKHOST_ERROR;
+    }
+    static sockhost_status import_state(void *instance, const void *data, std::size_t length, char *error,
+                                        std::size_t error_capacity) noexcept {
+        try {
+            self(instance).import_state(std::string_view(static_cast<const char *>(data), length));
+            return SOCKHOST_OK;
+        } catch (const std::exception &failure) {
+            write_error(error, error_capacity, failure.what());
+        } catch (...) {
+            write_error(error, error_capacity, "unknown exception");
+        }
+        return SOCKHOST_ERROR;
+    }
+
     static sockhost_plugin_descriptor describe(const char *name, const char *version,
                                                std::uint32_t transports) noexcept {
         sockhost_plugin_descriptor descriptor{};
@@ -239,6 +336,9 @@ struct Trampolines {
         if constexpr (HasSetup<Plugin>) descriptor.setup = &setup;
         descriptor.handle = &handle;
         if constexpr (HasFinish<Plugin>) descriptor.finish = &finish;
+        descriptor.handoff = handoff_bits<Plugin>();
+        if constexpr (HasExportState<Plugin>) descriptor.export_state = &export_state;
+        if constexpr (HasImportState<Plugin>) descriptor.import_state = &import_state;
         return descriptor;
     }
 };

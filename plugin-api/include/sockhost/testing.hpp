@@ -13,7 +13,10 @@
 //
 // run() does create -> process_init -> verify -> setup -> handle -> finish -> destroy.
 // For several requests against one instance (state, concurrency), use Instance::serve,
-// which may be called from several threads at once.
+// which may be called from several threads at once. Reloads (ABI 1.2): Input says whether
+// the connection was handed over (handed_over_state) or is moved at its next
+// between_requests (hand_off_after_bytes_read); RequestResult has the handoff state
+// attached; Instance::export_state on the old instance and import_state on a new one.
 //
 // The rules are those of plugin.h: finish runs after handle even when handle failed, and
 // not when setup failed; a refused verify skips setup, handle and finish. Stream input is

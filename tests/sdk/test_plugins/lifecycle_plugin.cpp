@@ -1,6 +1,7 @@
-// A plugin with every optional hook, for plugin.hpp's tests. Its config is a JSON list of
-// flag names choosing which hook fails, e.g. ["handle_throws"]. Each hook that runs writes
-// its name to the output (when it has a request), so the order is visible to the test.
+// A plugin with every optional hook of ABI 1.0, for plugin.hpp's tests (1.2's reload
+// hooks are in handoff_plugin.cpp). Its config is a JSON list of flag names choosing which
+// hook fails, e.g. ["handle_throws"]. Each hook that runs writes its name to the output
+// (when it has a request), so the order is visible to the test.
 #include <sockhost/plugin.hpp>
 
 #include <stdexcept>
@@ -10,6 +11,9 @@ namespace {
 
 class Lifecycle {
 public:
+    // Declared, and false: connections are not handed over at a reload.
+    static constexpr bool hand_off_connections = false;
+
     explicit Lifecycle(std::string_view config_json) : config_(config_json) {
         if (flag("constructor_throws")) throw std::runtime_error("constructor refused the config");
         if (flag("constructor_throws_int")) throw 7;

@@ -42,6 +42,9 @@ struct FakeRequest {
     std::thread::id hook_thread;
 };
 
+// A reload has moved the connection (Input::hand_off_after_bytes_read): it reads as ended.
+inline bool handed_off(const FakeRequest &request) { return request.result->handed_off; }
+
 inline FakeRequest &unwrap(const sockhost_request *request) {
     return *reinterpret_cast<FakeRequest *>(const_cast<sockhost_request *>(request));
 }
@@ -115,6 +118,7 @@ struct FakeHost {
         FakeRequest *reader = reader_of(handle, buffer, capacity, "read");
         if (reader == nullptr) return -1;
         FakeRequest &request = *reader;
+        if (handed_off(request)) return 0;
         const std::string &bytes = request.input->bytes;
         std::size_t count = std::min(capacity, bytes.size() - request.position);
         if (count == 0) {
@@ -135,6 +139,10 @@ struct FakeHost {
         FakeRequest *reader = reader_of(handle, buffer, capacity, "read_line");
         if (reader == nullptr) return -1;
         FakeRequest &request = *reader;
+        if (handed_off(request)) {
+            buffer[0] = '\0';
+            return 0;
+        }
         const std::string &bytes = request.input->bytes;
         const std::size_t remaining = bytes.size() - request.position;
         const std::size_t newline = bytes.find('\n', request.position);
@@ -171,6 +179,7 @@ struct FakeHost {
             request.last_error = "write of NULL data";
             return SOCKHOST_ERROR;
         }
+        if (handed_off(request)) return SOCKHOST_OK;  // the connection is the next generation's
         request.result->output.append(static_cast<const char *>(data), length);
         request.result->unflushed_bytes += length;
         ++request.result->write_count;
@@ -248,7 +257,14 @@ struct FakeHost {
     }
     static void between_requests(sockhost_request *handle) {
         FakeRequest &request = unwrap(handle);
-        if (allowed(request, "between_requests")) request.result->between_requests_at.push_back(request.result->bytes_read);
+        if (!allowed(request, "between_requests")) return;
+        RequestResult &result = *request.result;
+        result.between_requests_at.push_back(result.bytes_read);
+        const auto &hand_off_after = request.input->hand_off_after_bytes_read;
+        if (hand_off_after && !result.handed_off && result.bytes_read >= *hand_off_after) {
+            result.handed_off = true;
+            result.handed_off_bytes = request.input->bytes.substr(request.position);
+        }
     }
 
     static bool stopping(const sockhost_request *handle) {
@@ -260,6 +276,35 @@ struct FakeHost {
                               (input.draining_after_bytes_read && bytes_read >= *input.draining_after_bytes_read);
         if (stopping) request.result->stopping_seen_at.push_back(bytes_read);
         return stopping;
+    }
+
+    static sockhost_status set_handoff_state(sockhost_request *handle, const void *data, std::size_t length) {
+        FakeRequest &request = unwrap(handle);
+        if (!allowed(request, "set_handoff_state")) return SOCKHOST_ERROR;
+        if (is_datagram(request.input->transport)) {
+            request.last_error = "set_handoff_state: a datagram has no connection to hand over";
+            return SOCKHOST_ERROR;
+        }
+        if (length > SOCKHOST_HANDOFF_STATE_MAX) {
+            request.last_error = "set_handoff_state: " + std::to_string(length) + " bytes, more than " +
+                                 std::to_string(SOCKHOST_HANDOFF_STATE_MAX);
+            return SOCKHOST_ERROR;
+        }
+        if (length > 0 && data == nullptr) {
+            request.last_error = "set_handoff_state of NULL data";
+            return SOCKHOST_ERROR;
+        }
+        request.result->handoff_state.assign(static_cast<const char *>(data), length);
+        request.result->handoff_state_set_at.push_back(request.result->bytes_read);
+        return SOCKHOST_OK;
+    }
+
+    static const void *handoff_state(const sockhost_request *handle, std::size_t *length) {
+        const FakeRequest &request = unwrap(handle);
+        const auto &state = request.input->handed_over_state;
+        const bool given = allowed(request, "handoff_state") && state.has_value();
+        if (length != nullptr) *length = given ? state->size() : 0;
+        return given ? state->data() : nullptr;
     }
 
     static const sockhost_host_api &table() {
@@ -285,6 +330,8 @@ struct FakeHost {
             value.last_error = &last_error;
             value.between_requests = &between_requests;
             value.stopping = &stopping;
+            value.set_handoff_state = &set_handoff_state;
+            value.handoff_state = &handoff_state;
             return value;
         }();
         return api;

@@ -35,6 +35,19 @@ struct Input {
     // The host is stopping and has cancelled the request (the drain deadline passed):
     // sleep_ms fails, and stopping() returns true.
     bool stopping = false;
+
+    // Reloads (ABI 1.2). The previous generation handed this connection over, with this
+    // state attached by its instance (set_handoff_state; empty: none): handoff_state()
+    // returns it. Unset: a connection this generation accepted (handoff_state() gives
+    // NULL). `bytes` are then what the connection brought unread and what came after.
+    std::optional<std::string> handed_over_state;
+    // A reload moves the connection to the next generation at the plugin's first
+    // between_requests once it has read this many bytes (0: its first between_requests),
+    // as the host does for a plugin whose descriptor sets SOCKHOST_HANDOFF_CONNECTIONS
+    // (serve() throws std::logic_error for another plugin or a datagram). From then on
+    // reads return end of input and writes are dropped; stopping() stays false.
+    // RequestResult::handed_off and handed_off_bytes say what moved.
+    std::optional<std::size_t> hand_off_after_bytes_read;
 };
 
 }  // namespace sockhost::sdk::testing

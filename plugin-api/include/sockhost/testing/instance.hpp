@@ -10,7 +10,9 @@
 #include <sockhost/testing/plugin.hpp>
 #include <sockhost/testing/results.hpp>
 
+#include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -35,7 +37,9 @@ inline std::string transport_name(sockhost_transport transport) {
 
 // One plugin instance, as for one listener: create and process_init in the constructor,
 // destroy in close() or the destructor. serve() runs one request and may be called from
-// several threads at once (as the threading mode does).
+// several threads at once (as the threading mode does). export_state() and import_state()
+// call those hooks as a reload does: export on the old generation's instance, while it
+// may serve on other threads; import on the new one, before it serves.
 class Instance {
 public:
     explicit Instance(const Plugin &plugin, std::string_view config_json = "{}")
@@ -65,6 +69,7 @@ public:
     void close() {
         if (!created_) return;
         created_ = false;
+        check_last_export("destroy");
         const detail::LogTo log_here(&log_);
         if (descriptor_.destroy != nullptr) {
             hooks_.push_back("destroy");
@@ -82,6 +87,63 @@ public:
     // Lifecycle hooks run so far ("create", "process_init", "destroy") and their log lines.
     const std::vector<std::string> &hooks() const noexcept { return hooks_; }
     const std::vector<LogLine> &log() const noexcept { return log_; }
+    // Breaks of the ABI's rules by the instance's own hooks (today: export_state's bytes
+    // changed before the next export_state or destroy). Empty for a correct plugin.
+    const std::vector<std::string> &misuse() const noexcept { return misuse_; }
+    // Whether the descriptor asks for connections to be handed over at a reload (read
+    // only where its struct_size covers `handoff`, as the host reads it).
+    bool hands_off_connections() const noexcept {
+        return SOCKHOST_DESCRIPTOR_HAS(&descriptor_, handoff) &&
+               (descriptor_.handoff & SOCKHOST_HANDOFF_CONNECTIONS) != 0;
+    }
+
+    // The old generation's side of a reload: calls export_state on this thread, as the
+    // host does on the worker's main thread while requests go on elsewhere, and copies the
+    // bytes. The status is empty when the descriptor has no export_state. Throws
+    // std::logic_error when the instance is not ready.
+    StateExport export_state() {
+        if (!ready()) throw std::logic_error(origin_ + ": instance is not ready to export its state");
+        StateExport result;
+        if (!SOCKHOST_DESCRIPTOR_HAS(&descriptor_, export_state) || descriptor_.export_state == nullptr)
+            return result;
+        check_last_export("the next export_state");
+        hooks_.push_back("export_state");
+        const detail::LogTo log_here(&result.log);
+        const void *data = nullptr;
+        std::size_t length = 0;
+        result.status = descriptor_.export_state(instance_, &data, &length);
+        last_export_ = {};
+        if (*result.status != SOCKHOST_OK) return result;
+        if (data == nullptr && length > 0) {
+            misuse_.push_back("export_state gave NULL data of " + std::to_string(length) + " bytes");
+            result.status = SOCKHOST_ERROR;
+            return result;
+        }
+        if (length > 0) result.state.assign(static_cast<const char *>(data), length);
+        last_export_ = {data, result.state};
+        return result;
+    }
+
+    // The new generation's side: calls import_state with `state`, as the host does after
+    // create and process_init and before any request. The status is empty when the
+    // descriptor has no import_state. Throws std::logic_error when the instance is not
+    // ready or has served a request already (the host never imports then).
+    StateImport import_state(std::string_view state) {
+        if (!ready()) throw std::logic_error(origin_ + ": instance is not ready to import a state");
+        if (served_.load())
+            throw std::logic_error(origin_ + ": import_state after a request: the host imports before any");
+        StateImport result;
+        if (!SOCKHOST_DESCRIPTOR_HAS(&descriptor_, import_state) || descriptor_.import_state == nullptr)
+            return result;
+        hooks_.push_back("import_state");
+        const detail::LogTo log_here(&result.log);
+        const std::string bytes(state);  // the plugin's view ends with the call
+        char error[1024] = "";
+        result.status = descriptor_.import_state(instance_, bytes.data(), bytes.size(), error, sizeof error);
+        error[sizeof error - 1] = '\0';
+        result.error = error;
+        return result;
+    }
 
     // Runs verify -> setup -> handle -> finish for one request. Throws std::logic_error when
     // the instance is not ready or the plugin does not serve the input's transport (the
@@ -91,6 +153,14 @@ public:
         if ((descriptor_.transports & static_cast<std::uint32_t>(input.transport)) == 0)
             throw std::logic_error(origin_ + ": plugin does not serve " +
                                    detail::transport_name(input.transport));
+        if (input.hand_off_after_bytes_read && detail::is_datagram(input.transport))
+            throw std::logic_error(origin_ + ": hand_off_after_bytes_read on a datagram: only a stream "
+                                             "connection is handed over");
+        if (input.hand_off_after_bytes_read && !hands_off_connections())
+            throw std::logic_error(origin_ + ": hand_off_after_bytes_read for a plugin without "
+                                             "SOCKHOST_HANDOFF_CONNECTIONS: a reload drains its "
+                                             "connections instead (draining_after_bytes_read)");
+        served_.store(true);
         RequestResult result;
         result.timeout_ms = input.timeout_ms;
         detail::FakeRequest request;
@@ -120,6 +190,19 @@ public:
     }
 
 private:
+    // The ABI keeps export_state's bytes valid and unchanged until the next export_state or
+    // destroy: checked just before either.
+    struct LastExport {
+        const void *data = nullptr;
+        std::string copy;
+    };
+    void check_last_export(const char *before) {
+        if (last_export_.copy.empty()) return;
+        if (std::memcmp(last_export_.data, last_export_.copy.data(), last_export_.copy.size()) != 0)
+            misuse_.push_back(std::string("export_state's bytes changed before ") + before);
+        last_export_ = {};
+    }
+
     const sockhost_plugin_descriptor &descriptor_;
     std::string origin_;
     void *instance_ = nullptr;
@@ -129,6 +212,9 @@ private:
     std::optional<sockhost_status> process_init_status_;
     std::vector<std::string> hooks_;
     std::vector<LogLine> log_;
+    std::vector<std::string> misuse_;
+    LastExport last_export_;
+    mutable std::atomic<bool> served_ = false;
 };
 
 }  // namespace sockhost::sdk::testing

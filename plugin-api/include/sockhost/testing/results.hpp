@@ -37,6 +37,15 @@ struct RequestResult {
     // bytes_read at each stopping() call that returned true.
     std::vector<std::size_t> stopping_seen_at;
 
+    // The state attached with set_handoff_state when the request ended (empty: none), and
+    // bytes_read at each set_handoff_state call that the host took.
+    std::string handoff_state;
+    std::vector<std::size_t> handoff_state_set_at;
+    // Moved to the next generation (Input::hand_off_after_bytes_read), with the input it
+    // had not read: the next generation serves it with handoff_state attached.
+    bool handed_off = false;
+    std::string handed_off_bytes;
+
     std::string error;  // the last message given to set_error
     std::vector<LogLine> log;
     std::vector<std::uint64_t> sleeps_ms;
@@ -53,6 +62,24 @@ struct RequestResult {
         return verify.value_or(true) && handle.has_value() && fine(setup) && fine(handle) &&
                fine(finish);
     }
+};
+
+// Instance::export_state: the hook's status (empty when the descriptor has no
+// export_state), a copy of the bytes it gave, and the lines it logged.
+struct StateExport {
+    std::optional<sockhost_status> status;
+    std::string state;
+    std::vector<LogLine> log;
+    bool ok() const { return status == SOCKHOST_OK; }
+};
+
+// Instance::import_state: the hook's status (empty when the descriptor has no
+// import_state), what it wrote into its error buffer, and the lines it logged.
+struct StateImport {
+    std::optional<sockhost_status> status;
+    std::string error;
+    std::vector<LogLine> log;
+    bool ok() const { return status == SOCKHOST_OK; }
 };
 
 // run(): the request's result plus the instance's lifecycle.
