@@ -58,6 +58,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -99,7 +100,11 @@ HANDOFF_STEADY_SECONDS = float(os.environ.get("HANDOFF_STEADY_SECONDS", "10"))
 HANDOFF_MODES = [mode.strip() for mode in os.environ.get("HANDOFF_MODES", "event,threading").split(",") if mode.strip()]
 HANDOFF_TIMEOUT_MS = int(os.environ.get("HANDOFF_TIMEOUT_MS", "5000"))
 HANDOFF_IO_TIMEOUT = 3600  # the listeners' `timeout`: no idle connection is closed for idleness during the run
+HANDOFF_WAIT_EXIT = os.environ.get("HANDOFF_WAIT_EXIT", "1") != "0"
 HANDOFF_EXIT_PATTERN = re.compile(r"generation \d+ has exited")
+HANDOFF_DRAINS_PATTERN = re.compile(r"reload: (generation \d+) is serving; (generation \d+) drains")
+HANDOFF_EXIT_WAIT = 5 + 15  # drain_timeout, and time for the exit
+HANDOFF_LOG = BUILD / "reload-handoff-sockhost.log"  # the host's log of the last handoff run
 
 registry = ProcessRegistry()
 
@@ -235,8 +240,12 @@ class Reloads:
     """RELOADS-style runs of reloads, each waiting for its outcome; the method falls back
     as the module docstring says."""
 
-    def __init__(self, method: str) -> None:
+    def __init__(self, method: str, settle=None) -> None:
+        """`settle(detail)`, when given, runs after each reload that succeeded (with the
+        outcome's text) and returns the seconds it waited, or None when it gave up."""
         self.method = method
+        self.settle = settle
+        self.settle_times: list[float] = []
         self.outcomes = {"ok": 0, "failed": 0}
         self.failures: list[str] = []
         self.notes: list[str] = []
@@ -262,6 +271,12 @@ class Reloads:
             self.outcomes["ok" if ok else "failed"] += 1
             if not ok and len(self.failures) < 5:
                 self.failures.append(f"reload {number}: {detail[:200]}")
+            if ok and self.settle is not None and self.method != "signal":
+                waited = self.settle(detail)
+                if waited is None:
+                    self.failures.append(f"reload {number}: the old generation did not exit in time")
+                else:
+                    self.settle_times.append(waited)
             consecutive_failures = 0 if ok else consecutive_failures + 1
             if consecutive_failures == 5:  # keeps the run bounded in time
                 self.failures.append(f"stopped after reload {number}: 5 reloads in a row failed")
@@ -413,6 +428,38 @@ def last_json(process: subprocess.Popen, timeout: float) -> dict:
     return json.loads(out.decode().strip().splitlines()[-1])
 
 
+class GenerationExits:
+    """Which generation each reload left draining, and which have exited, from the log."""
+
+    def __init__(self, log: LogWatch) -> None:
+        self.log = log
+        self.scanned = 0
+        self.drained_by: dict[str, str] = {}  # the generation serving -> the one it made drain
+        self.exited: set[str] = set()
+
+    def update(self) -> None:
+        self.log.new_lines()
+        for line in self.log.lines[self.scanned:]:
+            if found := HANDOFF_DRAINS_PATTERN.search(line):
+                self.drained_by[found[1]] = found[2]
+            elif found := re.search(r"(generation \d+) has exited", line):
+                self.exited.add(found[1])
+        self.scanned = len(self.log.lines)
+
+    def wait_for_old(self, detail: str, timeout: float) -> Optional[float]:
+        """Seconds until the generation that the reload answered by `detail` made drain had
+        exited (handed over every idle connection or closed it); None past `timeout`."""
+        serving = re.search(r"generation \d+(?= is serving)", detail)
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            self.update()
+            old = self.drained_by.get(serving[0]) if serving else None
+            if old is not None and old in self.exited:
+                return time.monotonic() - started
+            time.sleep(0.005)
+        return None
+
+
 def handoff() -> dict:
     unknown = [mode for mode in HANDOFF_MODES if mode not in ("event", "threading")]
     if unknown:
@@ -436,7 +483,9 @@ def handoff() -> dict:
         idle_loads, active_loads = {}, {}
         idle_results, active_results = {}, {}
         held: dict[str, int] = {}
-        reloads = Reloads(method)
+        exits = GenerationExits(log)
+        reloads = Reloads(method, (lambda detail: exits.wait_for_old(detail, HANDOFF_EXIT_WAIT))
+                          if HANDOFF_WAIT_EXIT else None)
         settle_seconds: Optional[float] = None
         try:
             for mode, address in addresses.items():
@@ -466,7 +515,7 @@ def handoff() -> dict:
             # drain_timeout; only then is every idle connection the newest generation's.
             settle_started = time.monotonic()
             exits_expected = reloads.outcomes["ok"] if reloads.method != "signal" else 0
-            deadline = settle_started + 5 + 15
+            deadline = settle_started + HANDOFF_EXIT_WAIT
             while time.monotonic() < deadline:
                 log.new_lines()
                 if sum(1 for line in log.lines if HANDOFF_EXIT_PATTERN.search(line)) >= exits_expected:
@@ -490,8 +539,13 @@ def handoff() -> dict:
             for load in [*idle_loads.values(), *active_loads.values()]:
                 registry.stop(load)
             registry.stop(process)
+            try:  # the host's log outlives the temporary directory, for a look at what was lost
+                shutil.copyfile(log.path, HANDOFF_LOG)
+            except OSError:
+                pass
         return {"method": reloads.method, "reloads": reloads.outcomes, "reload_seconds": reloads.seconds,
-                "durations": reloads.durations, "settle_seconds": settle_seconds, "failures": reloads.failures,
+                "durations": reloads.durations, "handoff_times": reloads.settle_times,
+                "settle_seconds": settle_seconds, "failures": reloads.failures,
                 "notes": reloads.notes + notes, "host_errors": host_errors[:10], "host_error_count": len(host_errors),
                 "own_limit": own_limit, "worker_limits": worker_limits, "needed": needed,
                 "idle": idle_results, "active": active_results}
@@ -519,10 +573,14 @@ def handoff_report(outcome: dict) -> str:
     figures = handoff_figures(outcome)
     durations = outcome["durations"]
     settle = outcome["settle_seconds"]
+    handoffs = outcome["handoff_times"]
     limits = sorted({limit for limit in outcome["worker_limits"].values() if limit is not None})
     lines = [f"Run {when}: {HANDOFF_RELOADS} reloads ({outcome['reloads']['ok']} ok, {outcome['reloads']['failed']} "
              f"failed) in {outcome['reload_seconds']:.1f} s by {outcome['method']} (each until its outcome: "
              f"median {percentile(durations, 0.5) * 1e3:,.0f} ms, max {max(durations, default=0) * 1e3:,.0f} ms); "
+             + (f"each next reload waited until the old generation had exited (after median "
+                f"{percentile(handoffs, 0.5) * 1e3:,.0f} ms, max {max(handoffs) * 1e3:,.0f} ms); " if handoffs else
+                "each next reload followed at once (HANDOFF_WAIT_EXIT=0); ")
              + (f"the last old generation had exited {settle:.1f} s after the last reload; " if settle is not None else "")
              + f"one sockhost serving `http` on tcp, listeners {', '.join(f'`{m}`' for m in HANDOFF_MODES)}, "
              f"workers 1, `timeout` {HANDOFF_IO_TIMEOUT} s; {IDLE_CONNECTIONS:,} idle keep-alive connections and "
