@@ -19,15 +19,18 @@ idle between requests (`loadgen --mode idle --http`). RELOAD_ACTIVE_CLIENTS clie
 the same way, run a tight GET loop on one connection each that ignores `Connection: close`
 and never reconnects (`loadgen --http --persistent`): a close, a reset or no answer within
 HANDOFF_TIMEOUT_MS is a failed request and ends that client. After a steady phase the host
-is reloaded HANDOFF_RELOADS times, each reload waiting for its outcome; once every old
-generation has exited, each idle connection is asked once more. The report: idle
-connections kept (still open and answering) and lost, requests failed, p50/p99 latency of
-the active clients steady and during the reloads. Goals: every connection kept, 0 requests
-failed, p99 during reloads ≤ 2× the steady p99. Latency is measured by bench/loadgen (C++,
-one epoll thread per listener's clients, nothing of Python on the path): CLOCK_MONOTONIC
-from each request's send to its answer's last byte, into a histogram. This process raises
-its RLIMIT_NOFILE to the hard limit (sockhost and loadgen inherit it; loadgen raises its
-own further when it may) and the report gives the worker's limit against what is needed.
+is reloaded HANDOFF_RELOADS times, each reload waiting for its outcome and then for the old
+generation to exit, which has handed every idle connection over by then (HANDOFF_WAIT_EXIT=0
+reloads back to back instead, as the soak does). Once every old generation has exited, each
+idle connection is asked once more. The report: idle connections kept (still open and
+answering) and lost, requests failed, p50/p99 latency of the active clients steady and
+during the reloads. Goals: every connection kept, 0 requests failed, p99 during reloads
+≤ 2× the steady p99. Latency is measured by bench/loadgen (C++, one epoll thread per
+listener's clients, nothing of Python on the path): CLOCK_MONOTONIC from each request's
+send to its answer's last byte, into a histogram. This process raises its RLIMIT_NOFILE to
+the hard limit (sockhost and loadgen inherit it; loadgen raises its own further when it
+may), and the report gives the worker's limit against what is needed. The host's log of
+the run is kept as BENCH_BUILD_DIR/reload-handoff-sockhost.log.
 
 How a reload is made and its end observed, best first:
   1. `sockhost reload -c CONFIG` when the host accepts the `control_socket` key: the
@@ -41,12 +44,12 @@ Environment: RELOAD_CASES (soak,handoff: which to run, in that order). The soak:
 (1; >1 adds the `workers` key), RELOAD_STREAM_MODE (threading), RELOAD_DGRAM_MODE (sync).
 The handoff case: RELOAD_IDLE_CONNECTIONS (10000, in all), RELOAD_ACTIVE_CLIENTS (8, in
 all), HANDOFF_RELOADS (100), HANDOFF_STEADY_SECONDS (10), HANDOFF_MODES (event,threading;
-event and threading only: each idle connection holds a fiber or a thread), HANDOFF_TIMEOUT_MS
-(5000). Both: RELOAD_READY_PATTERN / RELOAD_FAILED_PATTERN (the supervisor's "reload:
-generation N is serving" / "reload failed" lines), RELOAD_READY_TIMEOUT (15),
-RELOAD_INTERVAL (0.05), RELOAD_METHOD (auto; `signal` skips the command), BENCH_BUILD_DIR
-(build), BENCH_SOCKHOST_BUILD_DIR (where sockhost and its plugins come from; default
-BENCH_BUILD_DIR).
+only these two, as each idle connection holds a fiber or a thread), HANDOFF_TIMEOUT_MS
+(5000), HANDOFF_WAIT_EXIT (1). Both: RELOAD_READY_PATTERN / RELOAD_FAILED_PATTERN (the
+supervisor's "reload: generation N is serving" / "reload failed" lines),
+RELOAD_READY_TIMEOUT (15), RELOAD_INTERVAL (0.05), RELOAD_METHOD (auto; `signal` skips the
+command), BENCH_BUILD_DIR (build), BENCH_SOCKHOST_BUILD_DIR (where sockhost and its plugins
+come from; default BENCH_BUILD_DIR).
 --no-docs: print only (otherwise each case rewrites its block in docs/benchmarks.md).
 --check: exit 1 when the handoff case lost a connection or failed a request or a reload
 (bench/tools_test.sh runs a tiny handoff case so).
