@@ -56,7 +56,8 @@ test-fuzz:
 bench: bench-tools
 	BENCH_BUILD_DIR=$(BUILD_DIR) python3 bench/run.py
 
-# The reload soak: 250 reloads under load on tcp, udp, unix and unix-dgram.
+# The reload soak: 250 reloads under load on tcp, udp, unix and unix-dgram; then its
+# handoff case: 10,000 idle and 8 active keep-alive http clients across 100 reloads.
 bench-reload: bench-tools
 	BENCH_BUILD_DIR=$(BUILD_DIR) python3 bench/reload_soak.py
 

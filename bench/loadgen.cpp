@@ -14,6 +14,12 @@
 // With --http, an answer that says "Connection: close" ends its connection, and the next
 // request opens a new one, as an HTTP client does.
 //
+//   loadgen --target tcp://... --http --persistent --connections 8
+//       a naive client: each connection is opened once and used for its whole life. It
+//       ignores "Connection: close" (counted as close_announced) and never reconnects: a
+//       connection the server closes, resets or stops answering is an error and ends that
+//       client (counted in clients_lost). The reload soak's handoff case runs these.
+//
 // One thread, epoll, non-blocking sockets. --duration 0 runs until SIGTERM/SIGINT.
 // SIGUSR1 / SIGUSR2 switch the recorded phase to "reload" / "steady" (the reload soak).
 // The result is one JSON object on stdout: requests, rate, p50/p90/p99/max latency and the
@@ -59,6 +65,7 @@ struct Options {
     int timeout_ms = 2000;
     int sources = 0;
     bool http = false;
+    bool persistent = false;  // stream mode: one connection per client for its whole life
 };
 
 struct PhaseStats {
@@ -73,7 +80,7 @@ struct PhaseStats {
     double seconds = 0;
 };
 
-enum class State { idle, backoff, connecting, sending, awaiting, held };
+enum class State { idle, backoff, connecting, sending, awaiting, held, lost };
 
 struct Connection {
     int fd = -1;
@@ -100,6 +107,7 @@ public:
         if (!options_.mode_given) options_.mode = target_.datagram() ? Mode::dgram : Mode::stream;
         if (target_.datagram() != (options_.mode == Mode::dgram))
             bench::die(options_.target + ": --mode does not match the transport");
+        if (options_.persistent && options_.mode != Mode::stream) bench::die("--persistent is for --mode stream only");
         if (options_.size < 8) options_.size = 8;  // room for the sequence number
     }
 
@@ -179,6 +187,11 @@ private:
 
     void back_off(Connection &connection) {
         close_connection(connection);
+        if (options_.persistent) {  // no second connection: this client is done
+            connection.state = State::lost;
+            ++clients_lost_;
+            return;
+        }
         connection.state = State::backoff;
         connection.deadline_ns = bench::now_ns() + 10'000'000;  // 10 ms: no busy loop on refusal
     }
@@ -355,7 +368,9 @@ private:
         PhaseStats &stats = phase();
         ++stats.requests;
         stats.latency.record(bench::now_ns() - connection.started_ns);
-        connection.server_closes = options_.http && says_connection_close(connection.received);
+        const bool close_announced = options_.http && says_connection_close(connection.received);
+        close_announced_ += close_announced;
+        connection.server_closes = close_announced && !options_.persistent;  // a naive client ignores it
         connection.received.clear();
         ++connection.answered_on_connection;
         return true;
@@ -364,7 +379,8 @@ private:
     // End of input or a reset (error 0: end of input) before any byte of the answer, on a
     // stream connection that has answered before: closed between requests.
     bool closed_between_requests(const Connection &connection, int error) const {
-        return options_.mode == Mode::stream && connection.received.empty() && connection.answered_on_connection > 0 &&
+        return options_.mode == Mode::stream && !options_.persistent && connection.received.empty() &&
+               connection.answered_on_connection > 0 &&
                (error == 0 || error == ECONNRESET || error == EPIPE);
     }
 
@@ -390,6 +406,8 @@ private:
                     close_connection(connection);
                 } else if (options_.mode == Mode::dgram && connection.state != State::connecting) {
                     start(index);  // the same socket, a new sequence number
+                } else if (options_.persistent) {
+                    back_off(connection);  // lost: a persistent client does not try again
                 } else {
                     close_connection(connection);
                     start(index);
@@ -446,7 +464,11 @@ private:
             }
         }
         for (auto &connection : connections_) close_connection(connection);
-        print_result(static_cast<double>(bench::now_ns() - begin) / 1e9, nullptr);
+        std::string extra;
+        if (options_.persistent)
+            extra = "\"clients_lost\": " + std::to_string(clients_lost_) + ", \"close_announced\": " +
+                    std::to_string(close_announced_) + ", ";
+        print_result(static_cast<double>(bench::now_ns() - begin) / 1e9, extra.empty() ? nullptr : &extra);
         return 0;
     }
 
@@ -579,6 +601,8 @@ private:
     bench::UniqueFd epoll_;
     std::vector<Connection> connections_;
     std::uint64_t next_sequence_ = 0;
+    std::uint64_t clients_lost_ = 0;     // --persistent: clients whose one connection failed
+    std::uint64_t close_announced_ = 0;  // --http: answers that said "Connection: close"
     PhaseStats phases_[2];
     int other_messages_ = 0;
 };
@@ -609,6 +633,7 @@ Options parse_options(int argc, char **argv) {
             timeout_given = true;
         } else if (flag == "--sources") options.sources = std::stoi(value());
         else if (flag == "--http") options.http = true;
+        else if (flag == "--persistent") options.persistent = true;
         else bench::die("unknown option " + flag + " (see the comment at the top of bench/loadgen.cpp)");
     }
     if (options.target.empty()) bench::die("--target is required");

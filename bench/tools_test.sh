@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark tools against each other over real sockets: every reference server
-# answers the load generator correctly in every mode (no timing is checked). Run by CTest
+# answers the load generator correctly in every mode (no timing is checked), and the
+# reload soak's handoff case runs in a tiny form without losing a connection. Run by CTest
 # (label bench) with the tools' directory as $1.
 set -euo pipefail
 bin=$1
@@ -56,3 +57,12 @@ refused=$("$bin/loadgen" --target "unix:$dir/nothing.sock" --connections 2 --dur
 check "refused" "$refused" requests 0
 if [[ ! "${refused%%\"phases\"*}" =~ \"refused\":\ [1-9] ]]; then echo "FAIL refused: $refused" >&2; exit 1; fi
 echo "ok refused"
+
+# The reload soak's handoff case in a tiny form, on the sockhost and http plugin of this
+# build tree: idle and persistent active keep-alive clients across 3 reloads. Fails when a
+# connection is lost, a request fails or a reload fails (needs http's handoff opt-in).
+handoff=$(RELOAD_CASES=handoff RELOAD_IDLE_CONNECTIONS=50 RELOAD_ACTIVE_CLIENTS=2 HANDOFF_RELOADS=3 \
+          HANDOFF_STEADY_SECONDS=0.5 BENCH_BUILD_DIR="$bin/.." \
+          python3 "$(dirname "$0")/reload_soak.py" --no-docs --check 2>&1) ||
+  { echo "FAIL reload handoff: $handoff" >&2; exit 1; }
+echo "ok reload handoff"
