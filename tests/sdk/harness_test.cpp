@@ -536,13 +536,15 @@ TEST_F(HarnessTest, SetHandoffStateFailsForADatagram) {
 }
 
 TEST_F(HarnessTest, HandoffStateIsWhatThePreviousGenerationAttached) {
+    // Copied in the hook: the host's bytes are valid for the request only.
     auto state_seen = [&](Input input) {
-        const void *data = &data;
-        std::size_t length = 99;
+        std::optional<std::string> seen = "(hook not run)";
         handle_with(std::move(input), [&](const sockhost_host_api &api, sockhost_request *request) {
-            data = api.handoff_state(request, &length);
+            std::size_t length = 99;
+            const void *data = api.handoff_state(request, &length);
+            seen = data == nullptr ? std::optional<std::string>() : std::string(static_cast<const char *>(data), length);
         });
-        return data == nullptr ? std::optional<std::string>() : std::string(static_cast<const char *>(data), length);
+        return seen;
     };
     EXPECT_EQ(state_seen(Input{}), std::nullopt);  // accepted by this generation
     Input handed_over;
