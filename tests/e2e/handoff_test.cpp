@@ -221,6 +221,30 @@ TEST(Handoff, AFailedImportFailsTheReloadAndTheOldGenerationKeepsEverything) {
     }
 }
 
+// In forking mode each request child holds its own connection and none of those still
+// queued in its parent when it was forked (their FIN would wait for it).
+TEST(Handoff, ForkingChildrenHoldOnlyTheirOwnHandedOverConnection) {
+    HostUnderTest host(handoff_config({handoff_listener("forking", "tcp://127.0.0.1:0")}), {test_plugin("handoff_probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    std::vector<UniqueFd> clients;
+    for (int index = 0; index < 8; ++index) {
+        clients.push_back(connect_stream(host.listening()[0]));
+        ASSERT_FALSE(ask(clients.back().get(), "pid").empty());
+    }
+    ASSERT_EQ(reload(host).exit_code, 0) << host.log();
+    ASSERT_TRUE(host.wait_for_log("generation 1 has exited", 20s)) << host.log();
+    for (auto &client : clients) ASSERT_TRUE(is_one_of(ask(client.get(), "pid"), host.worker_pids())) << host.log();
+    const auto listeners = sockets_but_handoff_channels(host.pid());
+    const auto children = child_pids(host.worker_pid());
+    ASSERT_EQ(children.size(), clients.size());
+    for (const pid_t child : children) {
+        std::size_t connections = 0;
+        for (const auto &socket : sockets_but_handoff_channels(child)) connections += listeners.contains(socket) ? 0 : 1;
+        EXPECT_EQ(connections, 1u) << "child " << child << " holds sockets of other connections";
+    }
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
 // A reload that changes the number of workers still hands every connection over: to the
 // new workers in turn, and back to one.
 TEST(Handoff, AChangeInTheNumberOfWorkersHandsEveryConnectionOver) {

@@ -50,43 +50,6 @@ void install_file(const std::filesystem::path &source, const std::filesystem::pa
 void write_file(const std::filesystem::path &path, const std::string &text) { std::ofstream(path) << text; }
 
 
-// "socket:[12345]" for each socket the process holds.
-std::multiset<std::string> socket_inodes(pid_t pid) {
-    std::multiset<std::string> inodes;
-    const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
-    for (const auto &entry : std::filesystem::directory_iterator(dir)) {
-        std::error_code error;
-        const auto target = std::filesystem::read_symlink(entry.path(), error).string();
-        if (target.starts_with("socket:")) inodes.insert(target);
-    }
-    return inodes;
-}
-
-// "socket:[12345]" for every SOCK_SEQPACKET unix socket on the machine: the handoff
-// channels between the supervisor and its workers (no listener here is one).
-std::set<std::string> seqpacket_sockets() {
-    std::set<std::string> found;
-    std::ifstream table("/proc/net/unix");
-    std::string line;
-    std::getline(table, line);  // the header
-    while (std::getline(table, line)) {
-        std::istringstream fields(line);
-        std::string slot, references, protocol, flags, type, state, inode;
-        fields >> slot >> references >> protocol >> flags >> type >> state >> inode;
-        if (type == "0005") found.insert("socket:[" + inode + "]");
-    }
-    return found;
-}
-
-// The process's sockets but its handoff channels.
-std::multiset<std::string> sockets_but_handoff_channels(pid_t pid) {
-    const auto channels = seqpacket_sockets();
-    std::multiset<std::string> sockets;
-    for (const auto &socket : socket_inodes(pid))
-        if (!channels.contains(socket)) sockets.insert(socket);
-    return sockets;
-}
-
 std::string fd_targets(pid_t pid) {
     std::string text;
     for (const auto &entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {

@@ -1,3 +1,5 @@
+#include <set>
+#include <filesystem>
 #include "clients.hpp"
 
 #include <sockhost/host/shared/address.hpp>
@@ -179,6 +181,40 @@ int thread_count(pid_t pid) {
     while (std::getline(status, line))
         if (line.starts_with("Threads:")) return std::stoi(line.substr(8));
     return -1;
+}
+
+std::multiset<std::string> socket_inodes(pid_t pid) {
+    std::multiset<std::string> inodes;
+    const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+    std::error_code listing;
+    for (const auto &entry : std::filesystem::directory_iterator(dir, listing)) {
+        std::error_code error;
+        const auto target = std::filesystem::read_symlink(entry.path(), error).string();
+        if (target.starts_with("socket:")) inodes.insert(target);
+    }
+    return inodes;
+}
+
+std::set<std::string> seqpacket_sockets() {
+    std::set<std::string> found;
+    std::ifstream table("/proc/net/unix");
+    std::string line;
+    std::getline(table, line);  // the header
+    while (std::getline(table, line)) {
+        std::istringstream fields(line);
+        std::string slot, references, protocol, flags, type, state, inode;
+        fields >> slot >> references >> protocol >> flags >> type >> state >> inode;
+        if (type == "0005") found.insert("socket:[" + inode + "]");
+    }
+    return found;
+}
+
+std::multiset<std::string> sockets_but_handoff_channels(pid_t pid) {
+    const auto channels = seqpacket_sockets();
+    std::multiset<std::string> sockets;
+    for (const auto &socket : socket_inodes(pid))
+        if (!channels.contains(socket)) sockets.insert(socket);
+    return sockets;
 }
 
 std::vector<pid_t> child_pids(pid_t pid) {

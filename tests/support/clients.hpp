@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,13 @@ private:
 int open_fd_count(pid_t pid);
 int thread_count(pid_t pid);
 std::vector<pid_t> child_pids(pid_t pid);  // including zombies
+// "socket:[12345]" for each socket the process holds.
+std::multiset<std::string> socket_inodes(pid_t pid);
+// The same for every SOCK_SEQPACKET unix socket on the machine: the handoff channels
+// between a supervisor and its workers (no listener in the tests is one).
+std::set<std::string> seqpacket_sockets();
+// The process's sockets but its handoff channels.
+std::multiset<std::string> sockets_but_handoff_channels(pid_t pid);
 bool has_zombie_children(pid_t pid);
 // Alive: the process exists and is not a zombie (a zombie has ended; whoever adopted it
 // may not have reaped it yet).

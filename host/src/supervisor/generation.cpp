@@ -218,6 +218,11 @@ void Generation::drain_worker(Worker &worker) {
     message.type = HandoffType::drain;
     if (worker.process.pid() <= 0) return;
     worker.drain_sent = true;
+    // Behind what was queued for it before: the drain must not overtake those messages.
+    if (worker.handoff.open() && !worker.outbox.empty()) {
+        worker.outbox.push_back(std::move(message));
+        return;
+    }
     if (!worker.handoff.open() || worker.handoff.send(message, false) != HandoffChannel::SendResult::sent)
         worker.process.signal(SIGTERM);
 }

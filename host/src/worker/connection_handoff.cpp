@@ -4,9 +4,62 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <vector>
+
 namespace sockhost {
+
+// Every live ConnectionHandoff of the process, for the fork handlers: before a fork each
+// queue is locked (so no child copies one half changed), and in the child each queue is
+// emptied, closing its copies of the queued connections and reply sockets.
+struct ForkSafety {
+    static std::mutex &registry_mutex() {
+        static std::mutex mutex;
+        return mutex;
+    }
+    static std::vector<ConnectionHandoff *> &registry() {
+        static std::vector<ConnectionHandoff *> live;
+        return live;
+    }
+    static void before_fork() {
+        registry_mutex().lock();
+        for (ConnectionHandoff *handoff : registry()) handoff->mutex_.lock();
+    }
+    static void in_parent() {
+        for (ConnectionHandoff *handoff : registry()) handoff->mutex_.unlock();
+        registry_mutex().unlock();
+    }
+    static void in_child() {
+        for (ConnectionHandoff *handoff : registry()) {
+            handoff->queued_.clear();
+            handoff->queued_count_.store(0, std::memory_order_relaxed);
+            handoff->mutex_.unlock();
+        }
+        registry_mutex().unlock();
+    }
+    static void add(ConnectionHandoff *handoff) {
+        static std::once_flag installed;
+        std::call_once(installed, [] { ::pthread_atfork(before_fork, in_parent, in_child); });
+        const std::lock_guard lock(registry_mutex());
+        registry().push_back(handoff);
+    }
+    static void remove(ConnectionHandoff *handoff) {
+        const std::lock_guard lock(registry_mutex());
+        std::erase(registry(), handoff);
+    }
+};
+
+ConnectionHandoff::ConnectionHandoff(const HandoffChannel &channel, int listener_index, bool enabled,
+                                     UniqueFd reload_fd, UniqueFd queue_fd)
+    : channel_(channel), listener_index_(listener_index), enabled_(enabled), reload_fd_(std::move(reload_fd)),
+      queue_fd_(std::move(queue_fd)) {
+    ForkSafety::add(this);
+}
+
+ConnectionHandoff::~ConnectionHandoff() { ForkSafety::remove(this); }
 
 Result<std::unique_ptr<ConnectionHandoff>> ConnectionHandoff::create(const HandoffChannel &channel, int listener_index,
                                                                      bool enabled) {

@@ -35,6 +35,9 @@ public:
     // the plugin opted in and the listener's `handoff` option is on.
     static Result<std::unique_ptr<ConnectionHandoff>> create(const HandoffChannel &channel, int listener_index,
                                                              bool enabled);
+    ~ConnectionHandoff();
+    ConnectionHandoff(const ConnectionHandoff &) = delete;
+    ConnectionHandoff &operator=(const ConnectionHandoff &) = delete;
 
     // Connections of this listener may be offered when a reload drains it.
     bool enabled() const { return enabled_; }
@@ -64,9 +67,12 @@ public:
 
 private:
     ConnectionHandoff(const HandoffChannel &channel, int listener_index, bool enabled, UniqueFd reload_fd,
-                      UniqueFd queue_fd)
-        : channel_(channel), listener_index_(listener_index), enabled_(enabled), reload_fd_(std::move(reload_fd)),
-          queue_fd_(std::move(queue_fd)) {}
+                      UniqueFd queue_fd);
+
+    // A forking mode's request child must not keep the connections queued in its parent
+    // (nor their reply sockets): their FIN, or their offerer's end of file, would wait for
+    // the child. pthread_atfork handlers close them in every child (connection_handoff.cpp).
+    friend struct ForkSafety;
 
     const HandoffChannel &channel_;
     int listener_index_;
