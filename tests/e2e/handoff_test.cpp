@@ -245,6 +245,37 @@ TEST(Handoff, ForkingChildrenHoldOnlyTheirOwnHandedOverConnection) {
     EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
 }
 
+// The new generation's worker dies during the handoff: connections it had not taken stay
+// with the old generation, which serves them meanwhile, and move to its replacement.
+TEST(Handoff, ConnectionsNotYetTakenWhenTheNewWorkerDiesStayAndMoveToItsReplacement) {
+    HostUnderTest host(handoff_config({handoff_listener("event", "tcp://127.0.0.1:0")}), {test_plugin("handoff_probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    std::vector<UniqueFd> clients;
+    for (int index = 0; index < 4; ++index) clients.push_back(connect_stream(host.listening()[0]));
+    const std::string old_pid = ask(clients[0].get(), "pid");
+    // Busy when the drain begins: each becomes idle, and is offered, 0.6 s later: after the
+    // kill below, before the replacement is ready (a worker that dies this soon after its
+    // start is replaced after 1 s).
+    for (auto &client : clients) send_all(client.get(), "stopping-after 600\n");
+    ASSERT_EQ(reload(host).exit_code, 0) << host.log();
+    pid_t new_worker = -1;
+    for (const pid_t worker : host.worker_pids())
+        if (std::to_string(worker) != old_pid) new_worker = worker;
+    ASSERT_GT(new_worker, 0) << host.log();
+    ASSERT_EQ(::kill(new_worker, SIGKILL), 0);
+    for (auto &client : clients) EXPECT_EQ(read_line(client.get()), "no\n") << "answered by the old generation";
+    // Served meanwhile (by the old generation, or by the replacement once it is ready).
+    for (auto &client : clients) EXPECT_FALSE(ask(client.get(), "pid").empty()) << host.log();
+    ASSERT_TRUE(host.wait_for_log("generation 1 has exited", 20s)) << "every connection moved\n" << host.log();
+    const auto serving = host.worker_pids();
+    for (auto &client : clients) {
+        const std::string pid = ask(client.get(), "pid");
+        EXPECT_TRUE(is_one_of(pid, serving)) << "'" << pid << "'\n" << host.log();
+        EXPECT_NE(pid, std::to_string(new_worker));
+    }
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
 // A reload that changes the number of workers still hands every connection over: to the
 // new workers in turn, and back to one.
 TEST(Handoff, AChangeInTheNumberOfWorkersHandsEveryConnectionOver) {
