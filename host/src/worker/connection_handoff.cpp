@@ -93,7 +93,16 @@ ConnectionHandoff::Offered ConnectionHandoff::offer(int connection_fd, std::stri
     message.fds.emplace_back(::fcntl(connection_fd, F_DUPFD_CLOEXEC, 0));
     message.fds.emplace_back(pipe_fds[1]);
     if (!message.fds[0]) return Offered::not_taken;
-    if (channel_.send(message) != HandoffChannel::SendResult::sent) return Offered::not_taken;
+    // Never blocks the thread: in the event mode one blocked send would stall every request
+    // of the loop. A full channel (the supervisor relays a burst) is waited out by this
+    // request alone.
+    for (;;) {
+        const auto sent = channel_.send(message, false);
+        if (sent == HandoffChannel::SendResult::sent) break;
+        if (sent == HandoffChannel::SendResult::failed) return Offered::not_taken;
+        if (waiter.sleep_until(Clock::now() + std::chrono::milliseconds(5)) == WaitResult::cancelled)
+            return Offered::not_taken;
+    }
     message.fds.clear();  // the copies in flight are the supervisor's now; ours must go
     for (;;) {
         // No deadline: the taker may hold it queued while its loop is busy. The drain's

@@ -316,7 +316,8 @@ int run_worker(const WorkerArguments &arguments) {
     HandoffChannel channel;
     if (arguments.handoff_fd >= 0) {
         channel = HandoffChannel(UniqueFd(arguments.handoff_fd));
-        // A supervisor that stops reading must not hold a request's offer forever.
+        // The main thread's few sends (state requests, exports) must not wait forever on a
+        // supervisor that stops reading; requests send without waiting (ConnectionHandoff).
         const timeval send_timeout{2, 0};
         ::setsockopt(channel.fd(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
     }
