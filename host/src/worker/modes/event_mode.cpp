@@ -25,6 +25,10 @@ namespace {
 // Accepted per round of the loop at most, so that a flood of new connections cannot starve
 // the requests already running.
 constexpr int kAcceptBatch = 128;
+// While connections handed over at a reload are queued (thousands may come at once), fewer
+// per round: adopting one costs more than an accept, and the requests already running
+// wait for the round to end.
+constexpr int kHandedOverBatch = 16;
 // Idle fibers kept for the next requests; beyond these, an ended request's fiber and stack
 // are freed, so that the memory of a burst of connections is given back.
 constexpr std::size_t kIdleFibersKept = 1024;
@@ -159,7 +163,7 @@ Result<void> EventMode::serve(RequestIntake &intake) {
 }
 
 void EventMode::take_requests(RequestIntake &intake) {
-    switch (take_batch(intake, kAcceptBatch, &stall_watch_)) {
+    switch (take_batch(intake, intake.handed_over_waiting() ? kHandedOverBatch : kAcceptBatch, &stall_watch_)) {
     case BatchEnd::full: break;  // accept_pending_ stays set: retried next round, or when one ends
     case BatchEnd::drained: accept_pending_ = false; break;
     case BatchEnd::exhausted:

@@ -61,6 +61,7 @@ public:
     // The loop: the next queued connection, if any. Readable while one is queued.
     int queue_fd() const { return queue_fd_.get(); }
     std::optional<HandedOverConnection> take_handed_over();
+    std::size_t queued() const { return queued_count_.load(std::memory_order_relaxed); }
     // At a stop: the connections not taken yet go back to their offerers (closing our
     // copies answers them), and none is queued from now on.
     void refuse_from_now();

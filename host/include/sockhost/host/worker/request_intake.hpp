@@ -43,6 +43,7 @@ public:
     int cancel_fd() const { return cancel_fd_; }
     // Readable while handed-over connections wait to be taken; -1 when there are none.
     int handed_over_fd() const { return handoff_ != nullptr ? handoff_->queue_fd() : -1; }
+    bool handed_over_waiting() const { return handoff_ != nullptr && handoff_->queued() > 0; }
     const std::string &listener_text() const { return listener_text_; }
 
     // Accepts (or receives) one request and admits it.
