@@ -229,6 +229,20 @@ sockhost_status guarded(sockhost_request *request, Body &&body) noexcept {
     return SOCKHOST_ERROR;
 }
 
+// The same for a hook without a request (no set_error): the message is logged after `what`.
+template <typename Body>
+sockhost_status logged(const char *what, Body &&body) noexcept {
+    try {
+        body();
+        return SOCKHOST_OK;
+    } catch (const std::exception &failure) {
+        log_failure(nullptr, what, failure.what());
+    } catch (...) {
+        log_failure(nullptr, what, "unknown exception");
+    }
+    return SOCKHOST_ERROR;
+}
+
 template <typename Plugin>
 struct Trampolines {
     static Hosted<Plugin> &hosted(void *instance) noexcept { return *static_cast<Hosted<Plugin> *>(instance); }
@@ -250,15 +264,7 @@ struct Trampolines {
 
     // process_init has no request, hence no set_error: its failure reason is logged.
     static sockhost_status process_init(void *instance) noexcept {
-        try {
-            self(instance).process_init();
-            return SOCKHOST_OK;
-        } catch (const std::exception &failure) {
-            log_failure(nullptr, "process_init failed: ", failure.what());
-        } catch (...) {
-            log_failure(nullptr, "process_init failed: ", "unknown exception");
-        }
-        return SOCKHOST_ERROR;
+        return logged("process_init failed: ", [&] { self(instance).process_init(); });
     }
     // verify answers only yes or no, so a failure is logged before refusing.
     static bool verify(void *instance, sockhost_request *request) noexcept {
@@ -294,18 +300,12 @@ struct Trampolines {
     // export_state has no request, hence no set_error: its failure reason is logged. The
     // previous export's bytes are replaced only by a successful one.
     static sockhost_status export_state(void *instance, const void **data, std::size_t *length) noexcept {
-        try {
+        return logged("export_state failed: ", [&] {
             Hosted<Plugin> &target = hosted(instance);
             target.exported_state = std::string(target.plugin.export_state());
             *data = target.exported_state.data();
             *length = target.exported_state.size();
-            return SOCKHOST_OK;
-        } catch (const std::exception &failure) {
-            log_failure(nullptr, "export_state failed: ", failure.what());
-        } catch (...) {
-            log_failure(nullptr, "export_state failed: ", "unknown exception");
-        }
-        return SOCKHOST_ERROR;
+        });
     }
     static sockhost_status import_state(void *instance, const void *data, std::size_t length, char *error,
                                         std::size_t error_capacity) noexcept {
