@@ -79,6 +79,7 @@ int main(int argc, char **argv) {
     worker_command->add_option(WorkerArguments::kStatusFdOption, worker.status_fd)->required();
     worker_command->add_option(WorkerArguments::kListenersOption, worker.listeners)->delimiter(',');
     worker_command->add_option(WorkerArguments::kActivityFdOption, worker.activity_fd);
+    worker_command->add_option(WorkerArguments::kMetricsFdOption, worker.metrics_fd);
     worker_command->add_option(WorkerArguments::kHandoffFdOption, worker.handoff_fd);
 
     try {

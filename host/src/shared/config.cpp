@@ -123,6 +123,7 @@ Result<void> read_host_settings(ObjectReader &reader, const std::filesystem::pat
     auto log_level = parse_log_level(level);
     if (!log_level) return std::unexpected(log_level.error());
     config.log_level = *log_level;
+    SOCKHOST_TRY(reader.boolean("metrics", config.metrics));
     return reader.boolean("strict_modes", config.strict_modes);
 }
 

@@ -30,58 +30,6 @@ std::string_view hook_name(Hook hook) {
 }
 
 
-namespace {
-
-Result<ActivityTable *> map_table(int fd) {
-    void *address = ::mmap(nullptr, sizeof(ActivityTable), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (address == MAP_FAILED) return fail_errno("mapping the worker activity table");
-    return static_cast<ActivityTable *>(address);
-}
-
-}  // namespace
-
-Result<ActivityMapping> ActivityMapping::create() {
-    UniqueFd fd(::memfd_create("sockhost-activity", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-    if (!fd) return fail_errno("memfd_create for a worker's activity table");
-    if (::ftruncate(fd.get(), sizeof(ActivityTable)) != 0) return fail_errno("sizing a worker's activity table");
-    // A plugin could reopen the memfd and shrink it: the supervisor's next read would
-    // then fault (SIGBUS). Sealed, its size is fixed for everyone.
-    if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
-        return fail_errno("sealing a worker's activity table");
-    auto table = map_table(fd.get());
-    if (!table) return std::unexpected(table.error());
-    return ActivityMapping(std::move(fd), *table);
-}
-
-Result<ActivityMapping> ActivityMapping::adopt(UniqueFd fd) {
-    struct stat info {};
-    if (::fstat(fd.get(), &info) != 0) return fail_errno("the activity table's descriptor");
-    if (static_cast<std::size_t>(info.st_size) < sizeof(ActivityTable))
-        return fail("the activity table is " + std::to_string(info.st_size) + " bytes, expected " +
-                    std::to_string(sizeof(ActivityTable)));
-    auto table = map_table(fd.get());
-    if (!table) return std::unexpected(table.error());
-    // The mapping is all the worker needs: the descriptor is not left open for whatever
-    // a plugin starts.
-    return ActivityMapping(UniqueFd(), *table);
-}
-
-ActivityMapping::ActivityMapping(ActivityMapping &&other) noexcept
-    : fd_(std::move(other.fd_)), table_(std::exchange(other.table_, nullptr)) {}
-
-ActivityMapping &ActivityMapping::operator=(ActivityMapping &&other) noexcept {
-    if (this != &other) {
-        if (table_ != nullptr) ::munmap(table_, sizeof(ActivityTable));
-        fd_ = std::move(other.fd_);
-        table_ = std::exchange(other.table_, nullptr);
-    }
-    return *this;
-}
-
-ActivityMapping::~ActivityMapping() {
-    if (table_ != nullptr) ::munmap(table_, sizeof(ActivityTable));
-}
-
 std::vector<PluginActivity> activities_in_plugin_code(const ActivityTable &table, std::int64_t now_ms,
                                                       int listener_count) {
     std::vector<PluginActivity> found;

@@ -43,6 +43,10 @@ std::vector<std::string> WorkerArguments::command_line(const std::string &binary
         line.push_back(kHandoffFdOption);
         line.push_back(std::to_string(handoff_fd));
     }
+    if (metrics_fd >= 0) {
+        line.push_back(kMetricsFdOption);
+        line.push_back(std::to_string(metrics_fd));
+    }
     return line;
 }
 

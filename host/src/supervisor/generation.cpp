@@ -41,11 +41,12 @@ struct ExecPlan {
     WorkerFdLayout layout;
     char *listen_pid_digits = nullptr;  // written by the child: its own pid
     int highest_fd = 0;
+    int last_target = 0;  // the highest of the worker's fds (WorkerFdLayout)
     pid_t supervisor = 0;
 };
 
 ExecPlan plan_worker_exec(const WorkerLaunch &launch, const WorkerGroup &group, int generation, int index,
-                          int status_write, int activity, int handoff) {
+                          int status_write, int activity, int handoff, int metrics) {
     ExecPlan plan;
     plan.layout.listener_count = static_cast<int>(group.listener_fds.size());
     plan.sources = group.listener_fds;
@@ -53,8 +54,13 @@ ExecPlan plan_worker_exec(const WorkerLaunch &launch, const WorkerGroup &group, 
     plan.sources.push_back(status_write);
     plan.sources.push_back(activity);
     plan.sources.push_back(handoff);
-    const WorkerArguments arguments{generation,       index, plan.layout.config(), plan.layout.status(), group.listeners,
-                                    plan.layout.activity(), plan.layout.handoff()};
+    WorkerArguments arguments{generation,       index, plan.layout.config(), plan.layout.status(), group.listeners,
+                              plan.layout.activity(), plan.layout.handoff()};
+    if (metrics >= 0) {
+        plan.sources.push_back(metrics);
+        arguments.metrics_fd = plan.layout.metrics();
+    }
+    plan.last_target = plan.layout.first_listener() + static_cast<int>(plan.sources.size()) - 1;
     plan.arguments = arguments.command_line(launch.binary.string());
     for (char **variable = environ; *variable != nullptr; ++variable) {
         const std::string_view text(*variable);
@@ -72,7 +78,7 @@ ExecPlan plan_worker_exec(const WorkerLaunch &launch, const WorkerGroup &group, 
     plan.argv.push_back(nullptr);
     for (auto &variable : plan.environment) plan.envp.push_back(variable.data());
     plan.envp.push_back(nullptr);
-    plan.highest_fd = std::max(plan.layout.handoff(), *std::max_element(plan.sources.begin(), plan.sources.end()));
+    plan.highest_fd = std::max(plan.last_target, *std::max_element(plan.sources.begin(), plan.sources.end()));
     plan.supervisor = ::getpid();
     return plan;
 }
@@ -95,7 +101,7 @@ ExecPlan plan_worker_exec(const WorkerLaunch &launch, const WorkerGroup &group, 
     }
     for (std::size_t position = 0; position < plan.sources.size(); ++position)
         if (::dup2(plan.sources[position], plan.layout.first_listener() + static_cast<int>(position)) < 0) ::_exit(127);
-    ::close_range(static_cast<unsigned>(plan.layout.handoff() + 1), ~0U, 0);
+    ::close_range(static_cast<unsigned>(plan.last_target + 1), ~0U, 0);
     write_decimal(plan.listen_pid_digits, static_cast<long>(::getpid()));
     ::execve(plan.argv[0], plan.argv.data(), plan.envp.data());
     const char message[] = "FAILED cannot execute the sockhost binary\n";
@@ -115,8 +121,14 @@ Result<void> Generation::spawn_worker(int index, std::size_t group) {
     if (!activity) return std::unexpected(activity.error());
     auto handoff = HandoffChannel::make_pair();
     if (!handoff) return std::unexpected(handoff.error());
+    std::optional<MetricsMapping> metrics;
+    if (launch.metrics) {
+        auto created = MetricsMapping::create();
+        if (!created) return std::unexpected(created.error());
+        metrics = std::move(*created);
+    }
     ExecPlan plan = plan_worker_exec(launch, groups[group], number, index, status_write.get(), activity->fd(),
-                                     handoff->second.get());
+                                     handoff->second.get(), metrics ? metrics->fd() : -1);
     const pid_t pid = ::fork();
     if (pid < 0) return fail_errno(name() + ": fork");
     if (pid == 0) exec_worker(plan);
@@ -129,6 +141,10 @@ Result<void> Generation::spawn_worker(int index, std::size_t group) {
     worker.status = WorkerStatusReader(std::move(status_read));
     activity->close_descriptor();  // the child has its copy; the mapping is all we read
     worker.activity = std::move(*activity);
+    if (metrics) {
+        metrics->close_descriptor();
+        worker.metrics = std::move(*metrics);
+    }
     worker.handoff = HandoffChannel(std::move(handoff->first));
     worker.started = Clock::now();
     workers.push_back(std::move(worker));
@@ -337,6 +353,7 @@ Result<std::unique_ptr<Generation>> start_generation(int number, const std::file
     auto memfd = make_config_memfd(effective.snapshot.to_json());
     if (!memfd) return std::unexpected(memfd.error());
     generation->launch.config = std::move(*memfd);
+    generation->launch.metrics = effective.config.metrics;
     generation->listener_keys.insert(keys->begin(), keys->end());
     generation->groups = group_listeners(effective, *keys, listeners);
     generation->watched = watch_listeners(effective, *keys, listeners);

@@ -13,6 +13,7 @@
 #include <sockhost/host/shared/privileges.hpp>
 #include <sockhost/host/worker/generation_handoff.hpp>
 #include <sockhost/host/worker/request_activity.hpp>
+#include <sockhost/host/worker/request_metrics.hpp>
 #include <sockhost/host/worker/server.hpp>
 
 #include <poll.h>
@@ -312,6 +313,13 @@ int run_worker(const WorkerArguments &arguments) {
         if (!mapping) return refuse(mapping.error());
         activity = std::move(*mapping);
         install_activity_table(&activity->table());
+    }
+    std::optional<MetricsMapping> metrics;
+    if (arguments.metrics_fd >= 0) {
+        auto mapping = MetricsMapping::adopt(UniqueFd(arguments.metrics_fd));
+        if (!mapping) return refuse(mapping.error());
+        metrics = std::move(*mapping);
+        install_metrics_table(&metrics->table());
     }
     HandoffChannel channel;
     if (arguments.handoff_fd >= 0) {

@@ -38,6 +38,9 @@ struct HostConfig {
     std::optional<RunAs> run_as;
     // Refuse plugin files (and directories) that others than root or the host's user could change.
     bool strict_modes = true;
+    // Count requests, connections and bytes per listener, and take plugins' metrics
+    // (shared/worker_metrics.hpp); off, the workers count nothing.
+    bool metrics = true;
 };
 
 // Reads and validates a config file. Relative paths in it are relative to its directory.

@@ -1,5 +1,5 @@
 // What each worker's requests are doing, on a page of memory the supervisor shares with
-// the worker (a memfd, mapped by both; the worker's request children inherit it). A
+// the worker (shared/shared_table.hpp). A
 // request holds a slot from its first hook to its last and says which hook runs and, when
 // the plugin's code has control (not a host I/O call), since when. The supervisor reads
 // it while the worker lives (a hook stuck in plugin code) and after it died (the hook and
@@ -12,6 +12,7 @@
 
 #include <sockhost/host/shared/clock.hpp>
 #include <sockhost/host/shared/error.hpp>
+#include <sockhost/host/shared/shared_table.hpp>
 #include <sockhost/host/shared/unique_fd.hpp>
 
 #include <sys/types.h>
@@ -56,29 +57,12 @@ struct ActivityTable {
     static constexpr std::size_t kSlots = 512;  // more concurrent requests go unrecorded
     std::atomic<std::uint32_t> slots_used{0};   // a high-water mark: readers scan below it
     ActivitySlot slots[kSlots];
+
+    static constexpr const char *kWhat = "activity table";
 };
 
 // The mapping of one worker's table; unmapped when this goes.
-class ActivityMapping {
-public:
-    // The supervisor's side: a new memfd, sized and mapped.
-    static Result<ActivityMapping> create();
-    // The worker's side: maps the memfd it was given.
-    static Result<ActivityMapping> adopt(UniqueFd fd);
-
-    ActivityMapping(ActivityMapping &&other) noexcept;
-    ActivityMapping &operator=(ActivityMapping &&other) noexcept;
-    ~ActivityMapping();
-
-    ActivityTable &table() const { return *table_; }
-    int fd() const { return fd_.get(); }
-    void close_descriptor() { fd_.reset(); }  // the mapping stays
-
-private:
-    ActivityMapping(UniqueFd fd, ActivityTable *table) : fd_(std::move(fd)), table_(table) {}
-    UniqueFd fd_;
-    ActivityTable *table_ = nullptr;
-};
+using ActivityMapping = SharedTable<ActivityTable>;
 
 // A request the supervisor found in plugin code, copied out and checked.
 struct PluginActivity {

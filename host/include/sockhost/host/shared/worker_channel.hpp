@@ -7,6 +7,7 @@
 //   fd 3+N+1        the write end of the worker's status pipe
 //   fd 3+N+2        its activity table, a memfd both map (shared/worker_activity.hpp)
 //   fd 3+N+3        its end of the handoff channel (shared/handoff_channel.hpp)
+//   fd 3+N+4        its metrics table, a memfd both map (shared/worker_metrics.hpp)
 //   signal mask     the stop signals blocked, so one sent early waits for sigwaitinfo
 //
 // and the worker answers on its status pipe, one line each:
@@ -37,6 +38,7 @@ struct WorkerFdLayout {
     int status() const { return config() + 1; }
     int activity() const { return status() + 1; }
     int handoff() const { return activity() + 1; }
+    int metrics() const { return handoff() + 1; }
 };
 
 // A worker's arguments: the hidden `worker` command's options.
@@ -50,6 +52,7 @@ struct WorkerArguments {
     std::vector<int> listeners;
     int activity_fd = -1;  // none: nothing is recorded
     int handoff_fd = -1;   // none: connections and state are not handed over
+    int metrics_fd = -1;   // none: nothing is counted (`metrics` off)
 
     static constexpr const char *kCommand = "worker";
     static constexpr const char *kGenerationOption = "--generation";
@@ -59,9 +62,10 @@ struct WorkerArguments {
     static constexpr const char *kListenersOption = "--listeners";
     static constexpr const char *kActivityFdOption = "--activity-fd";
     static constexpr const char *kHandoffFdOption = "--handoff-fd";
+    static constexpr const char *kMetricsFdOption = "--metrics-fd";
 
     // argv for `binary worker --generation G --index I --config-fd C --status-fd S
-    // [--listeners 0,2] [--activity-fd A] [--handoff-fd H]`.
+    // [--listeners 0,2] [--activity-fd A] [--handoff-fd H] [--metrics-fd M]`.
     std::vector<std::string> command_line(const std::string &binary) const;
 };
 

@@ -12,6 +12,7 @@
 #include <sockhost/host/shared/unique_fd.hpp>
 #include <sockhost/host/shared/worker_activity.hpp>
 #include <sockhost/host/shared/worker_channel.hpp>
+#include <sockhost/host/shared/worker_metrics.hpp>
 
 #include <chrono>
 #include <deque>
@@ -31,6 +32,7 @@ class ListenerSet;
 struct WorkerLaunch {
     std::filesystem::path binary;  // resolved once, when the supervisor started
     UniqueFd config;               // memfd holding the ConfigSnapshot as JSON
+    bool metrics = true;           // each worker gets a metrics table (`metrics`)
 };
 
 // The listeners one set of worker processes serves: those of one worker_group (by default
@@ -72,6 +74,7 @@ struct Worker {
     std::deque<HandoffMessage> outbox;  // to send once the channel has room
     bool drain_sent = false;            // told to drain for a reload: it may offer connections
     std::optional<ActivityMapping> activity;  // what its requests are doing
+    std::optional<MetricsMapping> metrics;    // what it counted (none: `metrics` off)
     bool ready = false;
     bool draining = false;  // reported "DRAINING": it accepts nothing new
     std::optional<std::string> failure;  // "FAILED" reason reported by the worker
