@@ -420,7 +420,7 @@ namespace {
 
 TEST(HttpPlugin, OptsInToHandOff) {
     EXPECT_EQ(http().descriptor().handoff, static_cast<std::uint32_t>(SOCKHOST_HANDOFF_CONNECTIONS));
-    EXPECT_STREQ(http().descriptor().version, "1.2.0");
+    EXPECT_STREQ(http().descriptor().version, "1.3.0");
 }
 
 // A reload moves a kept-alive connection once it is idle: the response went out without

@@ -164,7 +164,7 @@ TEST(KvPlugin, OptsInToHandOffAndStateExport) {
     EXPECT_EQ(descriptor.handoff, static_cast<std::uint32_t>(SOCKHOST_HANDOFF_CONNECTIONS));
     EXPECT_NE(descriptor.export_state, nullptr);
     EXPECT_NE(descriptor.import_state, nullptr);
-    EXPECT_STREQ(descriptor.version, "1.1.0");
+    EXPECT_STREQ(descriptor.version, "1.2.0");
 }
 
 TEST(KvPlugin, TheNextGenerationImportsEveryKey) {
