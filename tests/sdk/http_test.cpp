@@ -469,3 +469,25 @@ TEST(HttpPlugin, ServesAHandedOverConnectionAsANewOne) {
 }
 
 }  // namespace
+
+namespace {
+
+// Metrics (ABI 1.3): one counter per status class, read through the harness by name.
+TEST(HttpPlugin, CountsResponsesByStatusClass) {
+    Instance instance(http());
+    ASSERT_TRUE(instance.ready());
+    Input input;
+    input.bytes = std::string(kGet) + "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n" + std::string(kGet);
+    EXPECT_TRUE(instance.serve(input).ok());
+    Input malformed;
+    malformed.bytes = "NOT HTTP\r\n\r\n";
+    instance.serve(malformed);
+    EXPECT_EQ(instance.metric("http_responses_2xx_total"), 2.0);
+    EXPECT_EQ(instance.metric("http_responses_4xx_total"), 2.0);  // 405, then 400
+    EXPECT_EQ(instance.metric("http_responses_1xx_total"), 0.0);
+    EXPECT_EQ(instance.metric("http_responses_3xx_total"), 0.0);
+    EXPECT_EQ(instance.metric("http_responses_5xx_total"), 0.0);
+    EXPECT_EQ(instance.log().size(), 0u) << "every declaration accepted: " << instance.log()[0].message;
+}
+
+}  // namespace

@@ -281,3 +281,20 @@ TEST(KvPlugin, AConnectionMovesBetweenLinesWithWhatItHasNotRead) {
 }
 
 }  // namespace
+
+namespace {
+
+// Metrics (ABI 1.3): a gauge of the keys held, a counter of the lines answered.
+TEST(KvPlugin, GaugesItsKeysAndCountsItsCommands) {
+    Instance instance(kv());
+    ASSERT_TRUE(instance.ready());
+    EXPECT_TRUE(instance.serve(lines("SET a 1\nSET b 2\nSET a 3\nGET a\nBOGUS\n")).ok());
+    EXPECT_EQ(instance.metric("kv_keys"), 2.0);
+    EXPECT_EQ(instance.metric("kv_commands_total"), 5.0);
+    EXPECT_TRUE(instance.serve(lines("DEL a\nDEL zz\n")).ok());
+    EXPECT_EQ(instance.metric("kv_keys"), 1.0);
+    EXPECT_EQ(instance.metric("kv_commands_total"), 7.0);
+    EXPECT_EQ(instance.metric("no_such_metric"), std::nullopt);
+}
+
+}  // namespace
