@@ -35,10 +35,11 @@ ConnectionReply connection_reply(const RequestHead &head, bool host_stopping) {
 
 }  // namespace
 
-Connection::Connection(const HttpConfig &config, const Responses &responses,
+Connection::Connection(const HttpConfig &config, const Responses &responses, const ResponseCounters &counters,
                        sockhost::sdk::Request &request)
     : config_(config),
       responses_(responses),
+      counters_(counters),
       request_(request),
       host_(*request.host()),
       raw_(request.raw()),
@@ -250,6 +251,7 @@ void Connection::discard_rest_of_oversized_head() {
 
 void Connection::reply(std::string_view response) {
     request_.write(response);
+    counters_.count(response);
     response_pending_ = true;
 }
 

@@ -5,6 +5,7 @@
 #define SOCKHOST_EXAMPLES_CONNECTION_HPP
 
 #include "http_config.hpp"
+#include "response_counters.hpp"
 #include "responses.hpp"
 
 #include <sockhost/plugin.hpp>
@@ -18,7 +19,8 @@
 
 class Connection {
 public:
-    Connection(const HttpConfig &config, const Responses &responses, sockhost::sdk::Request &request);
+    Connection(const HttpConfig &config, const Responses &responses, const ResponseCounters &counters,
+               sockhost::sdk::Request &request);
     void serve();
 
 private:
@@ -40,6 +42,7 @@ private:
 
     const HttpConfig &config_;
     const Responses &responses_;
+    const ResponseCounters &counters_;
     sockhost::sdk::Request &request_;
     const sockhost_host_api &host_;
     sockhost_request *const raw_;

@@ -6,7 +6,8 @@
 // instead moves a kept-alive connection that is idle to the next generation: http says
 // between_requests only when no part of a next request is in its own buffer, so the host
 // holds every byte not yet answered, and for such a connection stopping() stays false.
-// This is the benchmark target: see connection.cpp for the hot path.
+// Responses are counted by status class (response_counters.hpp). This is the benchmark
+// target: see connection.cpp for the hot path.
 #include "connection.hpp"
 #include "http_config.hpp"
 #include "responses.hpp"
@@ -19,16 +20,19 @@ class Http {
 public:
     static constexpr bool hand_off_connections = true;
 
-    explicit Http(std::string_view config_json)
-        : config_(parse_http_config(config_json)), responses_(config_.body, config_.content_type) {}
+    Http(std::string_view config_json, sockhost::sdk::InstanceContext &context)
+        : config_(parse_http_config(config_json)),
+          responses_(config_.body, config_.content_type),
+          counters_(context) {}
 
-    void handle(sockhost::sdk::Request &request) { Connection(config_, responses_, request).serve(); }
+    void handle(sockhost::sdk::Request &request) { Connection(config_, responses_, counters_, request).serve(); }
 
 private:
     HttpConfig config_;
     Responses responses_;
+    ResponseCounters counters_;
 };
 
 }  // namespace
 
-SOCKHOST_PLUGIN(Http, "http", "1.2.0", SOCKHOST_TRANSPORTS_STREAM)
+SOCKHOST_PLUGIN(Http, "http", "1.3.0", SOCKHOST_TRANSPORTS_STREAM)

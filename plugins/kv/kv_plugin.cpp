@@ -20,6 +20,8 @@
 // it), and the next generation's kv imports the whole store (kv_state.hpp) before it
 // serves. The store exported is the worker's: under the forking mode that is the parent's,
 // which no SET reaches, so each child's SETs are still lost.
+//
+// Metrics: kv_keys (a gauge: keys in the store) and kv_commands_total (lines answered).
 #include <sockhost/plugin.hpp>
 
 #include "key_value_store.hpp"
@@ -70,7 +72,9 @@ class KeyValue {
 public:
     static constexpr bool hand_off_connections = true;
 
-    explicit KeyValue(std::string_view config_json) {
+    KeyValue(std::string_view config_json, sockhost::sdk::InstanceContext &context)
+        : keys_(context.gauge("kv_keys", "Keys in the store of the process that serves")),
+          commands_(context.counter("kv_commands_total", "Command lines answered, errors included")) {
         const auto config = plugin_config::parse("kv", config_json, {"max_line_bytes"});
         max_line_bytes_ = plugin_config::unsigned_value("kv", config, "max_line_bytes",
                                                         64 * 1024, 16, 64 * 1024 * 1024);
@@ -88,6 +92,7 @@ public:
              line = request.read_line(buffer.get(), capacity)) {
             bool crlf = false;
             std::string reply = execute(strip_line_end(line, crlf));
+            commands_.inc();
             reply += crlf ? "\r\n" : "\n";
             request.write(reply);
             request.flush();  // a no-op for datagrams: their reply goes at finish
@@ -106,6 +111,7 @@ public:
         if (!decoded.ok()) throw std::runtime_error(decoded.error);
         const std::size_t count = decoded.entries.size();
         store_.replace_all(std::move(decoded.entries));
+        keys_.set(static_cast<double>(store_.size()));
         sockhost::sdk::log(SOCKHOST_LOG_INFO, ("kv: imported " + std::to_string(count) + " keys").c_str());
     }
 
@@ -119,6 +125,7 @@ private:
             const std::string_view key = split_first(arguments, value);
             if (!is_kv_key(key) || value.empty()) return "ERROR usage: SET key value";
             store_.set(key, value);
+            keys_.set(static_cast<double>(store_.size()));
             return "OK";
         }
         if (same_word(command, "GET")) {
@@ -128,7 +135,9 @@ private:
         }
         if (same_word(command, "DEL")) {
             if (!is_kv_key(arguments)) return "ERROR usage: DEL key";
-            return store_.erase(arguments) ? "DELETED" : "NOT_FOUND";
+            if (!store_.erase(arguments)) return "NOT_FOUND";
+            keys_.set(static_cast<double>(store_.size()));
+            return "DELETED";
         }
         if (same_word(command, "COUNT")) {
             if (!arguments.empty() || command_line.size() != command.size()) return "ERROR usage: COUNT";
@@ -139,8 +148,11 @@ private:
 
     std::size_t max_line_bytes_ = 0;
     KeyValueStore store_;
+    // Metrics (ABI 1.3). Under forking, kv_keys is the store of the child that answered last.
+    sockhost::sdk::Gauge keys_;
+    sockhost::sdk::Counter commands_;
 };
 
 }  // namespace
 
-SOCKHOST_PLUGIN(KeyValue, "kv", "1.1.0", SOCKHOST_TRANSPORTS_ALL)
+SOCKHOST_PLUGIN(KeyValue, "kv", "1.2.0", SOCKHOST_TRANSPORTS_ALL)

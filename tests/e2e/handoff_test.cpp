@@ -325,7 +325,7 @@ TEST(Handoff, AStopHandsNothingOver) {
 // their idle connections are closed, never moved, and the host reads nothing past their
 // descriptors (what lies there would opt them in, and fail an export).
 TEST(Handoff, PluginsOfOlderAbisLoadAndTheirIdleConnectionsEndAtAReload) {
-    for (const char *plugin : {"frozen_abi_1_0", "frozen_abi_1_1"}) {
+    for (const char *plugin : {"frozen_abi_1_0", "frozen_abi_1_1", "frozen_abi_1_2"}) {
         SCOPED_TRACE(plugin);
         HostUnderTest host(handoff_config({handoff_listener("threading", "tcp://127.0.0.1:0", plugin)}),
                            {test_plugin(plugin)});

@@ -420,7 +420,7 @@ namespace {
 
 TEST(HttpPlugin, OptsInToHandOff) {
     EXPECT_EQ(http().descriptor().handoff, static_cast<std::uint32_t>(SOCKHOST_HANDOFF_CONNECTIONS));
-    EXPECT_STREQ(http().descriptor().version, "1.2.0");
+    EXPECT_STREQ(http().descriptor().version, "1.3.0");
 }
 
 // A reload moves a kept-alive connection once it is idle: the response went out without
@@ -466,6 +466,28 @@ TEST(HttpPlugin, ServesAHandedOverConnectionAsANewOne) {
     const auto responses = parse_responses(result.output);
     ASSERT_EQ(responses.size(), 1u);
     EXPECT_EQ(responses[0].status, 200);
+}
+
+}  // namespace
+
+namespace {
+
+// Metrics (ABI 1.3): one counter per status class, read through the harness by name.
+TEST(HttpPlugin, CountsResponsesByStatusClass) {
+    Instance instance(http());
+    ASSERT_TRUE(instance.ready());
+    Input input;
+    input.bytes = std::string(kGet) + "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n" + std::string(kGet);
+    EXPECT_TRUE(instance.serve(input).ok());
+    Input malformed;
+    malformed.bytes = "NOT HTTP\r\n\r\n";
+    instance.serve(malformed);
+    EXPECT_EQ(instance.metric("http_responses_2xx_total"), 2.0);
+    EXPECT_EQ(instance.metric("http_responses_4xx_total"), 2.0);  // 405, then 400
+    EXPECT_EQ(instance.metric("http_responses_1xx_total"), 0.0);
+    EXPECT_EQ(instance.metric("http_responses_3xx_total"), 0.0);
+    EXPECT_EQ(instance.metric("http_responses_5xx_total"), 0.0);
+    EXPECT_EQ(instance.log().size(), 0u) << "every declaration accepted: " << instance.log()[0].message;
 }
 
 }  // namespace

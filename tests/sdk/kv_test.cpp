@@ -164,7 +164,7 @@ TEST(KvPlugin, OptsInToHandOffAndStateExport) {
     EXPECT_EQ(descriptor.handoff, static_cast<std::uint32_t>(SOCKHOST_HANDOFF_CONNECTIONS));
     EXPECT_NE(descriptor.export_state, nullptr);
     EXPECT_NE(descriptor.import_state, nullptr);
-    EXPECT_STREQ(descriptor.version, "1.1.0");
+    EXPECT_STREQ(descriptor.version, "1.2.0");
 }
 
 TEST(KvPlugin, TheNextGenerationImportsEveryKey) {
@@ -278,6 +278,23 @@ TEST(KvPlugin, AConnectionMovesBetweenLinesWithWhatItHasNotRead) {
     Input handed_over = lines(moved.handed_off_bytes);
     handed_over.handed_over_state = moved.handoff_state;
     EXPECT_EQ(new_generation.serve(handed_over).output, "VALUE 1\nCOUNT 1\n");
+}
+
+}  // namespace
+
+namespace {
+
+// Metrics (ABI 1.3): a gauge of the keys held, a counter of the lines answered.
+TEST(KvPlugin, GaugesItsKeysAndCountsItsCommands) {
+    Instance instance(kv());
+    ASSERT_TRUE(instance.ready());
+    EXPECT_TRUE(instance.serve(lines("SET a 1\nSET b 2\nSET a 3\nGET a\nBOGUS\n")).ok());
+    EXPECT_EQ(instance.metric("kv_keys"), 2.0);
+    EXPECT_EQ(instance.metric("kv_commands_total"), 5.0);
+    EXPECT_TRUE(instance.serve(lines("DEL a\nDEL zz\n")).ok());
+    EXPECT_EQ(instance.metric("kv_keys"), 1.0);
+    EXPECT_EQ(instance.metric("kv_commands_total"), 7.0);
+    EXPECT_EQ(instance.metric("no_such_metric"), std::nullopt);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "abi_fingerprint.hpp"
 
 #include <sockhost/descriptor_check.hpp>
+#include <sockhost/host/shared/worker_metrics.hpp>
 #include <sockhost/host/worker/plugin/host_api.hpp>
 #include <sockhost/host/worker/plugin/plugin_loader.hpp>
 #include <sockhost/plugin.h>
@@ -95,13 +96,37 @@ TEST(AbiVersion, LayoutOfVersion1_1IsFrozen) {
 TEST(AbiVersion, LayoutOfVersion1_2IsFrozen) {
     EXPECT_EQ(offsetof(sockhost_host_api, set_handoff_state), 8u + 17 * sizeof(void *));
     EXPECT_EQ(offsetof(sockhost_host_api, handoff_state), 8u + 18 * sizeof(void *));
-    EXPECT_EQ(sizeof(sockhost_host_api), 8u + 19 * sizeof(void *));
     EXPECT_EQ(offsetof(sockhost_plugin_descriptor, handoff), 32u + 7 * sizeof(void *));
     EXPECT_EQ(offsetof(sockhost_plugin_descriptor, export_state), 32u + 8 * sizeof(void *));
     EXPECT_EQ(offsetof(sockhost_plugin_descriptor, import_state), 32u + 9 * sizeof(void *));
-    EXPECT_EQ(sizeof(sockhost_plugin_descriptor), 32u + 10 * sizeof(void *));
     EXPECT_EQ(SOCKHOST_HANDOFF_CONNECTIONS, 1u);
     EXPECT_EQ(SOCKHOST_HANDOFF_STATE_MAX, 16384);
+}
+
+// 1.3 appended declare_metric and the four updates to the host table, right after 1.2's
+// last member (`handoff_state`), and create_with_context to the descriptor, right after
+// `import_state`.
+TEST(AbiVersion, LayoutOfVersion1_3IsFrozen) {
+    EXPECT_EQ(offsetof(sockhost_host_api, declare_metric), 8u + 19 * sizeof(void *));
+    EXPECT_EQ(offsetof(sockhost_host_api, counter_add), 8u + 20 * sizeof(void *));
+    EXPECT_EQ(offsetof(sockhost_host_api, gauge_set), 8u + 21 * sizeof(void *));
+    EXPECT_EQ(offsetof(sockhost_host_api, gauge_add), 8u + 22 * sizeof(void *));
+    EXPECT_EQ(offsetof(sockhost_host_api, histogram_observe), 8u + 23 * sizeof(void *));
+    EXPECT_EQ(sizeof(sockhost_host_api), 8u + 24 * sizeof(void *));
+    EXPECT_EQ(offsetof(sockhost_plugin_descriptor, create_with_context), 32u + 10 * sizeof(void *));
+    EXPECT_EQ(sizeof(sockhost_plugin_descriptor), 32u + 11 * sizeof(void *));
+    EXPECT_EQ(SOCKHOST_METRIC_COUNTER, 1);
+    EXPECT_EQ(SOCKHOST_METRIC_GAUGE, 2);
+    EXPECT_EQ(SOCKHOST_METRIC_HISTOGRAM, 3);
+    EXPECT_EQ(SOCKHOST_METRIC_NAME_MAX + 1, static_cast<int>(sockhost::PluginMetric::kNameCapacity));
+    EXPECT_EQ(SOCKHOST_METRIC_HELP_MAX + 1, static_cast<int>(sockhost::PluginMetric::kHelpCapacity));
+    EXPECT_EQ(SOCKHOST_METRIC_BOUNDS_MAX, static_cast<int>(sockhost::PluginMetric::kMaxBounds));
+    const sockhost_host_api *host = sockhost::host_api_table();
+    EXPECT_TRUE(SOCKHOST_HOST_API_HAS(host, histogram_observe));
+    for (const void *member : {(const void *)host->declare_metric, (const void *)host->counter_add,
+                               (const void *)host->gauge_set, (const void *)host->gauge_add,
+                               (const void *)host->histogram_observe})
+        EXPECT_NE(member, nullptr);
 }
 
 // A plugin asks the table before calling what a later minor added: a 1.0 table (ending at

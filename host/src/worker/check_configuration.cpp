@@ -53,9 +53,10 @@ Result<void> load_everything(const HostConfig &config, const ConfigSnapshot &sna
                  plugin->descriptor().version);
         plugins.merge(*loaded);
     }
-    for (const auto &listener : config.listeners) {
+    for (std::size_t index = 0; index < config.listeners.size(); ++index) {
+        const auto &listener = config.listeners[index];
         say(progress_fd, "listener " + listener.address.text() + " (plugin " + listener.plugin + ", create)");
-        auto handler = create_listener_handler(plugins, listener);
+        auto handler = create_listener_handler(plugins, listener, static_cast<int>(index));
         if (!handler) return std::unexpected(handler.error());
     }
     return {};

@@ -98,9 +98,9 @@ Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &con
     std::vector<std::unique_ptr<Server>> servers;
     for (std::size_t index = 0; index < config.listeners.size(); ++index) {
         const auto &listener = config.listeners[index];
-        auto handler = create_listener_handler(*plugins, listener);
+        auto handler = create_listener_handler(
+            *plugins, listener, group_listeners.empty() ? static_cast<int>(index) : group_listeners[index]);
         if (!handler) return std::unexpected(handler.error());
-        (*handler)->set_listener_index(group_listeners.empty() ? static_cast<int>(index) : group_listeners[index]);
         if (auto initialized = (*handler)->process_init(); !initialized)
             return fail("listener " + listener.address.text() + ": " + initialized.error().message);
         std::unique_ptr<ConnectionHandoff> handoff;

@@ -49,7 +49,10 @@ inline std::string descriptor_problem(const sockhost_plugin_descriptor *descript
     if (SOCKHOST_DESCRIPTOR_HAS(descriptor, handoff) &&
         (descriptor->handoff & ~static_cast<std::uint32_t>(SOCKHOST_HANDOFF_CONNECTIONS)) != 0)
         return "descriptor handoff " + std::to_string(descriptor->handoff) + " has unknown bits";
-    if ((descriptor->create == nullptr) != (descriptor->destroy == nullptr))
+    // ABI 1.3's create_with_context counts as a create.
+    const bool creates = descriptor->create != nullptr || (SOCKHOST_DESCRIPTOR_HAS(descriptor, create_with_context) &&
+                                                           descriptor->create_with_context != nullptr);
+    if (creates != (descriptor->destroy != nullptr))
         return "descriptor has create without destroy, or destroy without create";
     return {};
 }

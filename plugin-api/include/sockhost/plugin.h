@@ -2,7 +2,9 @@
  * sockhost plugin ABI, version 1.2: 1.0; plus `stopping` at the end of sockhost_host_api
  * (1.1); plus connection and state handoff across reloads (1.2: `set_handoff_state` and
  * `handoff_state` at the end of sockhost_host_api, `handoff`, `export_state` and
- * `import_state` at the end of sockhost_plugin_descriptor).
+ * `import_state` at the end of sockhost_plugin_descriptor); plus plugin metrics (1.3:
+ * `declare_metric`, `counter_add`, `gauge_set`, `gauge_add` and `histogram_observe` at the
+ * end of sockhost_host_api, `create_with_context` at the end of the descriptor).
  *
  * A plugin is a shared object that exports exactly one symbol,
  * SOCKHOST_PLUGIN_ENTRY_SYMBOL, of type sockhost_plugin_entry_fn. The host calls it once
@@ -48,7 +50,7 @@ extern "C" {
 #endif
 
 #define SOCKHOST_ABI_MAJOR 1
-#define SOCKHOST_ABI_MINOR 2
+#define SOCKHOST_ABI_MINOR 3
 
 /* The one symbol a plugin exports. */
 #define SOCKHOST_PLUGIN_ENTRY_SYMBOL "sockhost_plugin_entry"
@@ -88,6 +90,26 @@ typedef enum sockhost_log_level {
 /* One request: a stream connection, or one datagram and its reply.
  * Owned by the host; valid from setup (or verify) until finish returns. */
 typedef struct sockhost_request sockhost_request;
+
+/* ABI 1.3. What the host knows of one instance while it is being created: the listener it
+ * will serve. Owned by the host; valid during create_with_context only. */
+typedef struct sockhost_instance_context sockhost_instance_context;
+
+/* ABI 1.3. One metric an instance declared (declare_metric). Owned by the host; valid
+ * until the instance's destroy returns, in the worker and in its forked request children.
+ * Every update function accepts NULL and then does nothing. */
+typedef struct sockhost_metric sockhost_metric;
+
+typedef enum sockhost_metric_kind {
+    SOCKHOST_METRIC_COUNTER = 1,  /* only goes up: counter_add */
+    SOCKHOST_METRIC_GAUGE = 2,    /* goes up and down: gauge_set, gauge_add */
+    SOCKHOST_METRIC_HISTOGRAM = 3 /* observations counted in buckets: histogram_observe */
+} sockhost_metric_kind;
+
+/* Limits of a metric declaration (declare_metric). */
+#define SOCKHOST_METRIC_NAME_MAX 63   /* bytes, without the NUL */
+#define SOCKHOST_METRIC_HELP_MAX 255  /* bytes, without the NUL */
+#define SOCKHOST_METRIC_BOUNDS_MAX 16 /* a histogram's upper bounds, +Inf not counted */
 
 /*
  * Functions the host offers the plugin. Owned by the host; valid while the plugin is
@@ -195,6 +217,32 @@ typedef struct sockhost_host_api {
      * pointer is then still not NULL). NULL, with `*length` 0, for a connection accepted
      * by this generation. Owned by the host, valid for the request. */
     const void *(*handoff_state)(const sockhost_request *request, size_t *length);
+
+    /* --- Added in ABI 1.3: plugin metrics (docs/plugin-sdk.md, "Metrics"; check with
+     * SOCKHOST_HOST_API_HAS). --- */
+
+    /* Declares one metric of the instance being created; call it from create_with_context
+     * only, with the `context` it was given. The host reports it with the labels listener,
+     * plugin and mode. `name` matches [a-zA-Z_:][a-zA-Z0-9_:]*, has at most
+     * SOCKHOST_METRIC_NAME_MAX bytes and does not start with "sockhost_" (the host's own);
+     * `help` has at most SOCKHOST_METRIC_HELP_MAX bytes and no control character. A
+     * histogram gives up to SOCKHOST_METRIC_BOUNDS_MAX finite, strictly increasing upper
+     * bounds (`bounds` is read during the call; a +Inf bucket is added); a counter or gauge
+     * gives none. Declaring the same metric again returns the same handle. Returns NULL,
+     * and logs the reason with the plugin's name, for a bad declaration, a name declared
+     * already in this worker with another kind, help or bounds, a full table, or a call
+     * outside create_with_context. Worker main thread. */
+    sockhost_metric *(*declare_metric)(sockhost_instance_context *context, sockhost_metric_kind kind,
+                                       const char *name, const char *help, const double *bounds,
+                                       size_t bound_count);
+
+    /* Updates. Callable from any hook, any thread or fiber, and forked request children;
+     * they never wait, allocate or make a system call. NULL, or a metric of another kind,
+     * does nothing. histogram_observe ignores NaN. */
+    void (*counter_add)(sockhost_metric *metric, uint64_t amount);
+    void (*gauge_set)(sockhost_metric *metric, double value);
+    void (*gauge_add)(sockhost_metric *metric, double amount);
+    void (*histogram_observe)(sockhost_metric *metric, double value);
 } sockhost_host_api;
 
 /* The most a connection's handoff state may hold. */
@@ -288,6 +336,15 @@ typedef struct sockhost_plugin_descriptor {
      * generation keeps serving with its state. Worker main thread. */
     sockhost_status (*import_state)(void *instance, const void *data, size_t length, char *error,
                                     size_t error_capacity);
+
+    /* --- Added in ABI 1.3 (read only when struct_size covers it). --- */
+
+    /* Optional: create, with the host's `context` for declare_metric (valid for the call).
+     * When set, the host calls it instead of create, with create's rules, and it counts as
+     * a create: destroy frees what it made. A plugin may set create too, for hosts (or
+     * harnesses) that do not know this member. */
+    sockhost_status (*create_with_context)(sockhost_instance_context *context, const char *config_json,
+                                           void **instance, char *error, size_t error_capacity);
 } sockhost_plugin_descriptor;
 
 /* sockhost_plugin_descriptor.handoff bits. */

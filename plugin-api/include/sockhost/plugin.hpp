@@ -11,6 +11,9 @@
 //     //   static constexpr bool hand_off_connections = true;  // idle connections move
 //     //   std::string export_state();               // main thread, while requests run
 //     //   void import_state(std::string_view state); // throw to fail the reload
+//     // or, to declare metrics (ABI 1.3, docs/plugin-sdk.md "Metrics"):
+//     //   Echo(std::string_view config_json, sockhost::sdk::InstanceContext& context)
+//     //       : echoed_(context.counter("echo_bytes_total", "Bytes echoed")) {}
 //   };
 //   SOCKHOST_PLUGIN(Echo, "echo", "1.0.0", SOCKHOST_TRANSPORTS_ALL)
 //
@@ -27,6 +30,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <initializer_list>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -156,7 +160,88 @@ private:
     sockhost_request *request_;
 };
 
+// Metric handles (ABI 1.3), from InstanceContext at construction. Cheap to copy; every
+// update may be called from any hook, thread or forked child. A handle whose declaration
+// failed (the host logged why), or one from a host older than ABI 1.3, does nothing.
+class Metric {
+public:
+    Metric() noexcept = default;
+    Metric(const sockhost_host_api *host, sockhost_metric *metric) noexcept : host_(host), metric_(metric) {}
+    // False when the declaration was refused or the host has no metrics.
+    explicit operator bool() const noexcept { return metric_ != nullptr; }
+
+protected:
+    const sockhost_host_api *host_ = nullptr;
+    sockhost_metric *metric_ = nullptr;
+};
+
+class Counter : public Metric {
+public:
+    using Metric::Metric;
+    void add(std::uint64_t amount) const noexcept {
+        if (metric_ != nullptr) host_->counter_add(metric_, amount);
+    }
+    void inc() const noexcept { add(1); }
+};
+
+class Gauge : public Metric {
+public:
+    using Metric::Metric;
+    void set(double value) const noexcept {
+        if (metric_ != nullptr) host_->gauge_set(metric_, value);
+    }
+    void add(double amount) const noexcept {
+        if (metric_ != nullptr) host_->gauge_add(metric_, amount);
+    }
+};
+
+class Histogram : public Metric {
+public:
+    using Metric::Metric;
+    void observe(double value) const noexcept {
+        if (metric_ != nullptr) host_->histogram_observe(metric_, value);
+    }
+};
+
+// What the host gives a plugin's constructor besides its config: metric declarations for
+// this instance (reported with the labels listener, plugin and mode). Valid during the
+// constructor only; the handles stay valid until the instance is destroyed.
+class InstanceContext {
+public:
+    InstanceContext(const sockhost_host_api *host, sockhost_instance_context *context) noexcept
+        : host_(host), context_(context) {}
+
+    Counter counter(const char *name, const char *help) const noexcept {
+        return Counter(host_, declare(SOCKHOST_METRIC_COUNTER, name, help, nullptr, 0));
+    }
+    Gauge gauge(const char *name, const char *help) const noexcept {
+        return Gauge(host_, declare(SOCKHOST_METRIC_GAUGE, name, help, nullptr, 0));
+    }
+    // `bounds`: upper bounds, strictly increasing, at most SOCKHOST_METRIC_BOUNDS_MAX.
+    Histogram histogram(const char *name, const char *help, std::initializer_list<double> bounds) const noexcept {
+        return Histogram(host_, declare(SOCKHOST_METRIC_HISTOGRAM, name, help, bounds.begin(), bounds.size()));
+    }
+
+private:
+    // NULL on a host without metrics (older than ABI 1.3, or a create without context).
+    sockhost_metric *declare(sockhost_metric_kind kind, const char *name, const char *help, const double *bounds,
+                             std::size_t count) const noexcept {
+        if (host_ == nullptr || context_ == nullptr || !SOCKHOST_HOST_API_HAS(host_, histogram_observe) ||
+            host_->declare_metric == nullptr || host_->counter_add == nullptr || host_->gauge_set == nullptr ||
+            host_->gauge_add == nullptr || host_->histogram_observe == nullptr)
+            return nullptr;
+        return host_->declare_metric(context_, kind, name, help, bounds, count);
+    }
+
+    const sockhost_host_api *host_;
+    sockhost_instance_context *context_;
+};
+
 namespace detail {
+
+// `Plugin(std::string_view config_json, InstanceContext&)`: it declares metrics.
+template <typename Plugin>
+concept TakesInstanceContext = std::constructible_from<Plugin, std::string_view, InstanceContext &>;
 
 template <typename Plugin>
 concept HasVerify = requires(Plugin &plugin, Request &request) {
@@ -193,6 +278,13 @@ std::uint32_t handoff_bits() noexcept {
 template <typename Plugin>
 struct Hosted {
     explicit Hosted(std::string_view config_json) : plugin(config_json) {}
+    Hosted(std::string_view config_json, InstanceContext &context) : plugin(construct(config_json, context)) {}
+    static Plugin construct(std::string_view config_json, InstanceContext &context) {
+        if constexpr (TakesInstanceContext<Plugin>)
+            return Plugin(config_json, context);
+        else
+            return Plugin(config_json);
+    }
     Plugin plugin;
     std::string exported_state;
 };
@@ -250,8 +342,15 @@ struct Trampolines {
 
     static sockhost_status create(const char *config_json, void **instance, char *error,
                                   std::size_t error_capacity) noexcept {
+        return create_with_context(nullptr, config_json, instance, error, error_capacity);
+    }
+    // With a NULL context (create, from a host that does not know create_with_context) the
+    // plugin's metrics do nothing.
+    static sockhost_status create_with_context(sockhost_instance_context *context, const char *config_json,
+                                               void **instance, char *error, std::size_t error_capacity) noexcept {
         try {
-            *instance = new Hosted<Plugin>(std::string_view(config_json));
+            InstanceContext wrapped(host_api, context);
+            *instance = new Hosted<Plugin>(std::string_view(config_json), wrapped);
             return SOCKHOST_OK;
         } catch (const std::exception &failure) {
             write_error(error, error_capacity, failure.what());
@@ -339,6 +438,7 @@ struct Trampolines {
         descriptor.handoff = handoff_bits<Plugin>();
         if constexpr (HasExportState<Plugin>) descriptor.export_state = &export_state;
         if constexpr (HasImportState<Plugin>) descriptor.import_state = &import_state;
+        descriptor.create_with_context = &create_with_context;
         return descriptor;
     }
 };

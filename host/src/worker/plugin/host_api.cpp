@@ -1,6 +1,7 @@
 #include <sockhost/host/worker/plugin/host_api.hpp>
 
 #include <sockhost/host/shared/log.hpp>
+#include <sockhost/host/worker/plugin/plugin_metrics.hpp>
 #include <sockhost/host/worker/request.hpp>
 
 #include <string>
@@ -83,6 +84,28 @@ const void *host_handoff_state(const sockhost_request *request, size_t *length) 
     return state ? state->data() : nullptr;  // data() of an empty string is not null
 }
 
+PluginMetric *metric_of(sockhost_metric *metric) { return reinterpret_cast<PluginMetric *>(metric); }
+
+sockhost_metric *host_declare_metric(sockhost_instance_context *context, sockhost_metric_kind kind, const char *name,
+                                     const char *help, const double *bounds, size_t bound_count) {
+    const std::string what = std::string("declare_metric '") + (name != nullptr ? name : "(null)") + "'";
+    if (context == nullptr || !context->open) {
+        log_error((context != nullptr ? "plugin " + context->plugin + ": " : std::string()) + what +
+                  " refused: called outside create_with_context");
+        return nullptr;
+    }
+    auto metric = declare_plugin_metric(*context->table, context->listener, kind, name, help, bounds, bound_count);
+    if (!metric) {
+        log_error("plugin " + context->plugin + ": " + what + " refused: " + metric.error().message);
+        return nullptr;
+    }
+    return reinterpret_cast<sockhost_metric *>(*metric);
+}
+void host_counter_add(sockhost_metric *metric, uint64_t amount) { add_to_counter(metric_of(metric), amount); }
+void host_gauge_set(sockhost_metric *metric, double value) { set_gauge(metric_of(metric), value); }
+void host_gauge_add(sockhost_metric *metric, double amount) { add_to_gauge(metric_of(metric), amount); }
+void host_histogram_observe(sockhost_metric *metric, double value) { observe_histogram(metric_of(metric), value); }
+
 constexpr sockhost_host_api table = {
     .struct_size = sizeof(sockhost_host_api),
     .abi_major = SOCKHOST_ABI_MAJOR,
@@ -106,6 +129,11 @@ constexpr sockhost_host_api table = {
     .stopping = host_stopping,
     .set_handoff_state = host_set_handoff_state,
     .handoff_state = host_handoff_state,
+    .declare_metric = host_declare_metric,
+    .counter_add = host_counter_add,
+    .gauge_set = host_gauge_set,
+    .gauge_add = host_gauge_add,
+    .histogram_observe = host_histogram_observe,
 };
 
 }  // namespace

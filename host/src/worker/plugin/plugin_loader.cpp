@@ -3,6 +3,7 @@
 #include <sockhost/host/worker/plugin/host_api.hpp>
 #include <sockhost/host/shared/log.hpp>
 #include <sockhost/host/worker/plugin/plugin_file_check.hpp>
+#include <sockhost/host/worker/plugin/plugin_metrics.hpp>
 #include <sockhost/descriptor_check.hpp>
 
 #include <dlfcn.h>
@@ -90,17 +91,23 @@ PluginHandler::PluginHandler(std::shared_ptr<LoadedPlugin> plugin)
     : plugin_(std::move(plugin)), descriptor_(plugin_->descriptor()), name_(plugin_->name()) {}
 
 Result<std::unique_ptr<PluginHandler>> PluginHandler::create(std::shared_ptr<LoadedPlugin> plugin,
-                                                             const std::string &config_json) {
+                                                             const std::string &config_json, int listener_index) {
     std::unique_ptr<PluginHandler> handler(new PluginHandler(std::move(plugin)));
     const auto &descriptor = handler->descriptor_;
-    if (descriptor.create == nullptr) return handler;
+    const bool with_context =
+        SOCKHOST_DESCRIPTOR_HAS(&descriptor, create_with_context) && descriptor.create_with_context != nullptr;
+    if (descriptor.create == nullptr && !with_context) return handler;
     char reason[512] = {};
     sockhost_status status = SOCKHOST_ERROR;
+    handler->context_ = {&plugin_metrics_table(), listener_index, handler->name_, true};
     try {
-        status = descriptor.create(config_json.c_str(), &handler->instance_, reason, sizeof reason);
+        status = with_context ? descriptor.create_with_context(&handler->context_, config_json.c_str(),
+                                                               &handler->instance_, reason, sizeof reason)
+                              : descriptor.create(config_json.c_str(), &handler->instance_, reason, sizeof reason);
     } catch (...) {
         std::snprintf(reason, sizeof reason, "create threw an exception");
     }
+    handler->context_.open = false;
     if (status != SOCKHOST_OK) {
         handler->instance_ = nullptr;  // a failed create owns nothing to destroy
         reason[sizeof reason - 1] = '\0';

@@ -22,10 +22,11 @@ Result<LoadedPlugins> load_plugins(const HostConfig &config, const std::vector<s
 }
 
 Result<std::unique_ptr<PluginHandler>> create_listener_handler(const LoadedPlugins &plugins,
-                                                               const ListenerConfig &listener) {
+                                                               const ListenerConfig &listener, int listener_index) {
     const std::string where = "listener " + listener.address.text() + ": ";
-    auto handler = PluginHandler::create(plugins.at(listener.plugin), listener.plugin_config_json);
+    auto handler = PluginHandler::create(plugins.at(listener.plugin), listener.plugin_config_json, listener_index);
     if (!handler) return fail(where + handler.error().message);
+    (*handler)->set_listener_index(listener_index);
     if (!(*handler)->supports(listener.address.transport))
         return fail(where + "plugin '" + std::string((*handler)->name()) + "' does not serve " +
                     std::string(transport_name(listener.address.transport)));

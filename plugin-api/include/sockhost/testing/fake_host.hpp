@@ -3,6 +3,7 @@
 #ifndef SOCKHOST_TESTING_FAKE_HOST_HPP
 #define SOCKHOST_TESTING_FAKE_HOST_HPP
 
+#include <sockhost/metric_check.hpp>
 #include <sockhost/plugin.h>
 #include <sockhost/testing/input.hpp>
 #include <sockhost/testing/log_capture.hpp>
@@ -14,10 +15,14 @@
 #include <sys/un.h>
 
 #include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -88,6 +93,36 @@ inline void parse_address(const std::string &text, sockaddr_storage &address, so
         ipv4.sin_family = AF_INET;
         ipv4.sin_port = htons(static_cast<std::uint16_t>(port));
         length = sizeof ipv4;
+    }
+}
+
+// One metric an instance declared (ABI 1.3), updated as the host updates its table.
+struct FakeMetric {
+    sockhost_metric_kind kind = SOCKHOST_METRIC_COUNTER;
+    std::string name;
+    std::string help;
+    std::vector<double> bounds;
+    std::atomic<std::uint64_t> value{0};  // counter: the count; gauge: the double's bits
+    std::atomic<std::uint64_t> buckets[SOCKHOST_METRIC_BOUNDS_MAX + 1] = {};
+    std::atomic<std::uint64_t> sum_bits{0};
+};
+
+// The harness's sockhost_instance_context: the metrics of one Instance.
+struct FakeInstanceContext {
+    std::vector<std::unique_ptr<FakeMetric>> metrics;
+    bool open = true;  // during create_with_context only
+
+    const FakeMetric *find(std::string_view name) const {
+        for (const auto &metric : metrics)
+            if (metric->name == name) return metric.get();
+        return nullptr;
+    }
+};
+
+inline void add_double(std::atomic<std::uint64_t> &cell, double amount) {
+    std::uint64_t old_bits = cell.load(std::memory_order_relaxed);
+    while (!cell.compare_exchange_weak(old_bits, std::bit_cast<std::uint64_t>(std::bit_cast<double>(old_bits) + amount),
+                                       std::memory_order_relaxed)) {
     }
 }
 
@@ -307,6 +342,57 @@ struct FakeHost {
         return given ? state->data() : nullptr;
     }
 
+    static sockhost_metric *declare_metric(sockhost_instance_context *handle, sockhost_metric_kind kind,
+                                           const char *name, const char *help, const double *bounds,
+                                           std::size_t bound_count) {
+        auto *context = reinterpret_cast<FakeInstanceContext *>(handle);
+        const std::string what = std::string("declare_metric '") + (name != nullptr ? name : "(null)") + "' refused: ";
+        std::string problem = ::sockhost::metric_declaration_problem(kind, name, help, bounds, bound_count);
+        if (problem.empty() && (context == nullptr || !context->open)) problem = "called outside create_with_context";
+        if (problem.empty()) {
+            if (const FakeMetric *known = context->find(name)) {
+                if (known->kind == kind && known->help == help &&
+                    known->bounds == std::vector<double>(bounds, bounds + bound_count))
+                    return reinterpret_cast<sockhost_metric *>(const_cast<FakeMetric *>(known));
+                problem = "declared already with another kind, help or bounds";
+            }
+        }
+        if (!problem.empty()) {
+            log(nullptr, SOCKHOST_LOG_ERROR, (what + problem).c_str());
+            return nullptr;
+        }
+        auto metric = std::make_unique<FakeMetric>();
+        metric->kind = kind;
+        metric->name = name;
+        metric->help = help;
+        metric->bounds.assign(bounds, bounds + bound_count);
+        context->metrics.push_back(std::move(metric));
+        return reinterpret_cast<sockhost_metric *>(context->metrics.back().get());
+    }
+    static FakeMetric *metric_of(sockhost_metric *handle, sockhost_metric_kind kind) {
+        auto *metric = reinterpret_cast<FakeMetric *>(handle);
+        return metric != nullptr && metric->kind == kind ? metric : nullptr;
+    }
+    static void counter_add(sockhost_metric *handle, std::uint64_t amount) {
+        if (FakeMetric *metric = metric_of(handle, SOCKHOST_METRIC_COUNTER))
+            metric->value.fetch_add(amount, std::memory_order_relaxed);
+    }
+    static void gauge_set(sockhost_metric *handle, double value) {
+        if (FakeMetric *metric = metric_of(handle, SOCKHOST_METRIC_GAUGE))
+            metric->value.store(std::bit_cast<std::uint64_t>(value), std::memory_order_relaxed);
+    }
+    static void gauge_add(sockhost_metric *handle, double amount) {
+        if (FakeMetric *metric = metric_of(handle, SOCKHOST_METRIC_GAUGE)) add_double(metric->value, amount);
+    }
+    static void histogram_observe(sockhost_metric *handle, double value) {
+        FakeMetric *metric = metric_of(handle, SOCKHOST_METRIC_HISTOGRAM);
+        if (metric == nullptr || std::isnan(value)) return;
+        std::size_t bucket = 0;
+        while (bucket < metric->bounds.size() && value > metric->bounds[bucket]) ++bucket;
+        metric->buckets[bucket].fetch_add(1, std::memory_order_relaxed);
+        add_double(metric->sum_bits, value);
+    }
+
     static const sockhost_host_api &table() {
         static const sockhost_host_api api = [] {
             sockhost_host_api value{};
@@ -332,6 +418,11 @@ struct FakeHost {
             value.stopping = &stopping;
             value.set_handoff_state = &set_handoff_state;
             value.handoff_state = &handoff_state;
+            value.declare_metric = &declare_metric;
+            value.counter_add = &counter_add;
+            value.gauge_set = &gauge_set;
+            value.gauge_add = &gauge_add;
+            value.histogram_observe = &histogram_observe;
             return value;
         }();
         return api;

@@ -11,6 +11,7 @@
 #include <sockhost/testing/results.hpp>
 
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -45,11 +46,17 @@ public:
     explicit Instance(const Plugin &plugin, std::string_view config_json = "{}")
         : descriptor_(plugin.descriptor()), origin_(plugin.origin()) {
         const detail::LogTo log_here(&log_);
-        if (descriptor_.create != nullptr) {
+        const bool with_context = SOCKHOST_DESCRIPTOR_HAS(&descriptor_, create_with_context) &&
+                                  descriptor_.create_with_context != nullptr;
+        if (descriptor_.create != nullptr || with_context) {
             hooks_.push_back("create");
             const std::string config(config_json);  // NUL-terminated, as the ABI wants
             char error[1024] = "";
-            create_status_ = descriptor_.create(config.c_str(), &instance_, error, sizeof error);
+            auto *context = reinterpret_cast<sockhost_instance_context *>(&metrics_);
+            create_status_ = with_context
+                                 ? descriptor_.create_with_context(context, config.c_str(), &instance_, error, sizeof error)
+                                 : descriptor_.create(config.c_str(), &instance_, error, sizeof error);
+            metrics_.open = false;
             error[sizeof error - 1] = '\0';
             create_error_ = error;
             if (create_status_ != SOCKHOST_OK) return;
@@ -90,6 +97,37 @@ public:
     // Breaks of the ABI's rules by the instance's own hooks (today: export_state's bytes
     // changed before the next export_state or destroy). Empty for a correct plugin.
     const std::vector<std::string> &misuse() const noexcept { return misuse_; }
+    // A counter's count or a gauge's value, as declared by the name at create (ABI 1.3);
+    // empty when the instance declared no such counter or gauge. May be read while
+    // requests are served on other threads.
+    std::optional<double> metric(std::string_view name) const {
+        const detail::FakeMetric *metric = metrics_.find(name);
+        if (metric == nullptr) return std::nullopt;
+        const std::uint64_t value = metric->value.load(std::memory_order_relaxed);
+        if (metric->kind == SOCKHOST_METRIC_COUNTER) return static_cast<double>(value);
+        if (metric->kind == SOCKHOST_METRIC_GAUGE) return std::bit_cast<double>(value);
+        return std::nullopt;
+    }
+    // A histogram declared by the name; empty when there is none.
+    std::optional<HistogramValue> histogram(std::string_view name) const {
+        const detail::FakeMetric *metric = metrics_.find(name);
+        if (metric == nullptr || metric->kind != SOCKHOST_METRIC_HISTOGRAM) return std::nullopt;
+        HistogramValue value;
+        value.bounds = metric->bounds;
+        for (std::size_t bucket = 0; bucket <= metric->bounds.size(); ++bucket) {
+            value.buckets.push_back(metric->buckets[bucket].load(std::memory_order_relaxed));
+            value.count += value.buckets.back();
+        }
+        value.sum = std::bit_cast<double>(metric->sum_bits.load(std::memory_order_relaxed));
+        return value;
+    }
+    // The names of the metrics declared, in declaration order.
+    std::vector<std::string> metric_names() const {
+        std::vector<std::string> names;
+        for (const auto &metric : metrics_.metrics) names.push_back(metric->name);
+        return names;
+    }
+
     // Whether the descriptor asks for connections to be handed over at a reload (read
     // only where its struct_size covers `handoff`, as the host reads it).
     bool hands_off_connections() const noexcept {
@@ -205,6 +243,7 @@ private:
 
     const sockhost_plugin_descriptor &descriptor_;
     std::string origin_;
+    detail::FakeInstanceContext metrics_;  // before instance_: outlives destroy
     void *instance_ = nullptr;
     bool created_ = false;
     sockhost_status create_status_ = SOCKHOST_OK;

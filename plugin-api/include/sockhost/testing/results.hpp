@@ -82,6 +82,15 @@ struct StateImport {
     bool ok() const { return status == SOCKHOST_OK; }
 };
 
+// A histogram an instance declared, as read by Instance::histogram: per bucket, not
+// cumulative (bounds, then +Inf).
+struct HistogramValue {
+    std::vector<double> bounds;
+    std::vector<std::uint64_t> buckets;
+    std::uint64_t count = 0;
+    double sum = 0;
+};
+
 // run(): the request's result plus the instance's lifecycle.
 struct RunResult : RequestResult {
     sockhost_status create = SOCKHOST_ERROR;

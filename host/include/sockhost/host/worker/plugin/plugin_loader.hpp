@@ -5,6 +5,7 @@
 
 #include <sockhost/host/shared/error.hpp>
 #include <sockhost/host/worker/handler.hpp>
+#include <sockhost/host/worker/plugin/plugin_metrics.hpp>
 #include <sockhost/plugin.h>
 
 #include <boost/dll/shared_library.hpp>
@@ -38,9 +39,11 @@ private:
 // One instance of a plugin (its create/destroy), serving one listener.
 class PluginHandler final : public Handler {
 public:
-    // Calls the plugin's create with the listener's config JSON; its refusal is the error.
+    // Calls the plugin's create (or create_with_context, whose metrics are the listener's
+    // at `listener_index` in the configuration) with the listener's config JSON; its
+    // refusal is the error.
     static Result<std::unique_ptr<PluginHandler>> create(std::shared_ptr<LoadedPlugin> plugin,
-                                                         const std::string &config_json);
+                                                         const std::string &config_json, int listener_index = -1);
     ~PluginHandler() override;
 
     std::string_view name() const override { return name_; }
@@ -62,6 +65,9 @@ private:
     std::shared_ptr<LoadedPlugin> plugin_;
     const sockhost_plugin_descriptor &descriptor_;
     std::string name_;
+    // What create_with_context was given; kept (closed) so a plugin that calls
+    // declare_metric later with it gets a refusal, not a dangling pointer.
+    sockhost_instance_context context_;
     void *instance_ = nullptr;
 };
 

@@ -22,8 +22,9 @@ std::vector<std::string> plugins_in_use(const HostConfig &config);
 Result<LoadedPlugins> load_plugins(const HostConfig &config, const std::vector<std::string> &names);
 
 // The listener's instance of its plugin, created with the listener's `config` and checked
-// to serve its transport. Errors name the listener.
+// to serve its transport, its listener index (in the whole configuration) set. Errors
+// name the listener.
 Result<std::unique_ptr<PluginHandler>> create_listener_handler(const LoadedPlugins &plugins,
-                                                               const ListenerConfig &listener);
+                                                               const ListenerConfig &listener, int listener_index);
 
 }  // namespace sockhost
