@@ -1,9 +1,11 @@
 // sockhost -c FILE               run the supervisor: serve FILE's listeners until stopped
 // sockhost --check -c FILE       validate FILE and load every plugin, serving nothing
 // sockhost reload -c FILE        ask the running supervisor to reload; wait for the outcome
+// sockhost status -c FILE [--json]  what the running supervisor serves, and its counters
 // (sockhost worker ...           internal: one worker process, started by the supervisor)
 #include <sockhost/host/shared/config.hpp>
 #include <sockhost/host/supervisor/control_socket.hpp>
+#include <sockhost/host/supervisor/status_text.hpp>
 #include <sockhost/host/host_process.hpp>
 #include <sockhost/host/shared/descriptor_limit.hpp>
 #include <sockhost/host/shared/log.hpp>
@@ -47,6 +49,39 @@ int reload(const std::string &config_file) {
     return exit_runtime_failure;
 }
 
+int status(const std::string &config_file, bool as_json) {
+    auto config = load_config(config_file);
+    if (!config) {
+        std::cerr << "sockhost status: " << config.error().message << "\n";
+        return exit_runtime_failure;
+    }
+    if (config->control_socket.empty()) {
+        std::cerr << "sockhost status: config " << config_file << " has no control_socket: set one\n";
+        return exit_runtime_failure;
+    }
+    auto answer = request_control(config->control_socket, "status", std::chrono::seconds(10));
+    if (!answer) {
+        std::cerr << "sockhost status: " << answer.error().message << "\n";
+        return exit_runtime_failure;
+    }
+    if (!answer->starts_with("ok ")) {
+        std::cerr << "sockhost status: " << (answer->starts_with("failed ") ? answer->substr(7) : *answer) << "\n";
+        return exit_runtime_failure;
+    }
+    const std::string json_text = answer->substr(3);
+    if (as_json) {
+        std::cout << json_text << "\n";
+        return exit_ok;
+    }
+    auto text = format_status(json_text);
+    if (!text) {
+        std::cerr << "sockhost status: " << text.error().message << "\n";
+        return exit_runtime_failure;
+    }
+    std::cout << *text;
+    return exit_ok;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -69,6 +104,13 @@ int main(int argc, char **argv) {
     std::string reload_config;
     reload_command->add_option("-c,--config", reload_config, "the running sockhost's configuration file")->required();
 
+    auto *status_command = app.add_subcommand("status", "show what the running sockhost (through control_socket) "
+                                                        "serves: generations, workers, listeners and their counters");
+    std::string status_config;
+    bool status_json = false;
+    status_command->add_option("-c,--config", status_config, "the running sockhost's configuration file")->required();
+    status_command->add_flag("--json", status_json, "print the supervisor's JSON answer as it is");
+
     // Internal: started by the supervisor, never by hand.
     auto *worker_command = app.add_subcommand(WorkerArguments::kCommand, "");
     worker_command->group("");
@@ -90,6 +132,7 @@ int main(int argc, char **argv) {
     }
     if (*worker_command) return run_worker(worker);
     if (*reload_command) return reload(reload_config);
+    if (*status_command) return status(status_config, status_json);
     if (config_file.empty()) {
         std::cerr << "--config is required\nRun with --help for more information.\n";
         return exit_startup_failure;

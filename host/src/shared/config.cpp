@@ -80,6 +80,25 @@ Result<std::vector<ListenerConfig>> read_listeners(ObjectReader &reader, const s
     return result;
 }
 
+// `admin`: a stream address; a Unix path relative to the config file's directory.
+Result<void> read_admin_address(ObjectReader &reader, const std::filesystem::path &base_dir, HostConfig &config) {
+    std::string text;
+    SOCKHOST_TRY(reader.string("admin", text, false));
+    if (text.empty()) return {};
+    auto address = parse_listen_address(text);
+    if (!address) return fail("admin: " + address.error().message);
+    if (is_datagram(address->transport))
+        return fail("admin: '" + text + "' is a datagram address; the admin endpoint is HTTP: use tcp:// or unix:");
+    if (address->transport == Transport::unix_stream) {
+        address->path = (base_dir / address->path).lexically_normal().string();
+        if (address->path.size() >= kUnixPathCapacity)
+            return fail("admin: path '" + address->path + "' is longer than " + std::to_string(kUnixPathCapacity - 1) +
+                        " bytes");
+    }
+    config.admin = std::move(*address);
+    return {};
+}
+
 // Everything at the top but the listeners and the user to run as.
 Result<void> read_host_settings(ObjectReader &reader, const std::filesystem::path &base_dir, HostConfig &config) {
     std::string plugin_dir;
@@ -124,6 +143,7 @@ Result<void> read_host_settings(ObjectReader &reader, const std::filesystem::pat
     if (!log_level) return std::unexpected(log_level.error());
     config.log_level = *log_level;
     SOCKHOST_TRY(reader.boolean("metrics", config.metrics));
+    SOCKHOST_TRY(read_admin_address(reader, base_dir, config));
     return reader.boolean("strict_modes", config.strict_modes);
 }
 

@@ -87,7 +87,7 @@ void ControlServer::accept_clients() {
     }
 }
 
-std::vector<ControlClient> ControlServer::take_reload_requests() {
+std::vector<ControlClient> ControlServer::take_reload_requests(const std::function<std::string()> &status) {
     accept_clients();
     std::vector<ControlClient> reloads;
     const auto now = Clock::now();
@@ -103,8 +103,10 @@ std::vector<ControlClient> ControlServer::take_reload_requests() {
             client->answer("failed no request within " + duration_text(kRequestTimeout));
         } else if (request && **request == "reload") {
             reloads.push_back(std::move(*client));
+        } else if (request && **request == "status") {
+            client->answer("ok " + status());
         } else if (request) {
-            client->answer("failed unknown request '" + **request + "' (known: reload)");
+            client->answer("failed unknown request '" + **request + "' (known: reload, status)");
         }  // else: gone before asking, nothing to answer
         client = clients_.erase(client);
     }
@@ -118,6 +120,11 @@ void ControlServer::close(const std::string &reason) {
 }
 
 Result<std::string> request_reload(const std::filesystem::path &path, std::chrono::milliseconds timeout) {
+    return request_control(path, "reload", timeout);
+}
+
+Result<std::string> request_control(const std::filesystem::path &path, const std::string &request_line,
+                                    std::chrono::milliseconds timeout) {
     const std::string where = "control socket " + path.string();
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
@@ -129,10 +136,10 @@ Result<std::string> request_reload(const std::filesystem::path &path, std::chron
         const int error = errno;
         if (error == EACCES || error == EPERM)
             return fail(where + ": permission denied: the control socket (mode 0600) is for the user the supervisor "
-                                "runs as; run sockhost reload as that user");
+                                "runs as; run sockhost " + request_line + " as that user");
         return fail(where + ": cannot reach the supervisor (" + std::strerror(error) + "); is sockhost running with this config?");
     }
-    const std::string request = "reload\n";
+    const std::string request = request_line + "\n";
     if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size()))
         return fail_errno(where + ": send");
     std::string answer;

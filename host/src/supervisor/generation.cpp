@@ -290,11 +290,12 @@ void Generation::settle_replacements(std::chrono::milliseconds drain) {
     }
 }
 
-void Generation::reap_retiring() {
+void Generation::reap_retiring(const std::function<void(Worker &)> &reaped) {
     for (auto worker = retiring.begin(); worker != retiring.end();) {
         const pid_t pid = worker->process.pid();
         if (const auto status = worker->process.try_reap()) {
             log_info(describe(*worker, pid) + ", replaced, " + describe_wait_status(*status));
+            reaped(*worker);
             worker = retiring.erase(worker);
             continue;
         }
@@ -365,6 +366,8 @@ Result<std::unique_ptr<Generation>> start_generation(int number, const std::file
             for (const int member : generation->groups[group].listeners)
                 if (member == static_cast<int>(index)) route.group = group;
         generation->routes.push_back(std::move(route));
+        generation->metric_labels.push_back(
+            {listener.address.text(), listener.plugin, std::string(mode_name(listener.options.mode))});
     }
     generation->deadline = Clock::now() + effective.config.ready_timeout;
     int index = 0;

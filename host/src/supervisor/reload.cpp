@@ -35,6 +35,7 @@ void Supervisor::request_reload(std::optional<ControlClient> client) {
 
 void Supervisor::begin_reload() {
     notifier_.notify(SystemdNotifier::reloading_state() + "\nSTATUS=reloading " + config_file_.string());
+    reload_started_ = Clock::now();
     auto effective = read_effective_config(config_file_);
     if (!effective) return reload_failed(effective.error().message);
     for (const auto &note : effective->notes) log_info(note);
@@ -65,6 +66,7 @@ void Supervisor::reload_failed(const std::string &reason) {
     const std::string kept =
         generations_.serving ? generations_.serving->name() + " keeps serving" : "nothing is serving";
     log_error("reload failed: " + reason + "; " + kept);
+    reload_outcome(false);
     notifier_.notify("READY=1\nSTATUS=reload failed (" + kept + "): " + reason);
     reload_settled("failed " + reason);
 }
@@ -75,6 +77,8 @@ void Supervisor::promote_starting() {
     std::unique_ptr<Generation> promoted = std::move(generations_.starting);
     const bool first = serving == nullptr;
     config_ = pending_.config;
+    reconfigure_admin();
+    if (!first) reload_outcome(true);
     if (first) {
         serving = std::move(promoted);
         log_first_listeners();

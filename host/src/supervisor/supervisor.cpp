@@ -44,6 +44,7 @@ Result<void> Supervisor::start() {
         if (!control) return std::unexpected(control.error());
         control_ = std::move(*control);
     }
+    if (auto admin = open_admin(effective->config); !admin) return admin;
     if (!effective->config.pid_file.empty()) {
         auto pid_file = PidFile::write(effective->config.pid_file);
         if (!pid_file) return std::unexpected(pid_file.error());
@@ -66,6 +67,7 @@ int Supervisor::run() {
     generations_.clear();
     listeners_.retire_all_but({}, true);
     control_.reset();
+    admin_.reset();
     pid_file_.reset();
     if (exit_code_ != exit_startup_failure) log_info("stopped");
     return exit_code_;
@@ -84,6 +86,7 @@ void Supervisor::loop() {
         }
         on_signals();
         on_control();
+        on_admin();
         on_starting();
         on_serving();
         on_draining();
@@ -100,6 +103,7 @@ std::vector<pollfd> Supervisor::watched_fds() const {
     std::vector<pollfd> watched;
     watched.push_back({signals_.get(), POLLIN, 0});
     if (control_) control_->watch(watched);
+    if (admin_) admin_->watch(watched);
     generations_.for_each([&](const Generation &generation) {
         for (const auto &worker : generation.workers) {
             if (worker.status.open()) watched.push_back({worker.status.fd(), POLLIN, 0});
@@ -126,6 +130,7 @@ int Supervisor::poll_timeout_ms() const {
     earlier(stop_deadline_);
     earlier(next_export_deadline());
     if (control_) earlier(control_->next_deadline());
+    if (admin_) earlier(admin_->next_deadline());
     // No replacement starts while stopping: its time, passed, must not make the loop spin.
     if (generations_.serving && !stopping()) {
         earlier(generations_.serving->next_respawn());
@@ -149,7 +154,8 @@ void Supervisor::on_signals() {
 
 void Supervisor::on_control() {
     if (!control_) return;
-    for (auto &client : control_->take_reload_requests()) request_reload(std::move(client));
+    for (auto &client : control_->take_reload_requests([this] { return status_json(); }))
+        request_reload(std::move(client));
 }
 
 void Supervisor::on_starting() {
@@ -194,13 +200,14 @@ void Supervisor::on_draining() {
 void Supervisor::on_worker_exits(Generation &generation) {
     const bool starting = &generation == generations_.starting.get();
     const bool serving = &generation == generations_.serving.get();
-    generation.reap_retiring();
+    generation.reap_retiring([&](Worker &worker) { worker_reaped(worker, generation); });
     for (auto &worker : generation.workers) {
         const pid_t pid = worker.process.pid();
         if (pid <= 0) continue;
         const auto status = worker.process.try_reap();
         if (!status) continue;
         generation.read_status(worker);  // a FAILED line written just before it exited
+        worker_reaped(worker, generation);
         worker.status.close();
         const std::string how = describe_wait_status(*status) + (WIFSIGNALED(*status) ? crash_site(generation, worker, pid) : "");
         if (starting) {
@@ -212,6 +219,7 @@ void Supervisor::on_worker_exits(Generation &generation) {
         if (serving && !stopping()) {
             if (worker.failure) log_error(who + ": " + *worker.failure);
             const auto delay = worker.schedule_respawn();
+            ++supervisor_metrics_.worker_restarts;
             log_error(who + " " + how + "; starting a replacement " +
                       (delay.count() == 0 ? std::string("now")
                                           : "in " + std::to_string(delay.count()) + " s (exit " +

@@ -6,9 +6,12 @@
 #include <sockhost/host/host_process.hpp>
 
 #include <sockhost/host/shared/effective_config.hpp>
+#include <sockhost/host/supervisor/admin_server.hpp>
 #include <sockhost/host/supervisor/control_socket.hpp>
 #include <sockhost/host/supervisor/generation.hpp>
 #include <sockhost/host/supervisor/listener_set.hpp>
+#include <sockhost/host/supervisor/metrics_exposition.hpp>
+#include <sockhost/host/supervisor/metrics_totals.hpp>
 #include <sockhost/host/supervisor/pid_file.hpp>
 #include <sockhost/host/supervisor/systemd_notify.hpp>
 
@@ -125,6 +128,17 @@ private:
     void flush_outboxes();
     Worker *worker_with_pid(pid_t pid);
 
+    // admin_endpoint.cpp: the admin endpoint, the metrics and `sockhost status`.
+    Result<void> open_admin(const HostConfig &config);
+    void reconfigure_admin();
+    void on_admin();
+    bool ready() const { return generations_.serving != nullptr && !stopping(); }
+    std::string metrics_text();
+    MetricsSums live_sums() const;
+    void worker_reaped(Worker &worker, const Generation &generation);
+    void reload_outcome(bool ok);
+    std::string status_json();
+
     void begin_stop(bool graceful, int signal_number);
     void retire_unused_listeners() { listeners_.retire_all_but(generations_.listener_keys()); }
     std::string serving_status() const;
@@ -138,6 +152,10 @@ private:
     ListenerSet listeners_;
     UniqueFd signals_;
     std::optional<ControlServer> control_;
+    std::optional<AdminServer> admin_;
+    MetricsTotals totals_;             // reaped workers' counters
+    SupervisorMetrics supervisor_metrics_;
+    std::optional<Clock::time_point> reload_started_;
     std::optional<PidFile> pid_file_;
     ReloadWaiters waiters_;
     std::optional<Handover> handover_;

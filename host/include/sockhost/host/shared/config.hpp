@@ -41,6 +41,9 @@ struct HostConfig {
     // Count requests, connections and bytes per listener, and take plugins' metrics
     // (shared/worker_metrics.hpp); off, the workers count nothing.
     bool metrics = true;
+    // `admin`: where the supervisor serves /metrics, /healthz and /readyz over HTTP
+    // (tcp://HOST:PORT or unix:PATH); unset: no admin endpoint.
+    std::optional<ListenAddress> admin;
 };
 
 // Reads and validates a config file. Relative paths in it are relative to its directory.

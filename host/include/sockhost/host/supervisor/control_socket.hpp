@@ -3,6 +3,8 @@
 //
 // Protocol, one line each way: the client sends "reload\n"; the supervisor answers, once
 // the new generation is READY or has failed, "ok MESSAGE\n" or "failed REASON\n" and closes.
+// "status\n" is answered at once with "ok JSON\n" (generations, workers, listeners and
+// their counters: Supervisor::status_json) and closed.
 #pragma once
 
 #include <sockhost/host/shared/clock.hpp>
@@ -13,6 +15,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,8 +52,9 @@ public:
     std::optional<Clock::time_point> next_deadline() const;
 
     // Accepts and reads what is ready; answers silent clients and unknown requests itself.
-    // Returns the clients that asked for a reload (complete "reload" lines).
-    std::vector<ControlClient> take_reload_requests();
+    // Answers "status" requests with `status()`. Returns the clients that asked for a
+    // reload (complete "reload" lines).
+    std::vector<ControlClient> take_reload_requests(const std::function<std::string()> &status);
 
     // Answers every connected client "failed REASON" and closes the socket: no more requests.
     void close(const std::string &reason);
@@ -68,5 +72,8 @@ private:
 // The client side: asks the supervisor at `path` to reload and waits up to `timeout` for
 // the outcome line.
 Result<std::string> request_reload(const std::filesystem::path &path, std::chrono::milliseconds timeout);
+// The same for any request line ("status"): the answer line, without its newline.
+Result<std::string> request_control(const std::filesystem::path &path, const std::string &request,
+                                    std::chrono::milliseconds timeout);
 
 }  // namespace sockhost

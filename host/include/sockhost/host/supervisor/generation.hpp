@@ -13,10 +13,12 @@
 #include <sockhost/host/shared/worker_activity.hpp>
 #include <sockhost/host/shared/worker_channel.hpp>
 #include <sockhost/host/shared/worker_metrics.hpp>
+#include <sockhost/host/supervisor/metrics_totals.hpp>
 
 #include <chrono>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -113,6 +115,7 @@ struct Generation {
     std::vector<WorkerGroup> groups;
     std::vector<WatchedListener> watched;  // by index in the configuration's listeners
     std::vector<HandoffRoute> routes;      // by index in the configuration's listeners
+    std::vector<MetricLabels> metric_labels;  // by index in the configuration's listeners
     std::size_t next_taker = 0;            // round robin over the workers taking connections
     std::vector<Worker> workers;
     std::vector<Worker> retiring;  // replaced while alive, draining (replace_worker)
@@ -130,8 +133,9 @@ struct Generation {
     // Stops each replaced worker whose replacement is READY; puts one whose replacement
     // exited first back in its place. Call after the exits were seen, before respawning.
     void settle_replacements(std::chrono::milliseconds drain);
-    // Reaps retired workers that exited, kills those past their deadline; logs both.
-    void reap_retiring();
+    // Reaps retired workers that exited (calling `reaped` for each before it goes), kills
+    // those past their deadline; logs both.
+    void reap_retiring(const std::function<void(Worker &)> &reaped);
     std::optional<Clock::time_point> next_respawn() const;
     // Reads every worker's status pipe: READY, DRAINING and FAILED set its flags.
     void read_status_reports();

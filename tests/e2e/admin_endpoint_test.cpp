@@ -1,0 +1,162 @@
+// The supervisor's admin endpoint (`admin`): /healthz, /readyz, /metrics over real
+// sockets, with real clients (curl, promtool, Prometheus) where they are installed.
+#include "admin_client.hpp"
+#include "clients.hpp"
+#include "host_under_test.hpp"
+
+#include <signal.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+
+namespace sockhost::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+nlohmann::json probe_with_admin(const char *mode = "threading") {
+    auto config = probe_on(mode);
+    config["admin"] = "unix:admin.sock";
+    config["control_socket"] = "control.sock";
+    return config;
+}
+
+std::string admin_of(const HostUnderTest &host) { return "unix:" + (host.dir() / "admin.sock").string(); }
+
+TEST(AdminEndpoint, HealthReadinessAndErrors) {
+    HostUnderTest host(probe_with_admin(), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const auto address = admin_of(host);
+    EXPECT_EQ(http_get(address, "/healthz").status, 200);
+    EXPECT_EQ(http_get(address, "/healthz").body, "ok\n");
+    EXPECT_EQ(http_get(address, "/readyz").status, 200);
+    EXPECT_EQ(http_get(address, "/nothing").status, 404);
+    EXPECT_EQ(http_exchange(address, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").status, 405);
+    EXPECT_EQ(http_exchange(address, "NOT HTTP AT ALL\r\n\r\n").status, 400);
+    EXPECT_EQ(http_exchange(address, "GET /healthz HTTP/1.0\r\n\r\n").status, 200);
+    const auto metrics = http_get(address, "/metrics");
+    EXPECT_EQ(metrics.status, 200);
+    EXPECT_NE(metrics.head.find("Content-Type: text/plain; version=0.0.4; charset=utf-8"), std::string::npos);
+    EXPECT_NE(metrics.body.find("\nsockhost_generation 1\n"), std::string::npos) << metrics.body;
+    EXPECT_NE(metrics.body.find("# TYPE sockhost_requests_total counter"), std::string::npos);
+}
+
+TEST(AdminEndpoint, HostileClientsDoNotBlockOthers) {
+    HostUnderTest host(probe_with_admin(), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const auto address = admin_of(host);
+    UniqueFd silent = connect_stream(address);
+    UniqueFd endless = connect_stream(address);
+    send_all(endless.get(), "GET /healthz HTTP/1.1\r\n");
+    for (int line = 0; line < 100; ++line) send_all(endless.get(), "X-Filler: " + std::string(60, 'a') + "\r\n");
+    EXPECT_EQ(http_get(address, "/healthz").status, 200);
+    // The endless head passed the size limit: answered 431 and closed.
+    EXPECT_NE(read_until_eof(endless.get()).find(" 431 "), std::string::npos);
+    EXPECT_EQ(http_get(address, "/healthz").status, 200);
+}
+
+TEST(AdminEndpoint, ReadinessTurnsUnavailableWhenTheDrainBegins) {
+    HostUnderTest host(probe_with_admin(), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const auto address = admin_of(host);
+    UniqueFd slow = connect_stream(host.listening()[0]);
+    send_all(slow.get(), "sleep 4000\n");
+    ASSERT_TRUE(host.wait_for_log("sleeping 4000 ms"));
+    ASSERT_EQ(::kill(host.pid(), SIGTERM), 0);
+    ASSERT_TRUE(host.wait_for_log("stopping gracefully"));
+    EXPECT_EQ(http_get(address, "/readyz").status, 503);
+    EXPECT_EQ(http_get(address, "/healthz").status, 200);
+    // The listener is still open while the drain goes on: readiness turned first.
+    EXPECT_TRUE(connect_stream(host.listening()[0]));
+    EXPECT_EQ(read_line(slow.get()), "slept");
+}
+
+TEST(AdminEndpoint, GenerationAndReloadCounters) {
+    HostUnderTest host(probe_with_admin(), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const auto address = admin_of(host);
+    ASSERT_EQ(::kill(host.pid(), SIGHUP), 0);
+    ASSERT_TRUE(host.wait_for_log("generation 2 is serving")) << host.log();
+    EXPECT_EQ(metric_value(http_get(address, "/metrics").body, "sockhost_generation"), "2");
+    EXPECT_EQ(metric_value(http_get(address, "/metrics").body, "sockhost_reloads_total{outcome=\"ok\"}"), "1");
+    {
+        std::ofstream broken(host.config_path());
+        broken << "{ not json";
+    }
+    ASSERT_EQ(::kill(host.pid(), SIGHUP), 0);
+    ASSERT_TRUE(host.wait_for_log("reload failed")) << host.log();
+    const auto after = http_get(address, "/metrics").body;
+    EXPECT_EQ(metric_value(after, "sockhost_reloads_total{outcome=\"failed\"}"), "1");
+    EXPECT_EQ(metric_value(after, "sockhost_generation"), "2");
+    EXPECT_EQ(metric_value(after, "sockhost_reload_duration_seconds_count"), "2");
+}
+
+TEST(AdminEndpoint, AnswersDuringAReload) {
+    auto config = probe_with_admin();
+    config["listeners"][0]["config"]["init_sleep_ms"] = 1500;  // each new generation takes a while
+    HostUnderTest host(config, {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const auto address = admin_of(host);
+    ASSERT_EQ(::kill(host.pid(), SIGHUP), 0);
+    ASSERT_TRUE(host.wait_for_log("generation 2 starting")) << host.log();
+    const auto during = http_get(address, "/metrics");
+    EXPECT_EQ(during.status, 200);
+    EXPECT_EQ(metric_value(during.body, "sockhost_generation"), "1");
+    EXPECT_EQ(metric_value(during.body, "sockhost_workers{state=\"starting\"}"), "1");
+    EXPECT_EQ(http_get(address, "/readyz").status, 200);
+    ASSERT_TRUE(host.wait_for_log("generation 2 is serving", 20s)) << host.log();
+    EXPECT_EQ(metric_value(http_get(address, "/metrics").body, "sockhost_generation"), "2");
+}
+
+TEST(AdminEndpoint, WorkerRestartsAfterAKill) {
+    HostUnderTest host(probe_with_admin(), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const auto address = admin_of(host);
+    EXPECT_EQ(metric_value(http_get(address, "/metrics").body, "sockhost_worker_restarts_total"), "0");
+    ASSERT_EQ(::kill(host.worker_pid(), SIGKILL), 0);
+    ASSERT_TRUE(host.wait_for_log("replaced (pid")) << host.log();
+    EXPECT_EQ(metric_value(http_get(address, "/metrics").body, "sockhost_worker_restarts_total"), "1");
+}
+
+TEST(AdminEndpoint, CurlAndPromtoolAcceptTheExposition) {
+    HostUnderTest host(probe_with_admin(), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const auto socket = (host.dir() / "admin.sock").string();
+    if (std::filesystem::exists("/usr/bin/curl")) {
+        const auto curl = run_command("curl -sS -f --unix-socket " + socket + " http://localhost/healthz");
+        EXPECT_EQ(curl.exit_code, 0) << curl.output;
+        EXPECT_EQ(curl.output, "ok\n");
+    }
+    if (!std::filesystem::exists("/usr/bin/promtool")) GTEST_SKIP() << "promtool is not installed (Debian: prometheus)";
+    const auto metrics_file = host.dir() / "metrics.txt";
+    std::ofstream(metrics_file) << http_get(admin_of(host), "/metrics").body;
+    const auto checked = run_command("/usr/bin/promtool check metrics < " + metrics_file.string());
+    EXPECT_EQ(checked.exit_code, 0) << checked.output;
+}
+
+TEST(AdminEndpoint, StatusCommandReportsGenerationsAndListeners) {
+    HostUnderTest host(probe_with_admin(), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const auto text = run_sockhost_command("status -c " + host.config_path().string());
+    EXPECT_EQ(text.exit_code, 0) << text.output;
+    EXPECT_NE(text.output.find("generation 1 serving"), std::string::npos) << text.output;
+    EXPECT_NE(text.output.find("plugin probe mode threading"), std::string::npos) << text.output;
+    const auto json_answer = run_sockhost_command("status --json -c " + host.config_path().string());
+    EXPECT_EQ(json_answer.exit_code, 0) << json_answer.output;
+    const auto status = nlohmann::json::parse(json_answer.output);
+    EXPECT_EQ(status["generations"][0]["state"], "serving");
+    EXPECT_EQ(status["generations"][0]["workers"][0]["pid"], host.worker_pid());
+}
+
+TEST(AdminEndpoint, BindFailureIsAClearStartError) {
+    auto config = probe_on("threading");
+    config["admin"] = "unix:/nonexistent-dir/admin.sock";
+    const auto failure = run_expecting_exit(config, {test_plugin("probe")});
+    EXPECT_NE(failure.exit_code, 0);
+    EXPECT_NE(failure.log.find("admin unix:/nonexistent-dir/admin.sock"), std::string::npos) << failure.log;
+}
+
+}  // namespace
+}  // namespace sockhost::test

@@ -1,0 +1,54 @@
+#include "admin_client.hpp"
+
+#include "clients.hpp"
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace sockhost::test {
+
+HttpAnswer http_exchange(const std::string &address, const std::string &request) {
+    HttpAnswer answer;
+    UniqueFd connection = connect_stream(address);
+    if (!connection) return answer;
+    send_all(connection.get(), request);
+    const std::string text = read_until_eof(connection.get());
+    const auto end_of_head = text.find("\r\n\r\n");
+    answer.head = text.substr(0, end_of_head);
+    if (end_of_head != std::string::npos) answer.body = text.substr(end_of_head + 4);
+    if (text.starts_with("HTTP/1.1 ") && text.size() >= 12) answer.status = std::atoi(text.substr(9, 3).c_str());
+    return answer;
+}
+
+HttpAnswer http_get(const std::string &address, const std::string &path) {
+    return http_exchange(address, "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+}
+
+std::string metric_value(const std::string &exposition, const std::string &series) {
+    const std::string wanted = series + " ";
+    std::size_t start = 0;
+    while (start < exposition.size()) {
+        auto end = exposition.find('\n', start);
+        if (end == std::string::npos) end = exposition.size();
+        const std::string_view line(exposition.data() + start, end - start);
+        if (line.starts_with(wanted)) return std::string(line.substr(wanted.size()));
+        start = end + 1;
+    }
+    return {};
+}
+
+ShellOutcome run_command(const std::string &command_line) {
+    ShellOutcome outcome{-1, {}};
+    FILE *pipe = ::popen((command_line + " 2>&1").c_str(), "r");
+    if (pipe == nullptr) return outcome;
+    char buffer[4096];
+    std::size_t count = 0;
+    while ((count = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) outcome.output.append(buffer, count);
+    const int status = ::pclose(pipe);
+    outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return outcome;
+}
+
+}  // namespace sockhost::test
