@@ -191,6 +191,17 @@ Result<void> read_identity(ObjectReader &reader, const std::filesystem::path &ba
     return {};
 }
 
+// A path, like the listener's socket path, relative to the config file's directory.
+Result<void> read_access_log(ObjectReader &reader, const std::filesystem::path &base_dir, ListenerConfig &listener) {
+    if (reader.find("access_log") == nullptr) return {};
+    std::string path;
+    SOCKHOST_TRY(reader.string("access_log", path, false));
+    if (path.empty() || path.find('\0') != std::string::npos || path.back() == '/')
+        return fail(reader.key_path("access_log") + ": '" + path + "' is not a file path");
+    listener.options.access_log = (base_dir / path).lexically_normal().string();
+    return {};
+}
+
 }  // namespace
 
 Result<ListenerConfig> parse_listener(const json &object, const std::string &path, const std::filesystem::path &base_dir,
@@ -199,6 +210,7 @@ Result<ListenerConfig> parse_listener(const json &object, const std::string &pat
     ObjectReader reader(object, path);
     ListenerConfig listener;
     SOCKHOST_TRY(read_identity(reader, base_dir, implied_plugin, listener));
+    SOCKHOST_TRY(read_access_log(reader, base_dir, listener));
     const unsigned transport = bit(listener.address.transport);
     const unsigned mode = bit(listener.options.mode);
     for (const ListenerOption &option : kListenerOptions) {

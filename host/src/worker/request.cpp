@@ -64,6 +64,7 @@ WaitResult Request::wait(int fd, short events, const char *what, bool idle, bool
         per_wait_timeout_first = true;
     }
     const WaitResult result = waiter_->wait_for(fd, events, until, idle || wake_on_stop);
+    tally_.note_wait(result);
     if (idle && result == WaitResult::ready) restart_deadline();
     if (result == WaitResult::timed_out)
         fail(per_wait_timeout_first
@@ -151,7 +152,10 @@ bool Request::write(const void *data, std::size_t length) {
 
 bool Request::sleep_ms(std::uint64_t milliseconds) {
     const auto wake = Clock::now() + bounded_wait(milliseconds);
-    if (waiter_->sleep_until(wake) == WaitResult::cancelled) return fail("sleep cancelled: the server is stopping");
+    if (waiter_->sleep_until(wake) == WaitResult::cancelled) {
+        tally_.note_wait(WaitResult::cancelled);
+        return fail("sleep cancelled: the server is stopping");
+    }
     return true;
 }
 
@@ -166,6 +170,7 @@ std::int64_t StreamRequest::receive(char *buffer, std::size_t capacity, bool not
     for (;;) {
         const ssize_t count = ::recv(connection_.get(), buffer, capacity, MSG_DONTWAIT);
         if (count > 0) {
+            tally().add_received(static_cast<std::size_t>(count));
             received_anything_ = true;
             between_requests_ = false;
         }
@@ -202,6 +207,7 @@ std::int64_t StreamRequest::receive(char *buffer, std::size_t capacity, bool not
 void StreamRequest::mark_between_requests() {
     between_requests_ = true;
     reset_consumed();
+    tally().add_bytes_so_far();
     // A stream serves request after request: the deadline bounds each, not the connection.
     restart_deadline();
 }
@@ -282,6 +288,7 @@ bool StreamRequest::send_all(const char *data, std::size_t length) {
     while (length > 0) {
         const ssize_t sent = ::send(connection_.get(), data, length, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (sent >= 0) {
+            tally().add_sent(static_cast<std::size_t>(sent));
             data += sent;
             length -= static_cast<std::size_t>(sent);
             continue;
@@ -349,6 +356,7 @@ void StreamRequest::drop_input(std::optional<Clock::time_point> until) {
         const ssize_t count = ::recv(connection_.get(), scratch, sizeof scratch, MSG_DONTWAIT);
         if (count == 0) return;
         if (count > 0) {
+            tally().add_received(static_cast<std::size_t>(count));
             drained += static_cast<std::size_t>(count);
             continue;
         }
@@ -390,8 +398,10 @@ bool DatagramRequest::complete() {
     if (peer().is_unbound_unix()) return fail("reply dropped: the unix-dgram client has no bound address to reply to");
     for (;;) {
         if (::sendto(socket_fd_, reply_.data(), reply_.size(), MSG_DONTWAIT | MSG_NOSIGNAL, peer().get(),
-                     peer().length) >= 0)
+                     peer().length) >= 0) {
+            tally().add_sent(reply_.size());
             return true;
+        }
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
             if (wait(socket_fd_, POLLOUT, "reply") != WaitResult::ready) return false;

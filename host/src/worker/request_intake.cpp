@@ -28,11 +28,12 @@ bool is_wildcard(const SocketAddress &address) {
 }  // namespace
 
 RequestIntake::RequestIntake(const ListenerSocket &listener, const ServerOptions &options, Handler &handler,
-                             IoWaiter &waiter, int stop_fd, int cancel_fd, ConnectionHandoff *handoff)
+                             IoWaiter &waiter, int stop_fd, int cancel_fd, ConnectionHandoff *handoff,
+                             const ListenerAccounting &accounting)
     : listener_(listener), options_(options), handler_(handler), waiter_(waiter), stop_fd_(stop_fd),
       cancel_fd_(cancel_fd), handoff_(handoff),
       moves_connections_(handoff != nullptr && handoff->enabled() ? handoff : nullptr),
-      listener_text_(listener.bound_text()),
+      listener_text_(listener.bound_text()), accounting_(accounting),
       local_is_wildcard_(is_wildcard(listener.local_address())) {
     if (is_datagram(listener_.transport())) datagram_buffer_.resize(options_.max_packet_size);
 }
@@ -63,6 +64,7 @@ RequestIntake::Taken RequestIntake::take_handed_over(HandedOverConnection handed
     last_peer_ = peer;
     auto request = std::make_unique<StreamRequest>(std::move(handed_over.connection), listener_.transport(), peer,
                                                    local, waiter_, options_.timeout);
+    request->tally().start(&accounting_, true, false);  // accepted by the worker it came from
     request->adopt_handed_over(handed_over.unread, std::move(handed_over.connection_state));
     request->start_deadline(options_.request_deadline);
     request->set_handoff(moves_connections_);
@@ -78,6 +80,8 @@ RequestIntake::Taken RequestIntake::accept_connection() {
     if (!connection) {
         const int error = errno;
         if (error == EAGAIN || error == EWOULDBLOCK) return {Outcome::drained, nullptr};
+        if (error != EINTR && accounting_.counters != nullptr)
+            accounting_.counters->accept_errors.fetch_add(1, std::memory_order_relaxed);
         if (error == EINTR || error == ECONNABORTED || error == EPROTO) return {Outcome::dropped, nullptr};
         if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) {
             // One line per episode, not one per retry (ten a second): the next line says
@@ -106,6 +110,7 @@ RequestIntake::Taken RequestIntake::accept_connection() {
     if (peer.length == 0) peer = SocketAddress::unbound_unix();  // Linux may report no address at all
     auto request = std::make_unique<StreamRequest>(std::move(connection), listener_.transport(), peer, local, waiter_,
                                                    options_.timeout);
+    request->tally().start(&accounting_, true, true);
     request->start_deadline(options_.request_deadline);  // counts from the accept, through verify
     request->set_handoff(moves_connections_);
     return admitted_or_dropped(std::move(request));
@@ -129,6 +134,8 @@ RequestIntake::Taken RequestIntake::receive_datagram() {
     }
     auto size = static_cast<std::size_t>(length);
     if (size > datagram_buffer_.size()) {
+        if (accounting_.counters != nullptr)
+            accounting_.counters->datagrams_truncated.fetch_add(1, std::memory_order_relaxed);
         if (std::string note; truncated_log_.admit(note))
             log_warning(listener_text_ + ": datagram from " + format_address(peer) + " truncated from " +
                         std::to_string(size) + " to max_packet_size " + std::to_string(datagram_buffer_.size()) +
@@ -136,9 +143,12 @@ RequestIntake::Taken RequestIntake::receive_datagram() {
         size = datagram_buffer_.size();
     }
     std::vector<char> datagram(datagram_buffer_.begin(), datagram_buffer_.begin() + static_cast<std::ptrdiff_t>(size));
-    return admitted_or_dropped(std::make_unique<DatagramRequest>(listener_.fd(), std::move(datagram),
-                                                                 listener_.transport(), peer, listener_.local_address(),
-                                                                 waiter_, options_.timeout, kMaxDatagramReply));
+    auto request = std::make_unique<DatagramRequest>(listener_.fd(), std::move(datagram), listener_.transport(), peer,
+                                                     listener_.local_address(), waiter_, options_.timeout,
+                                                     kMaxDatagramReply);
+    request->tally().start(&accounting_, false, false);
+    request->tally().add_received(size);
+    return admitted_or_dropped(std::move(request));
 }
 
 RequestIntake::Taken RequestIntake::admitted_or_dropped(std::unique_ptr<Request> request) {

@@ -18,12 +18,23 @@ void log_hook_failure(Handler &handler, Request &request, std::string_view hook)
     log_error(line + note);
 }
 
+// Counted once, at the end (request_tally.hpp): a connection that moved to the next
+// generation is no request here.
+bool counted(Request &request, bool succeeded) {
+    if (request.handed_off())
+        request.tally().end_handed_off();
+    else
+        request.tally().end(succeeded ? RequestOutcome::ok : request.tally().failure_outcome(), request.peer());
+    return succeeded;
+}
+
 }  // namespace
 
 bool admit_request(Handler &handler, const AccessList &access, Request &request) {
     if (!access.permits(request.peer())) {
         log_info(std::string(handler.name()) + ": refused " + request.peer_text() + " by the allow/deny lists");
         request.end_refused();
+        request.tally().end(RequestOutcome::denied, request.peer());
         return false;
     }
     RequestActivity activity(request, handler.listener_index());
@@ -33,6 +44,7 @@ bool admit_request(Handler &handler, const AccessList &access, Request &request)
     if (!verified) {
         log_info(std::string(handler.name()) + ": refused " + request.peer_text() + " by the plugin's verify");
         request.end_refused();
+        request.tally().end(RequestOutcome::refused, request.peer());
         return false;
     }
     return true;
@@ -46,7 +58,7 @@ bool run_request(Handler &handler, Request &request) {
     if (set_up != SOCKHOST_OK) {
         log_hook_failure(handler, request, "setup");
         request.complete();  // what setup wrote may explain the refusal (plugin.h)
-        return false;
+        return counted(request, false);
     }
     activity.enter(Hook::handle);
     bool succeeded = handler.handle(request) == SOCKHOST_OK;
@@ -65,7 +77,7 @@ bool run_request(Handler &handler, Request &request) {
         log_warning(std::string(handler.name()) + ": " + request.peer_text() + ": " + request.last_error());
         succeeded = false;
     }
-    return succeeded;
+    return counted(request, succeeded);
 }
 
 }  // namespace sockhost

@@ -67,6 +67,21 @@ void warn_if_descriptors_cannot_fit(const HostConfig &config) {
                     "or lower the caps");
 }
 
+// Opened before any change of user, as a master process opens its logs: the files may be
+// in a directory only root writes. A file that cannot be opened fails this worker's start
+// (and so a reload), never a running generation.
+Result<std::vector<std::unique_ptr<AccessLog>>> open_access_logs(const HostConfig &config) {
+    std::vector<std::unique_ptr<AccessLog>> logs(config.listeners.size());
+    for (std::size_t index = 0; index < config.listeners.size(); ++index) {
+        const auto &listener = config.listeners[index];
+        if (listener.options.access_log.empty()) continue;
+        auto log = AccessLog::open(listener.options.access_log, listener.address.text());
+        if (!log) return std::unexpected(log.error());
+        logs[index] = std::move(*log);
+    }
+    return logs;
+}
+
 // Everything is adopted, loaded and created before the first request is served. Plugins
 // are loaded only after the switch to `user`, so no plugin code ever runs as root; the
 // supervisor bound the listeners (ports below 1024, socket owners) before.
@@ -76,6 +91,8 @@ Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &con
                                                           const HandoffChannel &channel) {
     auto sockets = adopt_listeners(config, std::move(inherited));
     if (!sockets) return std::unexpected(sockets.error());
+    auto access_logs = open_access_logs(config);
+    if (!access_logs) return std::unexpected(access_logs.error());
     if (config.run_as) {
         const pid_t supervisor = ::getppid();
         if (auto dropped = drop_privileges(*config.run_as); !dropped) return std::unexpected(dropped.error());
@@ -111,7 +128,8 @@ Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &con
             handoff = std::move(*created);
         }
         auto server = Server::create(std::move((*sockets)[index]), listener.options,
-                                     std::shared_ptr<Handler>(std::move(*handler)), std::move(handoff));
+                                     std::shared_ptr<Handler>(std::move(*handler)), std::move(handoff),
+                                     std::move((*access_logs)[index]));
         if (!server) return std::unexpected(server.error());
         servers.push_back(std::move(*server));
     }

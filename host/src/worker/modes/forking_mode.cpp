@@ -51,28 +51,33 @@ public:
             log_error(child.error().message);
             return;  // the child is killed and reaped by the destroyed ChildProcess
         }
-        children_.push_back(std::move(*child));
+        auto &record = children_.emplace_back(std::move(*child), request->peer());
+        record.tally.take_over(request->tally());
     }
 
     bool at_capacity() const override { return children_.size() >= static_cast<std::size_t>(max_children_); }
 
     void append_wake_fds(std::vector<int> &fds) const override {
-        for (const auto &child : children_) fds.push_back(child.pidfd());
+        for (const auto &child : children_) fds.push_back(child.process.pidfd());
     }
 
     void collect_finished() override {
         for (auto child = children_.begin(); child != children_.end();) {
-            const pid_t pid = child->pid();
-            if (!child->has_exited()) {
+            const pid_t pid = child->process.pid();
+            if (!child->process.has_exited()) {
                 ++child;
                 continue;
             }
             // Its activity slots are freed before it is reaped, while its pid is still its own.
             const std::string site = release_activity_of(pid);
-            if (const auto status = child->try_reap();
-                status && (!WIFEXITED(*status) || WEXITSTATUS(*status) > 1))
+            const auto status = child->process.try_reap();
+            // Exit status 0 or 1: run_child ended, having counted its request.
+            if (status && (!WIFEXITED(*status) || WEXITSTATUS(*status) > 1)) {
                 log_error(std::string(handler_.name()) + ": request child " + std::to_string(pid) + " " +
                           describe_wait_status(*status) + (WIFSIGNALED(*status) ? site : std::string()));
+                child->tally.end(terminating_ ? RequestOutcome::cancelled : RequestOutcome::error, child->peer);
+            }
+            child->tally.end_counted_by_child();
             child = children_.erase(child);
         }
     }
@@ -80,9 +85,11 @@ public:
     void terminate_remaining() override {
         // Children saw the cancel fd too; give them a moment to finish their I/O cleanly,
         // then SIGTERM, then SIGKILL (by ChildProcess's destructor).
+        terminating_ = true;  // a child that dies from here on was cut off by the deadline
         if (wait_idle(Clock::now() + std::chrono::milliseconds(500))) return;
-        for (const auto &child : children_) child.signal(SIGTERM);
+        for (const auto &child : children_) child.process.signal(SIGTERM);
         wait_idle(Clock::now() + std::chrono::seconds(1));
+        for (auto &child : children_) child.tally.end(RequestOutcome::cancelled, child.peer);  // killed below
         children_.clear();
     }
 
@@ -92,9 +99,11 @@ private:
     [[noreturn]] void run_child(Request &request) {
         reset_child_signals();
         for (const int fd : fds_to_close_) ::close(fd);
+        request.tally().leave_connection_to_parent();  // which closes it even if this child crashes
         bool succeeded = false;
         if (auto initialized = handler_.process_init(); !initialized) {
             log_error(initialized.error().message);
+            request.tally().end(RequestOutcome::error, request.peer());
         } else {
             succeeded = run_request(handler_, request);
         }
@@ -106,8 +115,17 @@ private:
     Handler &handler_;
     int max_children_;
     std::vector<int> fds_to_close_;
+    // A request's child, and what its parent counts for it (request_tally.hpp).
+    struct RequestChild {
+        RequestChild(ChildProcess child, const SocketAddress &peer_address) : process(std::move(child)), peer(peer_address) {}
+        ChildProcess process;
+        SocketAddress peer;
+        RequestTally tally;
+    };
+
     RequestForker &forker_;
-    std::list<ChildProcess> children_;
+    std::list<RequestChild> children_;
+    bool terminating_ = false;
 };
 
 }  // namespace

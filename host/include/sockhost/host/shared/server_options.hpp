@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstddef>
 #include <optional>
+#include <string>
 
 namespace sockhost {
 
@@ -57,6 +58,9 @@ struct ServerOptions {
     // Streams: at a reload, idle connections move to the next generation when the plugin
     // opts in (plugin.h, SOCKHOST_HANDOFF_CONNECTIONS); false: they are closed.
     bool handoff = true;
+    // A file the worker appends one JSON line per request to (as resolved against the
+    // config file's directory); empty: no access log.
+    std::string access_log;
 };
 
 }  // namespace sockhost

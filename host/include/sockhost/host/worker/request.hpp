@@ -8,6 +8,7 @@
 #include <sockhost/host/worker/connection_handoff.hpp>
 #include <sockhost/host/worker/hook_trace.hpp>
 #include <sockhost/host/worker/io_waiter.hpp>
+#include <sockhost/host/worker/request_tally.hpp>
 #include <sockhost/host/shared/unique_fd.hpp>
 #include <sockhost/plugin.h>
 
@@ -29,7 +30,8 @@ class Request : public sockhost_request {
 public:
     Request(const Request &) = delete;
     Request &operator=(const Request &) = delete;
-    virtual ~Request() = default;
+    // One the mode never ran (no thread, fiber or child for it) ends as an error.
+    virtual ~Request() { tally_.end(RequestOutcome::error, peer_); }
 
     // The host function table's semantics (plugin.h): counts, 0 at EOF, -1 on error.
     std::int64_t read(void *buffer, std::size_t capacity);
@@ -102,6 +104,9 @@ public:
     void set_waiter(IoWaiter &waiter) { waiter_ = &waiter; }
     IoWaiter &waiter() const { return *waiter_; }
 
+    // Its counters and access log line (request_tally.hpp).
+    RequestTally &tally() { return tally_; }
+
     // When each hook began: the lifecycle stamps them, a loop that saw a stall reads them.
     HookTrace &hooks() { return hooks_; }
     const HookTrace &hooks() const { return hooks_; }
@@ -167,6 +172,7 @@ private:
     std::string handler_error_;
     ActivitySlot *activity_slot_ = nullptr;
     HookTrace hooks_;
+    RequestTally tally_;
     // Bytes received but not yet read (read_line looks ahead for '\n').
     std::vector<char> input_;
     std::size_t input_start_ = 0;

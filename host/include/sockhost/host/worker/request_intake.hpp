@@ -12,6 +12,7 @@
 #include <sockhost/host/worker/handler.hpp>
 #include <sockhost/host/worker/io_waiter.hpp>
 #include <sockhost/host/worker/request.hpp>
+#include <sockhost/host/worker/request_tally.hpp>
 
 #include <memory>
 #include <string>
@@ -35,8 +36,9 @@ public:
     // The server's stop and cancel eventfds are watched by the mode's loop beside the listener.
     // `handoff` (may be null): connections handed over by another worker are taken before
     // new ones are accepted, and accepted ones may move at a reload.
+    // `accounting`: what its requests count to (request_tally.hpp); it outlives them.
     RequestIntake(const ListenerSocket &listener, const ServerOptions &options, Handler &handler, IoWaiter &waiter,
-                  int stop_fd, int cancel_fd, ConnectionHandoff *handoff = nullptr);
+                  int stop_fd, int cancel_fd, ConnectionHandoff *handoff, const ListenerAccounting &accounting);
 
     int listener_fd() const { return listener_.fd(); }
     int stop_fd() const { return stop_fd_; }
@@ -66,6 +68,7 @@ private:
     ConnectionHandoff *handoff_;
     ConnectionHandoff *moves_connections_;  // handoff_ when it is enabled, else null
     std::string listener_text_;
+    const ListenerAccounting &accounting_;
     std::uint64_t failed_accepts_ = 0;  // in the current episode of running out of descriptors
     LogRateLimit truncated_log_;        // datagrams longer than max_packet_size
     LogRateLimit receive_errors_log_;

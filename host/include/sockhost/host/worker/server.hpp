@@ -5,6 +5,7 @@
 //   ... server.shutdown(); loop.join(); server.close(deadline);
 #pragma once
 
+#include <sockhost/host/worker/access_log.hpp>
 #include <sockhost/host/worker/connection_handoff.hpp>
 #include <sockhost/host/worker/modes/concurrency_mode.hpp>
 #include <sockhost/host/worker/request_intake.hpp>
@@ -21,9 +22,12 @@ namespace sockhost {
 class Server final {
 public:
     // `handoff`: how its connections move at a reload, and those handed to it (none: never).
+    // Its requests count to the installed metrics table (request_metrics.hpp) at the
+    // handler's listener index, and are written to `access_log` (none: not logged).
     static Result<std::unique_ptr<Server>> create(ListenerSocket listener, ServerOptions options,
                                                   std::shared_ptr<Handler> handler,
-                                                  std::unique_ptr<ConnectionHandoff> handoff = nullptr);
+                                                  std::unique_ptr<ConnectionHandoff> handoff = nullptr,
+                                                  std::unique_ptr<AccessLog> access_log = nullptr);
     ~Server();  // closes with an immediate deadline if close() was not called
 
     // Accepts (or receives) and dispatches until shutdown(); requests may still be in
@@ -56,7 +60,7 @@ public:
 
 private:
     Server(ListenerSocket listener, ServerOptions options, std::shared_ptr<Handler> handler, UniqueFd stop_fd,
-           UniqueFd cancel_fd, std::unique_ptr<ConnectionHandoff> handoff);
+           UniqueFd cancel_fd, std::unique_ptr<ConnectionHandoff> handoff, std::unique_ptr<AccessLog> access_log);
 
     ListenerSocket listener_;
     ServerOptions options_;
@@ -64,6 +68,8 @@ private:
     UniqueFd stop_fd_;    // eventfd: set once by shutdown(), never cleared
     UniqueFd cancel_fd_;  // eventfd: set once to end every in-flight host I/O wait
     std::unique_ptr<ConnectionHandoff> handoff_;
+    std::unique_ptr<AccessLog> access_log_;  // outlives the mode, whose requests write to it
+    ListenerAccounting accounting_;
     BlockingWaiter waiter_;
     RequestIntake intake_;
     std::unique_ptr<ConcurrencyMode> mode_;
