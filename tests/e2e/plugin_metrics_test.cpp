@@ -28,7 +28,7 @@ nlohmann::json metrics_probe_on(const char *mode) {
     return {{"listeners", {{{"listen", "tcp://127.0.0.1:0"}, {"plugin", "metrics_probe"}, {"mode", mode}}}}};
 }
 
-std::string probe_exchange(const std::string &address, const std::string &line) {
+std::string ask_probe(const std::string &address, const std::string &line) {
     UniqueFd client = connect_stream(address);
     send_all(client.get(), line + "\n");
     return read_until_eof(client.get());
@@ -80,10 +80,10 @@ TEST_P(PluginMetricsE2e, ADeclaringPluginServesAndItsUpdatesReachTheWorkersTable
     HostUnderTest host(metrics_probe_on(GetParam()), {test_plugin("metrics_probe")});
     ASSERT_TRUE(host.ready()) << host.log();
     const std::string address = host.listening()[0];
-    EXPECT_EQ(probe_exchange(address, "COUNT 3"), "ok\n");
-    EXPECT_EQ(probe_exchange(address, "COUNT 4"), "ok\n");
-    EXPECT_EQ(probe_exchange(address, "SET 2.5"), "ok\n");
-    EXPECT_EQ(probe_exchange(address, "OBSERVE 5"), "ok\n");
+    EXPECT_EQ(ask_probe(address, "COUNT 3"), "ok\n");
+    EXPECT_EQ(ask_probe(address, "COUNT 4"), "ok\n");
+    EXPECT_EQ(ask_probe(address, "SET 2.5"), "ok\n");
+    EXPECT_EQ(ask_probe(address, "OBSERVE 5"), "ok\n");
     const pid_t worker = host.worker_pid();
     if (!read_metrics_table(worker)) GTEST_SKIP() << "cannot read /proc/" << worker << "/mem here";
     const bool counted = wait_for_table(worker, [](const MetricsTable &table) {
@@ -129,7 +129,7 @@ TEST(PluginMetricsE2e, APluginDeclaringMetricsServesWithMetricsOff) {
     config["metrics"] = false;
     HostUnderTest host(config, {test_plugin("metrics_probe")});
     ASSERT_TRUE(host.ready()) << host.log();
-    EXPECT_EQ(probe_exchange(host.listening()[0], "COUNT 1"), "ok\n");
+    EXPECT_EQ(ask_probe(host.listening()[0], "COUNT 1"), "ok\n");
     EXPECT_EQ(read_metrics_table(host.worker_pid()), nullptr);
     EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
 }
