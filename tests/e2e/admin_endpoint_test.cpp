@@ -150,6 +150,14 @@ TEST(AdminEndpoint, StatusCommandReportsGenerationsAndListeners) {
     EXPECT_EQ(status["generations"][0]["workers"][0]["pid"], host.worker_pid());
 }
 
+TEST(AdminEndpoint, ExampleAlertRulesPassPromtool) {
+    if (!std::filesystem::exists("/usr/bin/promtool")) GTEST_SKIP() << "promtool is not installed (Debian: prometheus)";
+    // The repository's root, from the plugin header's path: ROOT/plugin-api/include/sockhost/plugin.h.
+    const auto root = std::filesystem::path(SOCKHOST_PLUGIN_HEADER).parent_path().parent_path().parent_path().parent_path();
+    const auto checked = run_command("/usr/bin/promtool check rules " + (root / "examples/prometheus/sockhost-alerts.yml").string());
+    EXPECT_EQ(checked.exit_code, 0) << checked.output;
+}
+
 TEST(AdminEndpoint, BindFailureIsAClearStartError) {
     auto config = probe_on("threading");
     config["admin"] = "unix:/nonexistent-dir/admin.sock";
