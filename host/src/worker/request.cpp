@@ -64,7 +64,7 @@ WaitResult Request::wait(int fd, short events, const char *what, bool idle, bool
         per_wait_timeout_first = true;
     }
     const WaitResult result = waiter_->wait_for(fd, events, until, idle || wake_on_stop);
-    tally_.note_wait(result);
+    if (!idle) tally_.note_wait(result);
     if (idle && result == WaitResult::ready) restart_deadline();
     if (result == WaitResult::timed_out)
         fail(per_wait_timeout_first

@@ -24,7 +24,7 @@ bool counted(Request &request, bool succeeded) {
     if (request.handed_off())
         request.tally().end_handed_off();
     else
-        request.tally().end(succeeded ? RequestOutcome::ok : request.tally().failure_outcome(), request.peer());
+        request.tally().end(request.tally().outcome(succeeded), request.peer());
     return succeeded;
 }
 

@@ -42,10 +42,10 @@ void RequestTally::start(const ListenerAccounting *accounting, bool stream, bool
     }
 }
 
-RequestOutcome RequestTally::failure_outcome() const {
+RequestOutcome RequestTally::outcome(bool succeeded) const {
     if (failed_wait_ == WaitResult::timed_out) return RequestOutcome::timeout;
     if (failed_wait_ == WaitResult::cancelled) return RequestOutcome::cancelled;
-    return RequestOutcome::error;
+    return succeeded ? RequestOutcome::ok : RequestOutcome::error;
 }
 
 void RequestTally::add_bytes_so_far() {

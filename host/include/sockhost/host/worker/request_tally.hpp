@@ -58,12 +58,14 @@ public:
 
     void add_received(std::size_t bytes) { received_ += bytes; }
     void add_sent(std::size_t bytes) { sent_ += bytes; }
-    // A wait for the peer that timed out or was cancelled decides a failed request's outcome.
+    // A wait for the peer within a request (not an idle one between requests: that timing
+    // out is how a keep-alive connection ends) that timed out or was cancelled decides the
+    // outcome, whatever the hooks returned: a plugin may treat a failed read as the end.
     void note_wait(WaitResult result) {
         if (result == WaitResult::timed_out || result == WaitResult::cancelled) failed_wait_ = result;
     }
-    // A failed request's outcome: timeout or cancelled after such a wait, else error.
-    RequestOutcome failure_outcome() const;
+    // timeout or cancelled after such a wait; else ok if the hooks succeeded, error if not.
+    RequestOutcome outcome(bool succeeded) const;
 
     // Adds the bytes gathered so far (between_requests).
     void add_bytes_so_far();
