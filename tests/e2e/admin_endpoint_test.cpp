@@ -50,7 +50,7 @@ TEST(AdminEndpoint, HostileClientsDoNotBlockOthers) {
     UniqueFd silent = connect_stream(address);
     UniqueFd endless = connect_stream(address);
     send_all(endless.get(), "GET /healthz HTTP/1.1\r\n");
-    for (int line = 0; line < 100; ++line) send_all(endless.get(), "X-Filler: " + std::string(60, 'a') + "\r\n");
+    for (int line = 0; line < 200; ++line) send_all(endless.get(), "X-Filler: " + std::string(60, 'a') + "\r\n");
     EXPECT_EQ(http_get(address, "/healthz").status, 200);
     // The endless head passed the size limit: answered 431 and closed.
     EXPECT_NE(read_until_eof(endless.get()).find(" 431 "), std::string::npos);
@@ -70,7 +70,7 @@ TEST(AdminEndpoint, ReadinessTurnsUnavailableWhenTheDrainBegins) {
     EXPECT_EQ(http_get(address, "/healthz").status, 200);
     // The listener is still open while the drain goes on: readiness turned first.
     EXPECT_TRUE(connect_stream(host.listening()[0]));
-    EXPECT_EQ(read_line(slow.get()), "slept");
+    EXPECT_EQ(read_line(slow.get()), "slept\n");
 }
 
 TEST(AdminEndpoint, GenerationAndReloadCounters) {

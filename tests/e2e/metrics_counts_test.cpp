@@ -16,13 +16,13 @@ namespace {
 using namespace std::chrono_literals;
 
 const std::string kOk =
-    "sockhost_requests_total{listener=\\"tcp://127.0.0.1:0\\",plugin=\\"probe\\",mode=\\"threading\\",outcome=\\"ok\\"}";
+    "sockhost_requests_total{listener=\"tcp://127.0.0.1:0\",plugin=\"probe\",mode=\"threading\",outcome=\"ok\"}";
 
 void echo_requests(const HostUnderTest &host, int count) {
     for (int request = 0; request < count; ++request) {
         UniqueFd connection = connect_stream(host.listening()[0]);
-        send_all(connection.get(), "echo hi\\n");
-        ASSERT_EQ(read_line(connection.get()), "hi");
+        send_all(connection.get(), "echo hi\n");
+        ASSERT_EQ(read_line(connection.get()), "hi\n");
     }
 }
 

@@ -12,7 +12,8 @@ std::string number(double value) {
     if (std::isnan(value)) return "NaN";
     if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
     char text[32];
-    const auto written = std::to_chars(text, text + sizeof text, value);  // the shortest exact form
+    // The shortest exact form, in plain notation where %g would use it ("0.0001", not "1e-04").
+    const auto written = std::to_chars(text, text + sizeof text, value, std::chars_format::general);
     return std::string(text, written.ptr);
 }
 
