@@ -68,7 +68,7 @@ TEST_F(PluginMetrics, BadDeclarationsAreRefusedWithTheReason) {
         {SOCKHOST_METRIC_HISTOGRAM, "fine", "h", std::vector<double>(17, 1), "17 bounds, more than 16"},
         {SOCKHOST_METRIC_HISTOGRAM, "fine", "h", {1, 1}, "not strictly increasing"},
         {SOCKHOST_METRIC_HISTOGRAM, "fine", "h", {1, std::numeric_limits<double>::infinity()}, "not finite"},
-        {static_cast<sockhost_metric_kind>(9), "fine", "h", {}, "unknown kind 9"},
+        {static_cast<sockhost_metric_kind>(0), "fine", "h", {}, "unknown kind 0"},
     };
     for (const auto &bad : cases) {
         const auto refused = declare(bad.kind, bad.name, bad.help, bad.bounds);
