@@ -6,14 +6,12 @@
 #include <sockhost/metric_check.hpp>
 #include <sockhost/plugin.h>
 #include <sockhost/testing/fake_metrics.hpp>
+#include <sockhost/testing/fake_request.hpp>
 #include <sockhost/testing/input.hpp>
 #include <sockhost/testing/log_capture.hpp>
 #include <sockhost/testing/results.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include <algorithm>
 #include <atomic>
@@ -21,7 +19,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -33,69 +30,6 @@
 namespace sockhost::sdk::testing {
 
 namespace detail {
-
-// The harness's sockhost_request: the ABI type is opaque, so this is cast to and from it.
-struct FakeRequest {
-    const Input *input = nullptr;
-    RequestResult *result = nullptr;
-    std::size_t position = 0;
-    std::string last_error;
-    sockaddr_storage peer_address{};
-    socklen_t peer_length = 0;
-    sockaddr_storage local_address{};
-    socklen_t local_length = 0;
-    bool in_hook = false;
-    std::thread::id hook_thread;
-};
-
-// A reload has moved the connection (Input::hand_off_after_bytes_read): it reads as ended.
-inline bool handed_off(const FakeRequest &request) { return request.result->handed_off; }
-
-inline FakeRequest &unwrap(const sockhost_request *request) {
-    return *reinterpret_cast<FakeRequest *>(const_cast<sockhost_request *>(request));
-}
-
-inline bool is_datagram(sockhost_transport transport) {
-    return (transport & SOCKHOST_TRANSPORTS_DATAGRAM) != 0;
-}
-
-// "1.2.3.4:5", "[::1]:5", "unix:/path", "unix:(unbound)" to a sockaddr; length 0 if the
-// text is none of these.
-inline void parse_address(const std::string &text, sockaddr_storage &address, socklen_t &length) {
-    address = sockaddr_storage{};
-    length = 0;
-    if (text.rfind("unix:", 0) == 0) {
-        auto &unix_address = reinterpret_cast<sockaddr_un &>(address);
-        unix_address.sun_family = AF_UNIX;
-        const std::string path = text.substr(5);
-        if (path == "(unbound)") {
-            length = sizeof(sa_family_t);
-        } else if (path.size() < sizeof unix_address.sun_path) {
-            std::memcpy(unix_address.sun_path, path.data(), path.size());
-            length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
-        }
-        return;
-    }
-    const auto colon = text.rfind(':');
-    if (colon == std::string::npos) return;
-    const int port = std::atoi(text.c_str() + colon + 1);
-    if (port < 0 || port > 65535) return;
-    if (text.front() == '[' && colon > 1 && text[colon - 1] == ']') {
-        auto &ipv6 = reinterpret_cast<sockaddr_in6 &>(address);
-        const std::string host = text.substr(1, colon - 2);
-        if (inet_pton(AF_INET6, host.c_str(), &ipv6.sin6_addr) != 1) return;
-        ipv6.sin6_family = AF_INET6;
-        ipv6.sin6_port = htons(static_cast<std::uint16_t>(port));
-        length = sizeof ipv6;
-    } else {
-        auto &ipv4 = reinterpret_cast<sockaddr_in &>(address);
-        const std::string host = text.substr(0, colon);
-        if (inet_pton(AF_INET, host.c_str(), &ipv4.sin_addr) != 1) return;
-        ipv4.sin_family = AF_INET;
-        ipv4.sin_port = htons(static_cast<std::uint16_t>(port));
-        length = sizeof ipv4;
-    }
-}
 
 // The host function table, over FakeRequest.
 struct FakeHost {
@@ -398,21 +332,6 @@ struct FakeHost {
         }();
         return api;
     }
-};
-
-// Marks the request as inside a hook for the duration of one hook call.
-class InHook {
-public:
-    explicit InHook(FakeRequest &request) noexcept : request_(request) {
-        request_.in_hook = true;
-        request_.hook_thread = std::this_thread::get_id();
-    }
-    ~InHook() { request_.in_hook = false; }
-    InHook(const InHook &) = delete;
-    InHook &operator=(const InHook &) = delete;
-
-private:
-    FakeRequest &request_;
 };
 
 }  // namespace detail
