@@ -33,6 +33,13 @@ void sample(std::string &out, std::string_view name, std::string_view labels, st
     out += std::string(name) + std::string(labels) + " " + std::string(value) + "\n";
 }
 
+// A family with one sample and no labels.
+void lone_sample(std::string &out, std::string_view name, std::string_view type, std::string_view help,
+                 std::string_view value) {
+    family(out, name, type, help);
+    sample(out, name, "", value);
+}
+
 // `_bucket` (cumulative, +Inf last), `_sum` and `_count` of one histogram's label set.
 // `labels` is the label text without braces ("" for none).
 void histogram(std::string &out, std::string_view name, const std::string &labels, std::span<const double> bounds,
@@ -99,30 +106,38 @@ void render_plugin_metrics(std::string &out, const MetricsSums &sums) {
 }
 
 void render_supervisor(std::string &out, const SupervisorMetrics &supervisor) {
-    family(out, "sockhost_generation", "gauge", "The serving generation's number (0 before the first is ready).");
-    sample(out, "sockhost_generation", "", std::to_string(supervisor.generation));
+    lone_sample(out, "sockhost_generation", "gauge",
+                "The serving generation's number (0 before the first is ready).",
+                std::to_string(supervisor.generation));
     family(out, "sockhost_reloads_total", "counter", "Reloads, by outcome.");
     sample(out, "sockhost_reloads_total", "{outcome=\"ok\"}", std::to_string(supervisor.reloads_ok));
     sample(out, "sockhost_reloads_total", "{outcome=\"failed\"}", std::to_string(supervisor.reloads_failed));
     family(out, "sockhost_reload_duration_seconds", "histogram", "From a reload's start to its new generation READY, or its failure.");
     histogram(out, "sockhost_reload_duration_seconds", "", kReloadBounds, supervisor.reload_buckets, supervisor.reload_seconds_sum);
-    family(out, "sockhost_worker_restarts_total", "counter", "Serving workers that died and were replaced.");
-    sample(out, "sockhost_worker_restarts_total", "", std::to_string(supervisor.worker_restarts));
+    lone_sample(out, "sockhost_worker_restarts_total", "counter",
+                "Serving workers that died and were replaced.",
+                std::to_string(supervisor.worker_restarts));
     family(out, "sockhost_workers", "gauge", "Live worker processes, by state.");
     for (const auto &[state, count] : supervisor.workers)
         sample(out, "sockhost_workers", "{state=\"" + escape_label_value(state) + "\"}", std::to_string(count));
-    family(out, "process_cpu_seconds_total", "counter", "The supervisor's user and system CPU time in seconds.");
-    sample(out, "process_cpu_seconds_total", "", number(supervisor.supervisor.cpu_seconds));
-    family(out, "process_resident_memory_bytes", "gauge", "The supervisor's resident memory in bytes.");
-    sample(out, "process_resident_memory_bytes", "", std::to_string(supervisor.supervisor.resident_bytes));
-    family(out, "process_open_fds", "gauge", "The supervisor's open file descriptors.");
-    sample(out, "process_open_fds", "", std::to_string(supervisor.supervisor.open_fds));
-    family(out, "sockhost_workers_cpu_seconds", "gauge", "CPU time in seconds of the live workers, summed.");
-    sample(out, "sockhost_workers_cpu_seconds", "", number(supervisor.workers_process.cpu_seconds));
-    family(out, "sockhost_workers_resident_memory_bytes", "gauge", "Resident memory of the live workers, summed.");
-    sample(out, "sockhost_workers_resident_memory_bytes", "", std::to_string(supervisor.workers_process.resident_bytes));
-    family(out, "sockhost_workers_open_fds", "gauge", "Open file descriptors of the live workers, summed.");
-    sample(out, "sockhost_workers_open_fds", "", std::to_string(supervisor.workers_process.open_fds));
+    lone_sample(out, "process_cpu_seconds_total", "counter",
+                "The supervisor's user and system CPU time in seconds.",
+                number(supervisor.supervisor.cpu_seconds));
+    lone_sample(out, "process_resident_memory_bytes", "gauge",
+                "The supervisor's resident memory in bytes.",
+                std::to_string(supervisor.supervisor.resident_bytes));
+    lone_sample(out, "process_open_fds", "gauge",
+                "The supervisor's open file descriptors.",
+                std::to_string(supervisor.supervisor.open_fds));
+    lone_sample(out, "sockhost_workers_cpu_seconds", "gauge",
+                "CPU time in seconds of the live workers, summed.",
+                number(supervisor.workers_process.cpu_seconds));
+    lone_sample(out, "sockhost_workers_resident_memory_bytes", "gauge",
+                "Resident memory of the live workers, summed.",
+                std::to_string(supervisor.workers_process.resident_bytes));
+    lone_sample(out, "sockhost_workers_open_fds", "gauge",
+                "Open file descriptors of the live workers, summed.",
+                std::to_string(supervisor.workers_process.open_fds));
 }
 
 }  // namespace
