@@ -1,6 +1,7 @@
 // A listener's access log (its `access_log` option): one JSON line per request, appended
 // to a file the worker opened at start. Requests never wait for the disk: a line goes into
-// a bounded queue that one writer thread drains; when the queue is full the line is
+// a bounded queue that one writer thread drains, gathering the lines of up to
+// kGatherInterval into one write (as nginx's buffered access_log); when the queue is full the line is
 // dropped and counted, with a rate-limited warning. A forked request child has no writer
 // thread (fork copies only the calling thread): it appends its one line itself with a
 // single write(2) after its request has completed, when the client has its answer.
@@ -13,6 +14,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -42,6 +44,10 @@ std::string format_access_log_line(const AccessLogEntry &entry, std::int64_t now
 class AccessLog {
 public:
     static constexpr std::size_t kQueuedLines = 4096;
+    // The writer waits this long after a first line for more, unless the queue fills to
+    // kWakeWriterAt first; a line reaches the file within about that time.
+    static constexpr std::chrono::milliseconds kGatherInterval{20};
+    static constexpr std::size_t kWakeWriterAt = kQueuedLines / 4;
 
     // Opens (creating it 0640) `path` to append, refusing a symbolic link; the error names
     // the listener and the path.
@@ -62,7 +68,7 @@ private:
     UniqueFd fd_;
     std::string path_;
     std::string listener_;
-    pid_t owner_;  // the worker; a request child of it writes directly
+    unsigned owner_fork_depth_;  // the worker's; a request child of it writes directly
     std::mutex mutex_;
     std::condition_variable queued_;
     std::deque<std::string> queue_;
