@@ -176,21 +176,39 @@ def run_cell(cell: Cell) -> dict:
             registry.stop(process)
 
 
-def run_repeated(row: Row, server: Server) -> dict:
-    """The cell BENCH_REPEAT times; the run with the median req/s stands for it."""
-    runs = []
-    for _ in range(REPEAT if row.driver != "idle" else 1):
-        try:
-            result = run_cell(Cell(row, server, ""))
-        except (subprocess.TimeoutExpired, subprocess.CalledProcessError, json.JSONDecodeError, OSError) as error:
-            result = {"na": f"run failed: {error}"}
-        if result.get("na"):
-            return result  # a mode the binary lacks fails the same way every time
-        runs.append(result)
-    runs.sort(key=lambda result: result.get("rps") or 0)
-    median = runs[len(runs) // 2]
+def run_row(row: Row) -> dict[str, dict]:
+    """Every server's cell BENCH_REPEAT times, round-robin over the servers, so that drift on
+    a noisy machine falls on all of them alike. Per server, the run with the median req/s
+    stands for it, with the median of its runs' CPU per request."""
+    rounds = REPEAT if row.driver != "idle" else 1
+    runs: dict[str, list[dict]] = {server.key: [] for server in row.servers}
+    failed: dict[str, dict] = {}
+    for round_number in range(1, rounds + 1):
+        for server in row.servers:
+            if server.key in failed:
+                continue  # a mode the binary lacks fails the same way every time
+            of_rounds = f" (run {round_number} of {rounds})" if rounds > 1 else ""
+            print(f"  {row.id}: {server.label} ...{of_rounds}", flush=True)
+            try:
+                result = run_cell(Cell(row, server, ""))
+            except (subprocess.TimeoutExpired, subprocess.CalledProcessError, json.JSONDecodeError, OSError) as error:
+                result = {"na": f"run failed: {error}"}
+            if result.get("na"):
+                failed[server.key] = result
+            else:
+                runs[server.key].append(result)
+    return {server.key: failed.get(server.key) or median_run(runs[server.key]) for server in row.servers}
+
+
+def median_run(runs: list[dict]) -> dict:
+    ordered = sorted(runs, key=lambda result: result.get("rps") or 0)
+    median = dict(ordered[len(ordered) // 2])
     if len(runs) > 1:
-        median["runs_rps"] = [result.get("rps") for result in runs]
+        median["runs_rps"] = [result.get("rps") for result in ordered]
+        cpu = sorted(result["cpu_us_per_request"] for result in runs if result.get("cpu_us_per_request") is not None)
+        if cpu:
+            median["cpu_us_per_request"] = cpu[len(cpu) // 2]
+            median["runs_cpu_us_per_request"] = cpu
     return median
 
 

@@ -11,8 +11,15 @@
 //   LifecycleCppHandler  run_request() (setup, handle, finish, completion) with the same
 //                        handle() as a C++ Handler composed in-process
 //   LifecyclePlugin      run_request() with the plugin: what a server loop does per request
+//   LifecyclePluginCounted      the same, counted in a listener's metrics (request_tally.hpp:
+//                        two clock reads, the gauge, bytes, outcome and duration bucket)
+//   LifecyclePluginAccessLogged the same, counted and with an access log line (to /dev/null)
 //
-// PluginHandle - DirectCall is the dispatch overhead per request.
+// PluginHandle - DirectCall is the dispatch overhead per request; LifecyclePluginCounted -
+// LifecyclePlugin is what metrics cost per request, and LifecyclePluginAccessLogged -
+// LifecyclePluginCounted what the access log adds.
+#include <sockhost/host/shared/worker_metrics.hpp>
+#include <sockhost/host/worker/access_log.hpp>
 #include <sockhost/host/worker/handler.hpp>
 #include <sockhost/host/worker/plugin/plugin_loader.hpp>
 #include <sockhost/host/worker/request.hpp>
@@ -156,10 +163,44 @@ void LifecyclePlugin(benchmark::State &state) {
     }
 }
 
+// A listener's counters, as a worker's metrics table holds them.
+sockhost::ListenerCounters counters{};
+
+void LifecyclePluginCounted(benchmark::State &state) {
+    auto &plugin = echo_plugin();
+    const sockhost::ListenerAccounting accounting{&counters, nullptr, "tcp://127.0.0.1:0", "echo"};
+    for (auto _ : state) {
+        MemoryRequest request(kInput, waiter);
+        request.tally().start(&accounting, true, true);
+        benchmark::DoNotOptimize(sockhost::run_request(plugin, request));
+        check_echoed(state, request);
+    }
+}
+
+void LifecyclePluginAccessLogged(benchmark::State &state) {
+    auto &plugin = echo_plugin();
+    auto log = sockhost::AccessLog::open("/dev/null", "tcp://127.0.0.1:0");
+    if (!log) {
+        state.SkipWithError(log.error().message.c_str());
+        return;
+    }
+    const sockhost::ListenerAccounting accounting{&counters, log->get(), "tcp://127.0.0.1:0", "echo"};
+    for (auto _ : state) {
+        MemoryRequest request(kInput, waiter);
+        request.tally().start(&accounting, true, true);
+        benchmark::DoNotOptimize(sockhost::run_request(plugin, request));
+        check_echoed(state, request);
+    }
+    // A line dropped (the writer fell behind) is cheaper than one queued: say how many.
+    state.counters["dropped_lines"] = static_cast<double>((*log)->dropped());
+}
+
 }  // namespace
 
 BENCHMARK(DirectCall);
 BENCHMARK(PluginHandle);
 BENCHMARK(LifecycleCppHandler);
 BENCHMARK(LifecyclePlugin);
+BENCHMARK(LifecyclePluginCounted);
+BENCHMARK(LifecyclePluginAccessLogged);
 BENCHMARK_MAIN();

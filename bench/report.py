@@ -140,7 +140,7 @@ def machine_info() -> dict:
 
 
 def markdown(rows: list[Row], results: dict[str, dict], info: dict, command: str) -> str:
-    repeat_text = f", {REPEAT} times (the run with the median req/s shown)" if REPEAT > 1 else ""
+    repeat_text = f", {REPEAT} times round-robin (the run with the median req/s shown, with the median CPU per request)" if REPEAT > 1 else ""
     out = [f"Run {info['date']} with `{command}`: {info['cpus']} CPUs ({info['cpu_model']}), kernel "
            f"{info['kernel']}, load average at the start {info['load_average']}; {info['nginx']}, "
            f"{info['wrk']}, {info['python']}. Each cell ran {info['seconds']:g} s with {info['connections']} "

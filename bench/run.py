@@ -11,7 +11,8 @@ Environment:
   BENCH_ROWS              comma-separated row ids to run (default: all):
                           http, tcp, unix, udp, connect, idle, dispatch
   BENCH_CONNECTIONS       connections / clients per cell (default 50)
-  BENCH_REPEAT            runs per cell; the run with the median req/s is reported (default 1)
+  BENCH_REPEAT            runs per cell, round-robin over a row's servers; the run with the median
+                          req/s is reported, with the median CPU per request (default 1)
   BENCH_IDLE_CONNECTIONS  connections of the idle row (default 10000)
   BENCH_IDLE_MODES        sockhost modes of the idle row (default event)
   BENCH_BUILD_DIR         the build tree with bin/ and plugins/ (default build)
@@ -35,7 +36,7 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import svg_plot  # noqa: E402  (the bench/ modules)
-from cells import registry, run_dispatch, run_repeated  # noqa: E402
+from cells import registry, run_dispatch, run_row  # noqa: E402
 from report import machine_info, markdown, print_row, write_docs  # noqa: E402
 from rows import ROWS  # noqa: E402
 from settings import BUILD, ROOT, SECONDS  # noqa: E402
@@ -67,9 +68,7 @@ def main() -> int:
             if row.driver == "dispatch":
                 print("  dispatch benchmark ...", flush=True)
                 row_results["dispatch"] = run_dispatch()
-            for server in row.servers:
-                print(f"  {row.id}: {server.label} ...", flush=True)
-                row_results[server.key] = run_repeated(row, server)
+            row_results.update(run_row(row))
             print_row(row, row_results)
 
     command = "make bench" if os.environ.get("MAKELEVEL") else "python3 bench/run.py"
