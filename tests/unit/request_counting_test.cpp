@@ -13,6 +13,7 @@
 #include <functional>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 namespace sockhost::test {
 namespace {
@@ -80,13 +81,29 @@ struct Running {
     std::thread loop;
 };
 
+// The lines of the access log at `path` once there are `count` of them (or what is there
+// after the deadline).
+std::vector<std::string> access_log_lines(const std::filesystem::path &path, std::size_t count) {
+    std::vector<std::string> lines;
+    eventually([&] {
+        std::ifstream file(path);
+        lines.clear();
+        for (std::string line; std::getline(file, line);) lines.push_back(line);
+        return lines.size() >= count;
+    });
+    return lines;
+}
+
 TEST(RequestCounting, StreamRequestsCountOutcomeBytesAndConnectionsInEveryMode) {
     for (const Mode mode : {Mode::sync, Mode::threading, Mode::forking, Mode::event}) {
         SCOPED_TRACE(mode_name(mode));
         InstalledTable table;
         ServerOptions options;
         options.mode = mode;
-        Running running(serve("tcp://127.0.0.1:0", options, std::make_shared<EchoHandler>()));
+        TempDir dir;
+        auto log = AccessLog::open((dir.path() / "access.log").string(), "tcp://127.0.0.1:0");
+        ASSERT_TRUE(log) << log.error().message;
+        Running running(serve("tcp://127.0.0.1:0", options, std::make_shared<EchoHandler>(), std::move(*log)));
         const std::string message = "hello, counters\n";
         for (int round = 0; round < 3; ++round)
             EXPECT_EQ(stream_exchange(running.server->listener().bound_text(), message), message);
@@ -100,6 +117,13 @@ TEST(RequestCounting, StreamRequestsCountOutcomeBytesAndConnectionsInEveryMode) 
         for (const auto &bucket : counters.duration_buckets) in_buckets += bucket.load();
         EXPECT_EQ(in_buckets, 3u);
         EXPECT_EQ(requests(counters, RequestOutcome::error), 0u);
+        // One line per request, from the worker's writer or (forking) from each child.
+        const auto lines = access_log_lines(dir.path() / "access.log", 3);
+        ASSERT_EQ(lines.size(), 3u);
+        for (const auto &line : lines) {
+            EXPECT_NE(line.find("\"outcome\":\"ok\""), std::string::npos) << line;
+            EXPECT_NE(line.find("\"received\":" + std::to_string(message.size()) + ","), std::string::npos) << line;
+        }
     }
 }
 
@@ -142,13 +166,7 @@ TEST(RequestCounting, DatagramsCountAndWriteAccessLogLines) {
     EXPECT_EQ(table.counters().received_bytes.load(), 9u);
     EXPECT_EQ(table.counters().sent_bytes.load(), 9u);
     EXPECT_EQ(table.counters().connections_accepted.load(), 0u);
-    std::vector<std::string> lines;
-    EXPECT_TRUE(eventually([&] {
-        std::ifstream file(log_path);
-        lines.clear();
-        for (std::string line; std::getline(file, line);) lines.push_back(line);
-        return lines.size() == 2;
-    }));
+    const auto lines = access_log_lines(log_path, 2);
     ASSERT_EQ(lines.size(), 2u);
     for (const char *field : {"\"time\":\"", "\"peer\":\"127.0.0.1:", "\"plugin\":\"echo\"",
                               "\"outcome\":\"ok\"", "\"duration\":", "\"received\":4", "\"sent\":4"})
