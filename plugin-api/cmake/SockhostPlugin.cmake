@@ -4,7 +4,8 @@
 # hidden visibility and linked with a version script that exports the entry symbol alone
 # (libstdc++ template instances would otherwise leak out, some as GNU "unique" symbols that
 # bind across RTLD_LOCAL), and with --no-undefined so that a missing symbol fails the build
-# instead of the host's dlopen. When SOCKHOST_PLUGIN_OUTPUT_DIRECTORY is set, NAME.so is
+# instead of the host's dlopen; after the link, a plugin that exports no sockhost_plugin_entry
+# fails the build with how to fix it. When SOCKHOST_PLUGIN_OUTPUT_DIRECTORY is set, NAME.so is
 # written there.
 # Shipped in the installed package and used by the in-tree build alike.
 include_guard(GLOBAL)
@@ -61,4 +62,10 @@ function(sockhost_add_plugin NAME)
   if(SOCKHOST_LINKER_HAS_Z_DEFS)
     target_link_options(${NAME} PRIVATE "LINKER:-z,defs")
   endif()
+  # A plugin that exports no entry fails the build here, not the host's load (the check
+  # script is beside this file).
+  add_custom_command(TARGET ${NAME} POST_BUILD
+    COMMAND ${CMAKE_COMMAND} -DPLUGIN_FILE=$<TARGET_FILE:${NAME}> -DPLUGIN_NAME=${NAME} -DNM=${CMAKE_NM}
+      -P ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/SockhostPluginCheck.cmake
+    VERBATIM)
 endfunction()

@@ -76,7 +76,8 @@ TEST(PluginLoading, UnresolvedSymbolIsALoadError) {
 TEST(PluginLoading, EntrySymbolMissing) {
     const auto failure =
         run_expecting_exit(config_with("bad_no_entry"), {test_plugin("probe"), test_plugin("bad_no_entry")});
-    expect_refused(failure, "bad_no_entry.so: entry symbol 'sockhost_plugin_entry' not found");
+    expect_refused(failure, "bad_no_entry.so: entry symbol 'sockhost_plugin_entry' not found (a C++ plugin defines it "
+                            "with SOCKHOST_PLUGIN; one written by hand needs extern \"C\" and SOCKHOST_EXPORT)");
 }
 
 TEST(PluginLoading, DifferentMajorVersion) {

@@ -74,7 +74,9 @@ Result<std::shared_ptr<LoadedPlugin>> LoadedPlugin::load(const std::filesystem::
     plugin->library_.load(file, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, error);
     if (error) return plugin_error(file, dlopen_failure_reason(file));
     if (!plugin->library_.has(SOCKHOST_PLUGIN_ENTRY_SYMBOL))
-        return plugin_error(file, std::string("entry symbol '") + SOCKHOST_PLUGIN_ENTRY_SYMBOL + "' not found");
+        return plugin_error(file, std::string("entry symbol '") + SOCKHOST_PLUGIN_ENTRY_SYMBOL +
+                                      "' not found (a C++ plugin defines it with SOCKHOST_PLUGIN; one written by "
+                                      "hand needs extern \"C\" and SOCKHOST_EXPORT)");
     auto &entry = plugin->library_.get<const sockhost_plugin_descriptor *(const sockhost_host_api *)>(
         SOCKHOST_PLUGIN_ENTRY_SYMBOL);
     try {
