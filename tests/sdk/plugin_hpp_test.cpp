@@ -52,6 +52,15 @@ TEST(PluginHpp, ANonStandardExceptionIsAnUnknownException) {
     EXPECT_EQ(result.error, "unknown exception");
 }
 
+// what() alone says too little for most exception types: the type comes first.
+TEST(PluginHpp, AnExceptionOfAnotherTypeIsDescribedWithItsType) {
+    const auto stoi = run(lifecycle(), R"(["handle_throws_stoi"])", Input{});
+    EXPECT_EQ(stoi.handle, SOCKHOST_ERROR);
+    EXPECT_EQ(stoi.error, "std::invalid_argument: stoi");
+    const auto own = run(lifecycle(), R"(["handle_throws_own_type"])", Input{});
+    EXPECT_EQ(own.error, "(anonymous namespace)::NotReady: the cache is cold");
+}
+
 TEST(PluginHpp, AnExceptionInSetupSkipsHandleAndFinish) {
     const auto result = run(lifecycle(), R"(["setup_throws"])", Input{});
     EXPECT_EQ(result.setup, SOCKHOST_ERROR);

@@ -26,15 +26,19 @@
 #include <sockhost/plugin.h>
 #include <sockhost/plugin_metrics.hpp>
 
+#include <cxxabi.h>
+
 #include <concepts>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <typeinfo>
 
 // Everything here is in sockhost::sdk: the host has its own sockhost::Request and more,
 // and a program that links both (a test, an embedding host) must not get two definitions
@@ -230,32 +234,62 @@ inline void write_error(char *error, std::size_t capacity, const char *reason) n
     if (error != nullptr && capacity > 0) std::snprintf(error, capacity, "%s", reason);
 }
 
-// Runs `body`, turning any exception into SOCKHOST_ERROR with its message.
-template <typename Body>
-sockhost_status guarded(sockhost_request *request, Body &&body) noexcept {
+// Describes the exception being handled (call it only inside a catch block) into `out`:
+// its message, after its type ("std::invalid_argument: stoi": what() alone would say only
+// "stoi"). A plain std::runtime_error and the host's own IoError carry messages written
+// to be read alone, and keep them as they are.
+inline void describe_current_exception(char *out, std::size_t capacity) noexcept {
+    try {
+        throw;
+    } catch (const std::exception &failure) {
+#if defined(__GXX_RTTI) || defined(__cpp_rtti)
+        const std::type_info &type = typeid(failure);
+        if (type != typeid(std::runtime_error) && type != typeid(IoError)) {
+            int status = -1;
+            char *name = abi::__cxa_demangle(type.name(), nullptr, nullptr, &status);
+            std::snprintf(out, capacity, "%s: %s", status == 0 && name != nullptr ? name : type.name(),
+                          failure.what());
+            std::free(name);
+            return;
+        }
+#endif
+        std::snprintf(out, capacity, "%s", failure.what());
+    } catch (...) {
+        std::snprintf(out, capacity, "%s", "unknown exception");
+    }
+}
+
+// Runs `body`; an exception becomes SOCKHOST_ERROR, its description passed to `failed`
+// (which must not throw). Every hook wrapper below goes through here.
+template <typename Body, typename Failed>
+sockhost_status run_guarded(Body &&body, Failed &&failed) noexcept {
     try {
         body();
         return SOCKHOST_OK;
-    } catch (const std::exception &error) {
-        report(request, error.what());
     } catch (...) {
-        report(request, "unknown exception");
+        char reason[512];
+        describe_current_exception(reason, sizeof reason);
+        failed(static_cast<const char *>(reason));
     }
     return SOCKHOST_ERROR;
 }
 
-// The same for a hook without a request (no set_error): the message is logged after `what`.
+// A hook with a request: the failure is the request's error (set_error).
+template <typename Body>
+sockhost_status guarded(sockhost_request *request, Body &&body) noexcept {
+    return run_guarded(body, [&](const char *reason) { report(request, reason); });
+}
+
+// A hook without a request (no set_error): the failure is logged after `what`.
 template <typename Body>
 sockhost_status logged(const char *what, Body &&body) noexcept {
-    try {
-        body();
-        return SOCKHOST_OK;
-    } catch (const std::exception &failure) {
-        log_failure(nullptr, what, failure.what());
-    } catch (...) {
-        log_failure(nullptr, what, "unknown exception");
-    }
-    return SOCKHOST_ERROR;
+    return run_guarded(body, [&](const char *reason) { log_failure(nullptr, what, reason); });
+}
+
+// A hook with an error buffer (create, import_state): the failure is written there.
+template <typename Body>
+sockhost_status written(char *error, std::size_t error_capacity, Body &&body) noexcept {
+    return run_guarded(body, [&](const char *reason) { write_error(error, error_capacity, reason); });
 }
 
 template <typename Plugin>
@@ -271,16 +305,10 @@ struct Trampolines {
     // plugin's metrics do nothing.
     static sockhost_status create_with_context(sockhost_instance_context *context, const char *config_json,
                                                void **instance, char *error, std::size_t error_capacity) noexcept {
-        try {
+        return written(error, error_capacity, [&] {
             InstanceContext wrapped(host_api, context);
             *instance = new Hosted<Plugin>(std::string_view(config_json), wrapped);
-            return SOCKHOST_OK;
-        } catch (const std::exception &failure) {
-            write_error(error, error_capacity, failure.what());
-        } catch (...) {
-            write_error(error, error_capacity, "unknown exception");
-        }
-        return SOCKHOST_ERROR;
+        });
     }
     static void destroy(void *instance) noexcept { delete &hosted(instance); }
 
@@ -290,15 +318,14 @@ struct Trampolines {
     }
     // verify answers only yes or no, so a failure is logged before refusing.
     static bool verify(void *instance, sockhost_request *request) noexcept {
-        try {
-            Request wrapped(host_api, request);
-            return self(instance).verify(wrapped);
-        } catch (const std::exception &failure) {
-            log_failure(request, "verify failed, request refused: ", failure.what());
-        } catch (...) {
-            log_failure(request, "verify failed, request refused: ", "unknown exception");
-        }
-        return false;  // refusing is the safe answer when verification itself fails
+        bool verified = false;  // refusing is the safe answer when verification itself fails
+        run_guarded(
+            [&] {
+                Request wrapped(host_api, request);
+                verified = self(instance).verify(wrapped);
+            },
+            [&](const char *reason) { log_failure(request, "verify failed, request refused: ", reason); });
+        return verified;
     }
     static sockhost_status setup(void *instance, sockhost_request *request) noexcept {
         return guarded(request, [&] {
@@ -331,15 +358,9 @@ struct Trampolines {
     }
     static sockhost_status import_state(void *instance, const void *data, std::size_t length, char *error,
                                         std::size_t error_capacity) noexcept {
-        try {
+        return written(error, error_capacity, [&] {
             self(instance).import_state(std::string_view(static_cast<const char *>(data), length));
-            return SOCKHOST_OK;
-        } catch (const std::exception &failure) {
-            write_error(error, error_capacity, failure.what());
-        } catch (...) {
-            write_error(error, error_capacity, "unknown exception");
-        }
-        return SOCKHOST_ERROR;
+        });
     }
 
     static sockhost_plugin_descriptor describe(const char *name, const char *version,

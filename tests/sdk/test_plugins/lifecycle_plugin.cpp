@@ -9,6 +9,10 @@
 
 namespace {
 
+struct NotReady : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
 class Lifecycle {
 public:
     // Declared, and false: connections are not handed over at a reload.
@@ -40,6 +44,8 @@ public:
         request.write("handle;");
         if (flag("handle_throws")) throw std::runtime_error("handle failed on purpose");
         if (flag("handle_throws_int")) throw 42;
+        if (flag("handle_throws_stoi")) request.write(std::to_string(std::stoi("not a number")));
+        if (flag("handle_throws_own_type")) throw NotReady("the cache is cold");
     }
 
     void finish(sockhost::sdk::Request &request) {
