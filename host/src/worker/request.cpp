@@ -26,8 +26,10 @@ Request::Request(Transport transport, SocketAddress peer, SocketAddress local, I
       local_(local),
       timeout_(timeout) {}
 
-bool Request::fail(std::string reason) {
+bool Request::fail(Failure kind, std::string reason, bool between_requests) {
     last_error_ = std::move(reason);
+    failure_ = kind;
+    failed_between_requests_ = between_requests;
     return false;
 }
 
@@ -49,7 +51,7 @@ WaitResult Request::wait(int fd, short events, const char *what, bool idle, bool
     // Passed already: fail without polling, so input that happens to be ready cannot
     // stretch the request beyond its deadline either.
     if (deadline && now >= *deadline) {
-        fail(deadline_text());
+        fail(Failure::timeout, deadline_text());
         return WaitResult::timed_out;
     }
     std::optional<Clock::time_point> until = deadline;
@@ -63,11 +65,12 @@ WaitResult Request::wait(int fd, short events, const char *what, bool idle, bool
     if (!idle) tally_.note_wait(result);
     if (idle && result == WaitResult::ready) restart_deadline();
     if (result == WaitResult::timed_out)
-        fail(per_wait_timeout_first
-                 ? std::string(what) + " timed out after " + std::to_string(timeout_.count()) + " ms"
-                 : deadline_text());
+        fail(Failure::timeout,
+             per_wait_timeout_first ? std::string(what) + " timed out after " + std::to_string(timeout_.count()) + " ms"
+                                    : deadline_text(),
+             idle);
     else if (result == WaitResult::cancelled)
-        fail(std::string(what) + " cancelled: the server is stopping");
+        fail(Failure::cancelled, std::string(what) + " cancelled: the server is stopping", idle);
     return result;
 }
 
@@ -150,7 +153,7 @@ bool Request::sleep_ms(std::uint64_t milliseconds) {
     const auto wake = Clock::now() + bounded_wait(milliseconds);
     if (waiter_->sleep_until(wake) == WaitResult::cancelled) {
         tally_.note_wait(WaitResult::cancelled);
-        return fail("sleep cancelled: the server is stopping");
+        return fail(Failure::cancelled, "sleep cancelled: the server is stopping");
     }
     return true;
 }

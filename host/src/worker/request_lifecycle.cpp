@@ -9,22 +9,42 @@ namespace sockhost {
 
 namespace {
 
-void log_hook_failure(Handler &handler, Request &request, std::string_view hook) {
+// A keep-alive connection the peer left idle until its timeout, or reset, between two
+// requests: the usual end of one, whatever the plugin returned for the read that met it.
+bool ended_between_requests(const Request &request) {
+    return request.failed_between_requests() && request.failure() != Request::Failure::other;
+}
+
+// "NAME: WHAT failed for PEER: REASON", at a level that says whose doing it was: the
+// plugin's or the host's (error), the peer's or a stop's (info: a port scan or a client
+// that resets must not flood the error log), or the usual end of an idle connection
+// (debug). Only error and info lines count against the listener's rate limit.
+void log_request_failure(Handler &handler, const Request &request, std::string_view what, const std::string &reason) {
+    std::string line = std::string(handler.name()) + ": " + std::string(what) + " failed for " + request.peer_text();
+    if (!reason.empty()) line += ": " + reason;
+    if (ended_between_requests(request)) return log_debug(line + " (between requests)");
     std::string note;
     if (!handler.hook_failure_log().admit(note)) return;
-    std::string line = std::string(handler.name()) + ": " + std::string(hook) + " failed for " + request.peer_text();
-    if (!request.handler_error().empty()) line += ": " + request.handler_error();
-    else if (!request.last_error().empty()) line += ": " + request.last_error();
-    log_error(line + note);
+    if (request.failure() == Request::Failure::other || request.failure() == Request::Failure::none)
+        log_error(line + note);
+    else
+        log_info(line + note);
+}
+
+void log_hook_failure(Handler &handler, const Request &request, std::string_view hook) {
+    log_request_failure(handler, request, hook,
+                        !request.handler_error().empty() ? request.handler_error() : request.last_error());
 }
 
 // Counted once, at the end (request_tally.hpp): a connection that moved to the next
-// generation is no request here.
+// generation is no request here; one that ended between requests served them all.
 bool counted(Request &request, bool succeeded) {
     if (request.handed_off())
         request.tally().end_handed_off();
     else
-        request.tally().end(request.tally().outcome(succeeded), request.peer());
+        request.tally().end(!succeeded && ended_between_requests(request) ? RequestOutcome::ok
+                                                                          : request.tally().outcome(succeeded),
+                            request.peer());
     return succeeded;
 }
 
@@ -74,7 +94,7 @@ bool run_request(Handler &handler, Request &request) {
     }
     // A failed handler's partial output is still sent: it may be an error message.
     if (!request.complete()) {
-        log_warning(std::string(handler.name()) + ": " + request.peer_text() + ": " + request.last_error());
+        log_request_failure(handler, request, "sending the answer", request.last_error());
         succeeded = false;
     }
     return counted(request, succeeded);

@@ -20,6 +20,12 @@ constexpr std::size_t kOutputFlushThreshold = 64 * 1024;
 // served, and the plugin sees stopping() and can close in-band (http: Connection: close).
 constexpr auto kIdleStopGrace = std::chrono::milliseconds(100);
 
+// The peer reset or left: its doing, not the plugin's (logged below error).
+bool peer_gone(int error) {
+    return error == ECONNRESET || error == EPIPE || error == ECONNABORTED || error == ETIMEDOUT ||
+           error == EHOSTUNREACH || error == ENETUNREACH;
+}
+
 }  // namespace
 
 StreamRequest::StreamRequest(UniqueFd connection, Transport transport, SocketAddress peer, SocketAddress local,
@@ -39,7 +45,9 @@ std::int64_t StreamRequest::receive(char *buffer, std::size_t capacity, bool not
         if (count >= 0) return count;
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            fail(std::string("read: ") + std::strerror(errno));
+            const int error = errno;
+            fail(peer_gone(error) ? Failure::peer_gone : Failure::other, std::string("read: ") + std::strerror(error),
+                 nothing_pending && received_anything_ && between_requests_);
             return -1;
         }
         // About to wait for the peer: what the handler wrote must reach it first, or a
@@ -155,7 +163,11 @@ bool StreamRequest::send_all(const char *data, std::size_t length) {
             continue;
         }
         if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) return fail(std::string("write: ") + std::strerror(errno));
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            const int error = errno;
+            return fail(peer_gone(error) ? Failure::peer_gone : Failure::other,
+                        std::string("write: ") + std::strerror(error));
+        }
         if (wait(connection_.get(), POLLOUT, "write") != WaitResult::ready) return false;
     }
     return true;

@@ -74,6 +74,13 @@ public:
     void restart_deadline() { start_deadline(deadline_length_); }
 
     const std::string &last_error() const { return last_error_; }
+    // What the last failed host call met. Only `other` is the plugin's or the host's
+    // failure; the rest are the peer's doing or a stop, and are logged below error.
+    enum class Failure : std::uint8_t { none, timeout, peer_gone, cancelled, other };
+    Failure failure() const { return failure_; }
+    // That failure came in a wait between two requests (a keep-alive connection the peer
+    // left idle until `timeout`, or reset): the usual end of a connection, not an error.
+    bool failed_between_requests() const { return failed_between_requests_; }
     // The message a handler gave with set_error, logged when a hook fails.
     const std::string &handler_error() const { return handler_error_; }
     void set_handler_error(std::string message) { handler_error_ = std::move(message); }
@@ -132,7 +139,8 @@ protected:
     virtual std::int64_t receive(char *buffer, std::size_t capacity, bool nothing_pending) = 0;
     virtual bool queue_output(const char *data, std::size_t length) = 0;
 
-    bool fail(std::string reason);
+    bool fail(std::string reason) { return fail(Failure::other, std::move(reason)); }
+    bool fail(Failure kind, std::string reason, bool between_requests = false);
     bool has_buffered_input() const { return input_.size() > input_start_; }
     // While fill_input waits, the buffer has room appended for what comes: not input yet.
     std::string_view buffered_input() const {
@@ -169,6 +177,8 @@ private:
     std::chrono::milliseconds deadline_length_{0};
     std::optional<Clock::time_point> deadline_;
     std::string last_error_;
+    Failure failure_ = Failure::none;
+    bool failed_between_requests_ = false;
     std::string handler_error_;
     ActivitySlot *activity_slot_ = nullptr;
     HookTrace hooks_;
