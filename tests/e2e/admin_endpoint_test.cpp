@@ -73,6 +73,30 @@ TEST(AdminEndpoint, HostileClientsDoNotBlockOthers) {
     EXPECT_EQ(http_get(address, "/healthz").status, 200);
 }
 
+// The endpoint is bound before the first generation starts: a probe of a host still
+// starting sees 503, then 200 once the generation is READY.
+TEST(AdminEndpoint, ReadinessIsUnavailableUntilTheFirstGenerationIsReady) {
+    auto config = probe_with_admin();
+    config["listeners"][0]["config"]["init_sleep_ms"] = 2000;  // the first generation takes a while
+    Launch launch;
+    launch.wait_until_ready = false;
+    HostUnderTest host(config, {test_plugin("probe")}, launch);
+    ASSERT_TRUE(host.wait_for_log("admin endpoint on")) << host.log();
+    const auto address = admin_of(host);
+    const auto starting = http_get(address, "/readyz");
+    EXPECT_EQ(starting.status, 503) << host.log();
+    EXPECT_EQ(starting.body, "not ready\n");
+    EXPECT_EQ(http_get(address, "/healthz").status, 200);
+    EXPECT_EQ(metric_value(http_get(address, "/metrics").body, "sockhost_generation"), "0");
+    EXPECT_EQ(host.log().find("] info: ready:"), std::string::npos) << "the probe was not slow enough: " << host.log();
+    int status = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while ((status = http_get(address, "/readyz").status) != 200 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(20ms);
+    EXPECT_EQ(status, 200) << host.log();
+    EXPECT_NE(host.log().find("] info: ready:"), std::string::npos) << host.log();
+}
+
 TEST(AdminEndpoint, ReadinessTurnsUnavailableWhenTheDrainBegins) {
     HostUnderTest host(probe_with_admin(), {test_plugin("probe")});
     ASSERT_TRUE(host.ready()) << host.log();
