@@ -64,5 +64,21 @@ TEST(AdminEndpoint, ReloadToAnAddressThatCannotBeBoundKeepsTheOldOneAnswering) {
     EXPECT_EQ(metric_value(metrics.body, "sockhost_generation"), "2") << host.log();
 }
 
+// The same port on the wildcard address overlaps the old endpoint's: that one is closed
+// first, then the new one bound.
+TEST(AdminEndpoint, ReloadToAnOverlappingAddressMovesIt) {
+    auto config = probe_on("threading");
+    config["admin"] = "tcp://127.0.0.1:0";
+    HostUnderTest host(config, {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const std::string old_address = logged_admin_address(host);
+    ASSERT_TRUE(old_address.starts_with("tcp://127.0.0.1:")) << host.log();
+    const std::string port = old_address.substr(old_address.rfind(':') + 1);
+    rewrite_admin(host, "tcp://0.0.0.0:" + port);
+    ASSERT_EQ(::kill(host.pid(), SIGHUP), 0);
+    ASSERT_TRUE(host.wait_for_log("admin endpoint moved to tcp://0.0.0.0:" + port)) << host.log();
+    EXPECT_EQ(http_get(old_address, "/healthz").status, 200) << host.log();  // loopback reaches the wildcard
+}
+
 }  // namespace
 }  // namespace sockhost::test
