@@ -2,8 +2,9 @@
 // the workers' metrics tables with the counters of reaped workers, and the answer to
 // `sockhost status` on the control socket.
 //
-// `admin` at a reload: a changed address is bound when the new generation is promoted
-// and the old one closed; if the new one cannot be bound, the old one stays (logged).
+// `admin` at a reload: a changed address is bound when the new generation is promoted,
+// then the old one is closed; if the new one cannot be bound, the old one stays open and
+// answers on (logged).
 #include "supervisor.hpp"
 
 #include <sockhost/host/shared/log.hpp>
@@ -21,6 +22,19 @@ Result<void> Supervisor::open_admin(const HostConfig &config) {
     return {};
 }
 
+namespace {
+
+// Whether binding `wanted` can fail only because `current` holds it: the same Unix path,
+// or the same TCP port (a wildcard and a specific host of one port overlap).
+bool may_overlap(const AdminServer &current, const ListenAddress &wanted) {
+    const auto bound = parse_listen_address(current.bound_text());
+    if (!bound || bound->transport != wanted.transport) return false;
+    if (wanted.transport == Transport::unix_stream) return bound->path == wanted.path;
+    return wanted.port != 0 && bound->port == wanted.port;
+}
+
+}  // namespace
+
 void Supervisor::reconfigure_admin() {
     const std::string was = admin_ ? admin_->address().text() : "";
     const std::string wanted = config_.admin ? config_.admin->text() : "";
@@ -30,20 +44,30 @@ void Supervisor::reconfigure_admin() {
         admin_.reset();
         return;
     }
-    admin_.reset();  // a Unix path or port given again must be free to bind
+    const std::string was_bound = admin_ ? admin_->bound_text() : "";
+    // The new address is bound while the old one still answers: a failure changes nothing.
     auto admin = AdminServer::open(*config_.admin);
+    if (!admin && admin_ && may_overlap(*admin_, *config_.admin)) {
+        // The old endpoint may be what holds the address: closed first, bound again (as it
+        // was bound: a port 0 keeps its port) if the new one still fails.
+        const auto old_address = parse_listen_address(was_bound);
+        admin_.reset();
+        admin = AdminServer::open(*config_.admin);
+        if (!admin && old_address) {
+            auto reopened = AdminServer::open(*old_address);
+            if (reopened) admin_ = std::move(*reopened);
+            else log_error(reopened.error().message);
+        }
+    }
     if (admin) {
-        log_info("admin endpoint moved to " + admin->bound_text() + (was.empty() ? "" : " (was " + was + ")"));
+        log_info("admin endpoint moved to " + admin->bound_text() + (was.empty() ? "" : " (was " + was_bound + ")"));
         admin_ = std::move(*admin);
         return;
     }
-    log_error(admin.error().message + "; the admin endpoint stays on " + (was.empty() ? "nothing" : was));
-    if (was.empty()) return;
-    // Bind the old address again: it was just free.
-    HostConfig old;
-    old.admin = parse_listen_address(was).value_or(ListenAddress{});
-    if (auto reopened = open_admin(old); !reopened) log_error(reopened.error().message);
-    config_.admin = old.admin;
+    log_error(admin.error().message + "; the admin endpoint stays on " + (admin_ ? admin_->bound_text() : "nothing"));
+    // What answers now; the next reload tries the configured address again.
+    if (admin_) config_.admin = admin_->address();
+    else config_.admin.reset();
 }
 
 void Supervisor::on_admin() {

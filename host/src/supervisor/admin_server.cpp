@@ -21,15 +21,14 @@ bool AdminServer::accepting() const { return clients_.size() < kMaxClients && Cl
 
 void AdminServer::watch(std::vector<pollfd> &watched) const {
     if (accepting()) watched.push_back({socket_.fd(), POLLIN, 0});
-    for (const auto &client : clients_)
-        watched.push_back({client.fd.get(), static_cast<short>(client.answered ? POLLOUT : POLLIN), 0});
+    for (const auto &client : clients_) watched.push_back(client.watched());
 }
 
 std::optional<Clock::time_point> AdminServer::next_deadline() const {
     std::optional<Clock::time_point> next;
     if (paused_until_ > Clock::now()) next = paused_until_;
     for (const auto &client : clients_)
-        if (!next || client.deadline < *next) next = client.deadline;
+        if (!next || client.deadline() < *next) next = client.deadline();
     return next;
 }
 
@@ -42,60 +41,42 @@ void AdminServer::accept_clients() {
             paused_until_ = Clock::now() + std::chrono::seconds(1);
         }
         if (!client) return;
-        Client accepted;
-        accepted.fd = std::move(client);
-        accepted.deadline = Clock::now() + kClientTimeout;
-        clients_.push_back(std::move(accepted));
+        clients_.emplace_back(std::move(client), Clock::now() + kClientTimeout);
     }
 }
 
-bool AdminServer::read_request(Client &client, const AdminPages &pages) {
-    char buffer[4096];
-    for (;;) {
-        const ssize_t count = ::recv(client.fd.get(), buffer, sizeof buffer, MSG_DONTWAIT);
-        if (count < 0 && errno == EINTR) continue;
-        if (count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-        if (count <= 0) return false;  // gone (or broken) before its request was complete
-        client.received.append(buffer, static_cast<std::size_t>(count));
-        if (client.received.size() >= kMaxAdminRequest) break;
-    }
-    auto answer = answer_admin_request(client.received, pages);
-    if (!answer) return true;
+void AdminServer::read_request(BoundedClient &client, const AdminPages &pages) {
+    if (!client.read_request(kMaxAdminRequest)) return;
+    auto answer = answer_admin_request(client.received(), pages);
+    // Half-closed before its head was complete: the head is all there will be.
+    if (!answer && client.request_ended()) answer = admin_response(400, "text/plain; charset=utf-8", "malformed request\n");
+    if (!answer) return;
     if (answer->size() > kMaxAnswer)
         answer = admin_response(500, "text/plain; charset=utf-8", "answer too large\n");
-    client.answer = std::move(*answer);
-    client.received.clear();
-    client.answered = true;
-    return write_answer(client);
-}
-
-bool AdminServer::write_answer(Client &client) {
-    while (client.written < client.answer.size()) {
-        const ssize_t count = ::send(client.fd.get(), client.answer.data() + client.written,
-                                     client.answer.size() - client.written, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (count < 0 && errno == EINTR) continue;
-        if (count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
-        if (count <= 0) return false;
-        client.written += static_cast<std::size_t>(count);
-    }
-    // All written: the answer ends with the connection (Connection: close).
-    ::shutdown(client.fd.get(), SHUT_WR);
-    return false;
+    // An error may leave the client's bytes unread (a head over the limit): those are read
+    // and dropped before the close, so that it does not reset the answer away.
+    const bool error = !answer->starts_with("HTTP/1.1 2");
+    // The deadline stays the client's: it has kClientTimeout for its whole exchange.
+    client.answer(std::move(*answer), client.deadline(), error);
 }
 
 void AdminServer::serve(const AdminPages &pages) {
     accept_clients();
     const auto now = Clock::now();
     for (auto client = clients_.begin(); client != clients_.end();) {
-        const bool keep = client->answered ? write_answer(*client) : read_request(*client, pages);
-        if (keep && now >= client->deadline)
-            log_debug("admin " + address_.text() + ": a client took longer than " + duration_text(kClientTimeout) +
-                      "; closed");
-        if (keep && now < client->deadline) {
+        if (client->phase() == BoundedClient::Phase::reading) read_request(*client, pages);
+        else if (!client->proceed(now))
+            log_debug("admin " + address_.text() + ": a client did not take its whole answer within " +
+                      duration_text(kClientTimeout) + "; closed");
+        if (client->phase() == BoundedClient::Phase::reading && now >= client->deadline()) {
+            log_debug("admin " + address_.text() + ": a client sent no complete request within " +
+                      duration_text(kClientTimeout) + "; closed");
+            client = clients_.erase(client);
+        } else if (client->done()) {
+            client = clients_.erase(client);
+        } else {
             ++client;
-            continue;
         }
-        client = clients_.erase(client);
     }
 }
 

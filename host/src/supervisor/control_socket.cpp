@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace sockhost {
@@ -16,31 +17,7 @@ namespace {
 
 constexpr std::size_t kMaxRequestLine = 256;
 
-// Reads what is available; the request line once complete ("reload"), nullopt if more is
-// needed. A closed or broken client or an oversized line is an error.
-Result<std::optional<std::string>> read_request(ControlClient &client) {
-    char buffer[kMaxRequestLine];
-    for (;;) {
-        const ssize_t count = ::recv(client.fd.get(), buffer, sizeof buffer, MSG_DONTWAIT);
-        if (count < 0 && errno == EINTR) continue;
-        if (count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-        if (count < 0) return fail_errno("control client");
-        if (count == 0) return fail("control client closed the connection");
-        client.received.append(buffer, static_cast<std::size_t>(count));
-        if (client.received.size() > kMaxRequestLine) return fail("control request line too long");
-    }
-    const auto newline = client.received.find('\n');
-    if (newline == std::string::npos) return std::nullopt;
-    return client.received.substr(0, newline);
-}
-
 }  // namespace
-
-void ControlClient::answer(const std::string &line) {
-    const std::string text = line + "\n";
-    [[maybe_unused]] const ssize_t ignored = ::send(fd.get(), text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    fd.reset();
-}
 
 Result<ControlServer> ControlServer::open(const std::filesystem::path &path) {
     ListenAddress address;
@@ -58,19 +35,21 @@ Result<ControlServer> ControlServer::open(const std::filesystem::path &path) {
 }
 
 bool ControlServer::accepting() const {
-    return socket_ && clients_.size() < kMaxClients && Clock::now() >= paused_until_;
+    const auto held = std::count_if(clients_.begin(), clients_.end(), [](const Client &client) { return !client.waiting; });
+    return socket_ && static_cast<std::size_t>(held) < kMaxClients && Clock::now() >= paused_until_;
 }
 
 void ControlServer::watch(std::vector<pollfd> &watched) const {
     if (accepting()) watched.push_back({socket_->fd(), POLLIN, 0});
-    for (const auto &client : clients_) watched.push_back({client.fd.get(), POLLIN, 0});
+    for (const auto &client : clients_)
+        if (!client.waiting) watched.push_back(client.connection.watched());
 }
 
 std::optional<Clock::time_point> ControlServer::next_deadline() const {
     std::optional<Clock::time_point> next;
     if (paused_until_ > Clock::now()) next = paused_until_;
     for (const auto &client : clients_)
-        if (!next || client.request_deadline < *next) next = client.request_deadline;
+        if (!client.waiting && (!next || client.connection.deadline() < *next)) next = client.connection.deadline();
     return next;
 }
 
@@ -83,8 +62,29 @@ void ControlServer::accept_clients() {
             paused_until_ = Clock::now() + std::chrono::seconds(1);
         }
         if (!client) return;
-        clients_.push_back({std::move(client), {}, Clock::now() + kRequestTimeout});
+        clients_.push_back({next_id_++, BoundedClient(std::move(client), Clock::now() + kRequestTimeout)});
     }
+}
+
+void ControlServer::answer(Client &client, const std::string &line, bool linger) {
+    client.waiting = false;
+    client.connection.answer(line + "\n", Clock::now() + kAnswerTimeout, linger);
+}
+
+void ControlServer::read_request(Client &client, const std::function<std::string()> &status) {
+    // One byte past the longest line tells a line too long from one still arriving.
+    if (!client.connection.read_request(kMaxRequestLine + 1)) return;  // gone before asking
+    const std::string &received = client.connection.received();
+    const auto newline = received.find('\n');
+    if (newline == std::string::npos) {
+        if (received.size() > kMaxRequestLine) return answer(client, "failed control request line too long", true);
+        if (client.connection.request_ended()) return answer(client, "failed no complete request line", true);
+        return;
+    }
+    const std::string request = received.substr(0, newline);
+    if (request == "reload") client.waiting = true;
+    else if (request == "status") answer(client, "ok " + status());
+    else answer(client, "failed unknown request '" + request + "' (known: reload, status)", true);
 }
 
 std::vector<ControlClient> ControlServer::take_reload_requests(const std::function<std::string()> &status) {
@@ -92,30 +92,36 @@ std::vector<ControlClient> ControlServer::take_reload_requests(const std::functi
     std::vector<ControlClient> reloads;
     const auto now = Clock::now();
     for (auto client = clients_.begin(); client != clients_.end();) {
-        auto request = read_request(*client);
-        if (request && !*request) {
-            if (now < client->request_deadline) {
-                ++client;
-                continue;
+        BoundedClient &connection = client->connection;
+        if (!client->waiting && connection.phase() == BoundedClient::Phase::reading) {
+            read_request(*client, status);
+            if (client->waiting) reloads.push_back({client->id});
+            else if (connection.phase() == BoundedClient::Phase::reading && now >= connection.deadline()) {
+                log_warning("control client sent no complete request within " + duration_text(kRequestTimeout) +
+                            "; closing it");
+                answer(*client, "failed no request within " + duration_text(kRequestTimeout));
             }
-            log_warning("control client sent no complete request within " + duration_text(kRequestTimeout) +
-                        "; closing it");
-            client->answer("failed no request within " + duration_text(kRequestTimeout));
-        } else if (request && **request == "reload") {
-            reloads.push_back(std::move(*client));
-        } else if (request && **request == "status") {
-            client->answer("ok " + status());
-        } else if (request) {
-            client->answer("failed unknown request '" + **request + "' (known: reload, status)");
-        }  // else: gone before asking, nothing to answer
-        client = clients_.erase(client);
+        } else if (!client->waiting && !connection.proceed(now)) {
+            log_warning("control client did not take its whole answer within " + duration_text(kAnswerTimeout) +
+                        "; closed");
+        }
+        if (connection.done()) client = clients_.erase(client);
+        else ++client;
     }
     return reloads;
 }
 
+void ControlServer::answer(ControlClient waiting, const std::string &line) {
+    const auto client = std::find_if(clients_.begin(), clients_.end(), [&](const Client &held) { return held.id == waiting.id; });
+    if (client == clients_.end() || !client->waiting) return;
+    answer(*client, line);
+    if (client->connection.done()) clients_.erase(client);
+}
+
 void ControlServer::close(const std::string &reason) {
-    for (auto &client : clients_) client.answer("failed " + reason);
-    clients_.clear();
+    for (auto &client : clients_)
+        if (client.connection.phase() == BoundedClient::Phase::reading) answer(client, "failed " + reason);
+    std::erase_if(clients_, [](const Client &client) { return client.connection.done(); });
     socket_.reset();
 }
 

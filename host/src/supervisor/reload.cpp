@@ -15,7 +15,7 @@ using namespace std::chrono_literals;
 
 void Supervisor::request_reload(std::optional<ControlClient> client) {
     if (stopping()) {
-        if (client) client->answer("failed the supervisor is stopping");
+        if (client && control_) control_->answer(*client, "failed the supervisor is stopping");
         return;
     }
     if (generations_.starting || handover_) {
@@ -53,7 +53,7 @@ void Supervisor::begin_reload() {
 
 // A reload has its outcome: its waiters get it, and a coalesced reload starts.
 void Supervisor::reload_settled(const std::string &answer) {
-    waiters_.answer_current(answer);
+    waiters_.answer_current(control_ ? &*control_ : nullptr, answer);
     if (waiters_.again && !stopping()) {
         waiters_.again = false;
         waiters_.current = std::move(waiters_.next);

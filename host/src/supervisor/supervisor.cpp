@@ -265,10 +265,10 @@ void Supervisor::begin_stop(bool graceful, int signal_number) {
         stop_deadline_ = Clock::now() + (graceful ? drain : 0ms) + kDrainGrace;
         if (graceful) log_info("SIGTERM: stopping gracefully, in-flight requests have " + std::to_string(drain.count()) + " ms");
         else log_info(std::string(strsignal(signal_number)) + ": stopping now");
-        if (control_) control_->close("the supervisor is stopping");  // no more reload requests
-        control_.reset();
+        // No more requests; answers under way are still written while the loop runs.
+        if (control_) control_->close("the supervisor is stopping");
         handover_.reset();
-        waiters_.answer_all("failed the supervisor is stopping");
+        waiters_.answer_all(control_ ? &*control_ : nullptr, "failed the supervisor is stopping");
     } else {
         log_info(std::string(strsignal(signal_number)) + " while stopping: stopping now");
         stop_deadline_ = std::min(*stop_deadline_, Clock::now() + kDrainGrace);

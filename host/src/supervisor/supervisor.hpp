@@ -48,13 +48,16 @@ struct ReloadWaiters {
     std::vector<ControlClient> next;
     bool again = false;  // a reload was asked for while one was under way
 
-    void answer_current(const std::string &answer) {
-        for (auto &client : current) client.answer(answer);
+    // `control` holds their connections (none once it is gone).
+    void answer_current(ControlServer *control, const std::string &answer) {
+        if (control != nullptr)
+            for (const auto &client : current) control->answer(client, answer);
         current.clear();
     }
-    void answer_all(const std::string &answer) {
-        answer_current(answer);
-        for (auto &client : next) client.answer(answer);
+    void answer_all(ControlServer *control, const std::string &answer) {
+        answer_current(control, answer);
+        if (control != nullptr)
+            for (const auto &client : next) control->answer(client, answer);
         next.clear();
         again = false;
     }

@@ -5,7 +5,8 @@
 // Nothing here waits: a client has kClientTimeout for its whole exchange (send the head,
 // take the answer), at most kMaxClients are held at once (the rest wait in the backlog),
 // a request head is at most kMaxAdminRequest bytes, and answers are written without
-// blocking from a buffer of at most kMaxAnswer bytes, then the connection is closed.
+// blocking from a buffer of at most kMaxAnswer bytes, then the connection is closed (after
+// a lingering close for error answers: bounded_client.hpp).
 #pragma once
 
 #include <sockhost/host/shared/address.hpp>
@@ -13,6 +14,7 @@
 #include <sockhost/host/shared/error.hpp>
 #include <sockhost/host/shared/listener.hpp>
 #include <sockhost/host/supervisor/admin_http.hpp>
+#include <sockhost/host/supervisor/bounded_client.hpp>
 
 #include <poll.h>
 
@@ -41,24 +43,15 @@ public:
     void serve(const AdminPages &pages);
 
 private:
-    struct Client {
-        UniqueFd fd;
-        std::string received;
-        std::string answer;    // once complete: what is still to write
-        std::size_t written = 0;
-        bool answered = false;
-        Clock::time_point deadline;
-    };
     AdminServer(ListenerSocket socket, ListenAddress address) : socket_(std::move(socket)), address_(std::move(address)) {}
     bool accepting() const;
     void accept_clients();
-    // False once the client is done with (answered and written, gone, or failed).
-    bool read_request(Client &client, const AdminPages &pages);
-    bool write_answer(Client &client);
+    // Reads what has arrived and, once the head is complete (or bad), starts the answer.
+    void read_request(BoundedClient &client, const AdminPages &pages);
 
     ListenerSocket socket_;
     ListenAddress address_;
-    std::vector<Client> clients_;
+    std::vector<BoundedClient> clients_;
     Clock::time_point paused_until_;  // after running out of descriptors
 };
 
