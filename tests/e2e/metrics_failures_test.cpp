@@ -1,0 +1,177 @@
+// Requests that do not end ok, as /metrics counts them (docs/operations.md, "When the
+// counters move"): a failing hook, a silent client past the timeout, a request cut off by
+// the drain deadline, refused and denied peers, a forking child that dies, and accept()
+// failing for want of descriptors.
+#include "admin_client.hpp"
+#include "clients.hpp"
+#include "host_under_test.hpp"
+
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <regex>
+#include <set>
+
+namespace sockhost::test {
+namespace {
+
+const std::string kListen = "tcp://127.0.0.1:0";
+
+nlohmann::json probe_listener(const std::string &mode, nlohmann::json options = nlohmann::json::object()) {
+    nlohmann::json listener = {{"listen", kListen}, {"plugin", "probe"}, {"mode", mode}, {"config", {{"log_hooks", true}}}};
+    for (const auto &[key, value] : options.items()) listener[key] = value;
+    return listener;
+}
+
+nlohmann::json admin_config(nlohmann::json listener) {
+    return {{"admin", "unix:admin.sock"}, {"listeners", {std::move(listener)}}};
+}
+
+std::string admin_of(const HostUnderTest &host) { return "unix:" + (host.dir() / "admin.sock").string(); }
+
+std::string requests(const std::string &mode, const std::string &outcome) {
+    return listener_series("sockhost_requests_total", kListen, "probe", mode, "outcome=\"" + outcome + "\"");
+}
+std::string open_connections(const std::string &mode) {
+    return listener_series("sockhost_connections_open", kListen, "probe", mode);
+}
+
+// Scrapes until the one request of `mode` is counted as `outcome` with its connection
+// closed, then checks that it is the only request counted.
+void expect_one_request(const HostUnderTest &host, const std::string &mode, const std::string &outcome) {
+    const std::string exposition = scrape_until(admin_of(host), {{requests(mode, outcome), "1"}, {open_connections(mode), "0"}});
+    EXPECT_EQ(metric_value(exposition, requests(mode, outcome)), "1") << exposition << host.log();
+    EXPECT_EQ(metric_value(exposition, open_connections(mode)), "0");
+    for (const char *other : {"ok", "error", "timeout", "refused", "denied", "cancelled"}) {
+        if (other != outcome) {
+            EXPECT_EQ(metric_value(exposition, requests(mode, other)), "0") << other;
+        }
+    }
+    EXPECT_EQ(metric_value(exposition, listener_series("sockhost_request_duration_seconds_count", kListen, "probe", mode)), "1");
+}
+
+TEST(MetricsOutcomes, AFailingHookIsAnError) {
+    HostUnderTest host(admin_config(probe_listener("threading")), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    // The probe throws on a command it does not know: handle fails.
+    EXPECT_EQ(stream_exchange(host.listening()[0], "nonsense\n"), "");
+    expect_one_request(host, "threading", "error");
+    const std::string exposition = http_get(admin_of(host), "/metrics").body;
+    EXPECT_EQ(metric_value(exposition, listener_series("sockhost_received_bytes_total", kListen, "probe", "threading")), "9");
+}
+
+TEST(MetricsOutcomes, AClientSilentPastTheTimeoutIsATimeout) {
+    HostUnderTest host(admin_config(probe_listener("threading", {{"timeout", 0.3}})), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    UniqueFd client = connect_stream(host.listening()[0]);
+    send_all(client.get(), "echo half");  // no end of line: the probe waits for the rest
+    EXPECT_EQ(read_until_eof(client.get()), "") << "the host ends the request";
+    expect_one_request(host, "threading", "timeout");
+    const std::string exposition = http_get(admin_of(host), "/metrics").body;
+    EXPECT_EQ(metric_value(exposition, listener_series("sockhost_received_bytes_total", kListen, "probe", "threading")), "9");
+}
+
+class MetricsCancelled : public ::testing::TestWithParam<const char *> {};
+
+TEST_P(MetricsCancelled, ARequestStillReadingAtTheDrainDeadlineIsCancelled) {
+    const std::string mode = GetParam();
+    auto config = admin_config(probe_listener(mode));
+    config["drain_timeout"] = 0.3;
+    HostUnderTest host(config, {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    UniqueFd client = connect_stream(host.listening()[0]);
+    send_all(client.get(), "echo half");  // mid-request, not idle: the reload waits for it
+    ASSERT_TRUE(host.wait_for_log("probe - hook handle")) << host.log();
+    ASSERT_EQ(::kill(host.pid(), SIGHUP), 0);
+    ASSERT_TRUE(host.wait_for_log("generation 1 has exited", std::chrono::seconds(20))) << host.log();
+    EXPECT_EQ(read_until_eof(client.get()), "");
+    expect_one_request(host, mode, "cancelled");
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, MetricsCancelled, ::testing::Values("sync", "threading", "forking", "event"),
+                         [](const auto &cell) { return std::string(cell.param); });
+
+TEST(MetricsOutcomes, RefusedAndDeniedPeers) {
+    HostUnderTest refusing(admin_config(probe_listener("threading", {{"config", {{"refuse", true}}}})), {test_plugin("probe")});
+    ASSERT_TRUE(refusing.ready()) << refusing.log();
+    EXPECT_EQ(stream_exchange(refusing.listening()[0], "echo hi\n"), "");
+    expect_one_request(refusing, "threading", "refused");
+
+    HostUnderTest denying(admin_config(probe_listener("threading", {{"deny", {"127.0.0.0/8"}}})), {test_plugin("probe")});
+    ASSERT_TRUE(denying.ready()) << denying.log();
+    EXPECT_EQ(stream_exchange(denying.listening()[0], "echo hi\n"), "");
+    expect_one_request(denying, "threading", "denied");
+}
+
+// Forking mode: the child that dies before counting its request leaves the count to the
+// parent, which reaps it: one error, and no connection left open.
+TEST(MetricsForking, AChildThatCrashesIsCountedAsAnError) {
+    HostUnderTest host(admin_config(probe_listener("forking")), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    EXPECT_EQ(stream_exchange(host.listening()[0], "crash\n"), "");
+    expect_one_request(host, "forking", "error");
+    EXPECT_EQ(stream_exchange(host.listening()[0], "echo still\n"), "still\n");
+    const std::string exposition = scrape_until(admin_of(host), {{requests("forking", "ok"), "1"}});
+    EXPECT_EQ(metric_value(exposition, requests("forking", "ok")), "1") << exposition;
+    EXPECT_EQ(metric_value(exposition, requests("forking", "error")), "1");
+}
+
+TEST(MetricsForking, AChildKilledWhileItServesIsCountedAsAnErrorAndItsConnectionCloses) {
+    HostUnderTest host(admin_config(probe_listener("forking")), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    auto hanging = hanging_probe_request(host.listening()[0]);
+    ASSERT_GT(hanging.pid, 0);
+    ASSERT_NE(hanging.pid, host.worker_pid()) << "a request child serves it";
+    const std::string open = open_connections("forking");
+    const std::string held = scrape_until(admin_of(host), {{open, "1"}});
+    EXPECT_EQ(metric_value(held, open), "1") << held;
+    ASSERT_EQ(::kill(hanging.pid, SIGKILL), 0);
+    EXPECT_EQ(read_until_eof(hanging.connection.get()), "");
+    expect_one_request(host, "forking", "error");
+}
+
+// The lowest descriptor number `pid` does not use: with RLIMIT_NOFILE at it, the next
+// descriptor the process asks for fails with EMFILE.
+rlim_t lowest_free_descriptor(pid_t pid) {
+    std::set<rlim_t> used;
+    for (const auto &entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+        used.insert(std::stoul(entry.path().filename().string()));
+    rlim_t lowest = 0;
+    while (used.contains(lowest)) ++lowest;
+    return lowest;
+}
+
+// Accepting fails while the worker has no descriptor to spare; each failed attempt counts,
+// and the host's own log line says how many there were.
+TEST(MetricsAcceptErrors, EachAcceptFailingWithEmfileIsCounted) {
+    HostUnderTest host(admin_config(probe_listener("sync")), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const pid_t worker = host.worker_pid();
+    rlimit normal{};
+    ASSERT_EQ(::prlimit(worker, RLIMIT_NOFILE, nullptr, &normal), 0);
+    const rlimit exhausted{lowest_free_descriptor(worker), normal.rlim_max};
+    ASSERT_EQ(::prlimit(worker, RLIMIT_NOFILE, &exhausted, nullptr), 0);
+    UniqueFd client = connect_stream(host.listening()[0]);
+    send_all(client.get(), "echo late\n");
+    const bool paused = host.wait_for_log("pausing accepts");
+    ASSERT_EQ(::prlimit(worker, RLIMIT_NOFILE, &normal, nullptr), 0);
+    ASSERT_TRUE(paused) << host.log();
+    EXPECT_EQ(read_line(client.get()), "late\n") << "served once descriptors are free again";
+    ASSERT_TRUE(host.wait_for_log("failed attempt(s)")) << host.log();
+    std::smatch attempts;
+    const std::string log = host.log();
+    ASSERT_TRUE(std::regex_search(log, attempts, std::regex("accepting again after (\\d+) failed attempt")));
+    const std::string errors = listener_series("sockhost_accept_errors_total", kListen, "probe", "sync");
+    const std::string exposition = scrape_until(admin_of(host), {{errors, attempts[1].str()}});
+    EXPECT_EQ(metric_value(exposition, errors), attempts[1].str()) << exposition;
+    client.reset();
+    const std::string served = scrape_until(admin_of(host), {{requests("sync", "ok"), "1"}});
+    EXPECT_EQ(metric_value(served, requests("sync", "ok")), "1") << served;
+    EXPECT_EQ(metric_value(served, listener_series("sockhost_connections_accepted_total", kListen, "probe", "sync")), "1");
+}
+
+}  // namespace
+}  // namespace sockhost::test
