@@ -38,7 +38,7 @@ class AccessLog;
 struct ListenerAccounting {
     ListenerCounters *counters = nullptr;  // null: metrics off
     AccessLog *access_log = nullptr;       // null: no access log
-    std::string listener;                  // the address as configured
+    std::string listener;                  // the bound address (port 0 resolved), as logged
     std::string plugin;
 };
 
