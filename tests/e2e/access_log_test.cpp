@@ -105,5 +105,29 @@ const LogCase kCases[] = {
 INSTANTIATE_TEST_SUITE_P(Listeners, AccessLog, ::testing::ValuesIn(kCases),
                          [](const auto &cell) { return std::string(cell.param.name); });
 
+// Forking mode: the child writes its request's line; one that crashed leaves none (the
+// request still counts on /metrics, as an error).
+TEST(AccessLogForking, AChildThatCrashedLeavesNoLine) {
+    HostUnderTest host({{"listeners",
+                         {{{"listen", "tcp://127.0.0.1:0"},
+                           {"plugin", "probe"},
+                           {"mode", "forking"},
+                           {"access_log", "access.log"}}}}},
+                       {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    EXPECT_EQ(stream_exchange(host.listening()[0], "crash\n"), "");
+    ASSERT_TRUE(host.wait_for_log("request child")) << host.log();
+    EXPECT_EQ(stream_exchange(host.listening()[0], "echo after\n"), "after\n");
+    const auto file = host.dir() / "access.log";
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (lines_of(file).empty() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+    const auto lines = lines_of(file);
+    ASSERT_EQ(lines.size(), 1u) << host.log();
+    const auto entry = nlohmann::json::parse(lines[0], nullptr, false);
+    EXPECT_EQ(entry.value("outcome", ""), "ok") << lines[0];
+    EXPECT_EQ(entry.value("received", -1), 11);
+}
+
 }  // namespace
 }  // namespace sockhost::test
