@@ -53,26 +53,36 @@ void expect_one_request(const HostUnderTest &host, const std::string &mode, cons
     EXPECT_EQ(metric_value(exposition, listener_series("sockhost_request_duration_seconds_count", kListen, "probe", mode)), "1");
 }
 
-TEST(MetricsOutcomes, AFailingHookIsAnError) {
-    HostUnderTest host(admin_config(probe_listener("threading")), {test_plugin("probe")});
+const char *const kModes[] = {"sync", "threading", "forking", "event"};
+std::string mode_name(const ::testing::TestParamInfo<const char *> &cell) { return cell.param; }
+
+class MetricsOutcomes : public ::testing::TestWithParam<const char *> {};
+
+TEST_P(MetricsOutcomes, AFailingHookIsAnError) {
+    const std::string mode = GetParam();
+    HostUnderTest host(admin_config(probe_listener(mode)), {test_plugin("probe")});
     ASSERT_TRUE(host.ready()) << host.log();
     // The probe throws on a command it does not know: handle fails.
     EXPECT_EQ(stream_exchange(host.listening()[0], "nonsense\n"), "");
-    expect_one_request(host, "threading", "error");
+    expect_one_request(host, mode, "error");
     const std::string exposition = http_get(admin_of(host), "/metrics").body;
-    EXPECT_EQ(metric_value(exposition, listener_series("sockhost_received_bytes_total", kListen, "probe", "threading")), "9");
+    EXPECT_EQ(metric_value(exposition, listener_series("sockhost_received_bytes_total", kListen, "probe", mode)), "9");
 }
 
-TEST(MetricsOutcomes, AClientSilentPastTheTimeoutIsATimeout) {
-    HostUnderTest host(admin_config(probe_listener("threading", {{"timeout", 0.3}})), {test_plugin("probe")});
+TEST_P(MetricsOutcomes, AClientSilentPastTheTimeoutIsATimeout) {
+    const std::string mode = GetParam();
+    HostUnderTest host(admin_config(probe_listener(mode, {{"timeout", 0.3}})), {test_plugin("probe")});
     ASSERT_TRUE(host.ready()) << host.log();
     UniqueFd client = connect_stream(host.listening()[0]);
     send_all(client.get(), "echo half");  // no end of line: the probe waits for the rest
     EXPECT_EQ(read_until_eof(client.get()), "") << "the host ends the request";
-    expect_one_request(host, "threading", "timeout");
+    client.reset();  // the host lingers, reading, until the client closes too
+    expect_one_request(host, mode, "timeout");
     const std::string exposition = http_get(admin_of(host), "/metrics").body;
-    EXPECT_EQ(metric_value(exposition, listener_series("sockhost_received_bytes_total", kListen, "probe", "threading")), "9");
+    EXPECT_EQ(metric_value(exposition, listener_series("sockhost_received_bytes_total", kListen, "probe", mode)), "9");
 }
+
+INSTANTIATE_TEST_SUITE_P(Modes, MetricsOutcomes, ::testing::ValuesIn(kModes), mode_name);
 
 class MetricsCancelled : public ::testing::TestWithParam<const char *> {};
 
@@ -91,10 +101,9 @@ TEST_P(MetricsCancelled, ARequestStillReadingAtTheDrainDeadlineIsCancelled) {
     expect_one_request(host, mode, "cancelled");
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, MetricsCancelled, ::testing::Values("sync", "threading", "forking", "event"),
-                         [](const auto &cell) { return std::string(cell.param); });
+INSTANTIATE_TEST_SUITE_P(Modes, MetricsCancelled, ::testing::ValuesIn(kModes), mode_name);
 
-TEST(MetricsOutcomes, RefusedAndDeniedPeers) {
+TEST(MetricsAdmission, RefusedAndDeniedPeers) {
     HostUnderTest refusing(admin_config(probe_listener("threading", {{"config", {{"refuse", true}}}})), {test_plugin("probe")});
     ASSERT_TRUE(refusing.ready()) << refusing.log();
     EXPECT_EQ(stream_exchange(refusing.listening()[0], "echo hi\n"), "");
@@ -131,6 +140,30 @@ TEST(MetricsForking, AChildKilledWhileItServesIsCountedAsAnErrorAndItsConnection
     ASSERT_EQ(::kill(hanging.pid, SIGKILL), 0);
     EXPECT_EQ(read_until_eof(hanging.connection.get()), "");
     expect_one_request(host, "forking", "error");
+}
+
+// A datagram's child that dies is an error too, and no connection: the gauge stays at 0.
+TEST(MetricsForking, ADatagramChildThatCrashesIsCountedAsAnError) {
+    const std::string listen = "udp://127.0.0.1:0";
+    nlohmann::json listener = probe_listener("forking");
+    listener["listen"] = listen;
+    HostUnderTest host(admin_config(listener), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    DatagramClient client(host.listening()[0]);
+    client.send("crash\n");
+    ASSERT_TRUE(host.wait_for_log("request child")) << host.log();
+    EXPECT_EQ(client.exchange("echo after\n"), "after\n");
+    auto series = [&](const std::string &name, const std::string &extra = {}) {
+        return listener_series(name, listen, "probe", "forking", extra);
+    };
+    const std::string ok = series("sockhost_requests_total", "outcome=\"ok\"");
+    const std::string error = series("sockhost_requests_total", "outcome=\"error\"");
+    const std::string exposition = scrape_until(admin_of(host), {{ok, "1"}, {error, "1"}});
+    EXPECT_EQ(metric_value(exposition, ok), "1") << exposition;
+    EXPECT_EQ(metric_value(exposition, error), "1");
+    EXPECT_EQ(metric_value(exposition, series("sockhost_connections_open")), "0");
+    EXPECT_EQ(metric_value(exposition, series("sockhost_connections_accepted_total")), "0");
+    EXPECT_EQ(metric_value(exposition, series("sockhost_request_duration_seconds_count")), "2");
 }
 
 // The lowest descriptor number `pid` does not use: with RLIMIT_NOFILE at it, the next
