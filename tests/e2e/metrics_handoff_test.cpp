@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 namespace sockhost::test {
 namespace {
 
@@ -27,7 +29,8 @@ TEST_P(MetricsHandoff, AnIdleConnectionMovedAtAReloadIsCountedOnce) {
     const std::string mode = GetParam();
     HostUnderTest host({{"admin", "unix:admin.sock"},
                         {"control_socket", "control.sock"},
-                        {"listeners", {{{"listen", kListen}, {"plugin", "handoff_probe"}, {"mode", mode}}}}},
+                        {"listeners",
+                         {{{"listen", kListen}, {"plugin", "handoff_probe"}, {"mode", mode}, {"access_log", "access.log"}}}}},
                        {test_plugin("handoff_probe")});
     ASSERT_TRUE(host.ready()) << host.log();
     const std::string admin = "unix:" + (host.dir() / "admin.sock").string();
@@ -69,6 +72,16 @@ TEST_P(MetricsHandoff, AnIdleConnectionMovedAtAReloadIsCountedOnce) {
     EXPECT_EQ(metric_value(after, series("sockhost_received_bytes_total")), "8");
     EXPECT_EQ(metric_value(after, series("sockhost_sent_bytes_total")),
               std::to_string(first_pid.size() + second_pid.size() + 2));
+
+    // One access log line, from generation 2, which ended the request: its own bytes.
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+    std::ifstream log(host.dir() / "access.log");
+    std::vector<nlohmann::json> lines;
+    for (std::string line; std::getline(log, line);) lines.push_back(nlohmann::json::parse(line, nullptr, false));
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0].value("outcome", ""), "ok") << lines[0];
+    EXPECT_EQ(lines[0].value("received", -1), 4) << lines[0];
+    EXPECT_EQ(lines[0].value("sent", std::size_t{0}), second_pid.size() + 1) << lines[0];
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, MetricsHandoff, ::testing::Values("sync", "threading", "forking", "event"),
