@@ -86,6 +86,45 @@ INSTANTIATE_TEST_SUITE_P(EveryCell, MetricsPerTransport,
                              return std::string(std::get<0>(cell.param).name) + "_" + std::get<1>(cell.param);
                          });
 
+// A long-lived connection's bytes show up request by request (at every between_requests),
+// while it is open and before it counts as a request.
+class MetricsKeepAlive : public ::testing::TestWithParam<const char *> {};
+
+TEST_P(MetricsKeepAlive, BytesShowUpAtEachBetweenRequests) {
+    const std::string mode = GetParam();
+    const std::string listen = "tcp://127.0.0.1:0";
+    HostUnderTest host(admin_config({{"listen", listen}, {"plugin", "probe"}, {"mode", mode}}), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    auto series = [&](const std::string &name, const std::string &extra = {}) {
+        return listener_series(name, listen, "probe", mode, extra);
+    };
+    const std::string received = series("sockhost_received_bytes_total");
+    const std::string sent = series("sockhost_sent_bytes_total");
+    const std::string ok = series("sockhost_requests_total", "outcome=\"ok\"");
+    const std::string open = series("sockhost_connections_open");
+    UniqueFd connection = connect_stream(host.listening()[0]);
+    for (int exchange = 1; exchange <= 2; ++exchange) {
+        send_all(connection.get(), kRequest);
+        ASSERT_EQ(read_line(connection.get()), kAnswer);
+        const std::string in = std::to_string(exchange * kRequest.size());
+        const std::string out = std::to_string(exchange * kAnswer.size());
+        const std::string exposition = scrape_until(admin_of(host), {{received, in}, {sent, out}});
+        EXPECT_EQ(metric_value(exposition, received), in) << exposition;
+        EXPECT_EQ(metric_value(exposition, sent), out);
+        EXPECT_EQ(metric_value(exposition, open), "1");
+        EXPECT_EQ(metric_value(exposition, ok), "0") << "still open: no request has ended";
+    }
+    connection.reset();
+    const std::string closed = scrape_until(admin_of(host), {{ok, "1"}, {open, "0"}});
+    EXPECT_EQ(metric_value(closed, ok), "1") << closed;
+    EXPECT_EQ(metric_value(closed, open), "0");
+    EXPECT_EQ(metric_value(closed, received), std::to_string(2 * kRequest.size()));
+    EXPECT_EQ(metric_value(closed, sent), std::to_string(2 * kAnswer.size()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, MetricsKeepAlive, ::testing::ValuesIn(kModes),
+                         [](const auto &cell) { return std::string(cell.param); });
+
 TEST(MetricsDatagrams, ADatagramLongerThanMaxPacketSizeIsCountedTruncatedOnce) {
     const std::string listen = "udp://127.0.0.1:0";
     HostUnderTest host(admin_config({{"listen", listen},
