@@ -27,10 +27,11 @@ const TransportCase kTransports[] = {
 };
 const char *const kModes[] = {"sync", "threading", "forking", "event"};
 
-// A probe request and its answer: 8 bytes in, 3 bytes out.
+// A probe request and its answer: 8 bytes in, 3 bytes out; kFailing: 9 in, none out.
 const std::string kRequest = "echo hi\n";
 const std::string kAnswer = "hi\n";
 constexpr int kRequests = 3;
+const std::string kFailing = "nonsense\n";
 
 nlohmann::json admin_config(nlohmann::json listener) {
     return {{"admin", "unix:admin.sock"}, {"listeners", {std::move(listener)}}};
@@ -54,6 +55,12 @@ TEST_P(MetricsPerTransport, CountRequestsConnectionsBytesAndDurationsExactly) {
             ASSERT_EQ(stream_exchange(address, kRequest), kAnswer) << host.log();
         }
     }
+    // And one the probe fails (it throws on a command it does not know): no answer.
+    if (transport.datagram) {
+        DatagramClient(address).send(kFailing);
+    } else {
+        EXPECT_EQ(stream_exchange(address, kFailing), "");
+    }
     // The label is the configured address, a relative unix path resolved against the
     // config file's directory (as the host logs it).
     const std::string label = std::string(transport.listen).starts_with("unix") ? address : transport.listen;
@@ -62,18 +69,20 @@ TEST_P(MetricsPerTransport, CountRequestsConnectionsBytesAndDurationsExactly) {
     };
     const std::string ok = series("sockhost_requests_total", "outcome=\"ok\"");
     const std::string open = series("sockhost_connections_open");
+    const std::string error = series("sockhost_requests_total", "outcome=\"error\"");
     const std::string requests = std::to_string(kRequests);
-    const std::string exposition = scrape_until(admin_of(host), {{ok, requests}, {open, "0"}});
+    const std::string exposition = scrape_until(admin_of(host), {{ok, requests}, {error, "1"}, {open, "0"}});
     EXPECT_EQ(metric_value(exposition, ok), requests) << exposition;
-    EXPECT_EQ(metric_value(exposition, series("sockhost_requests_total", "outcome=\"error\"")), "0");
-    EXPECT_EQ(metric_value(exposition, series("sockhost_request_duration_seconds_count")), requests);
+    EXPECT_EQ(metric_value(exposition, error), "1");
+    EXPECT_EQ(metric_value(exposition, series("sockhost_requests_total", "outcome=\"timeout\"")), "0");
+    EXPECT_EQ(metric_value(exposition, series("sockhost_request_duration_seconds_count")), std::to_string(kRequests + 1));
     EXPECT_EQ(metric_value(exposition, series("sockhost_received_bytes_total")),
-              std::to_string(kRequests * kRequest.size()));
+              std::to_string(kRequests * kRequest.size() + kFailing.size()));
     EXPECT_EQ(metric_value(exposition, series("sockhost_sent_bytes_total")),
               std::to_string(kRequests * kAnswer.size()));
     // A datagram listener accepts no connection: its connection families stay at 0.
     EXPECT_EQ(metric_value(exposition, series("sockhost_connections_accepted_total")),
-              transport.datagram ? "0" : requests);
+              transport.datagram ? "0" : std::to_string(kRequests + 1));
     EXPECT_EQ(metric_value(exposition, open), "0");
     EXPECT_EQ(metric_value(exposition, series("sockhost_datagrams_truncated_total")), "0");
     EXPECT_EQ(metric_value(exposition, series("sockhost_accept_errors_total")), "0");
