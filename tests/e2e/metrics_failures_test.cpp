@@ -8,6 +8,7 @@
 
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <gtest/gtest.h>
 
@@ -80,6 +81,28 @@ TEST_P(MetricsOutcomes, AClientSilentPastTheTimeoutIsATimeout) {
     expect_one_request(host, mode, "timeout");
     const std::string exposition = http_get(admin_of(host), "/metrics").body;
     EXPECT_EQ(metric_value(exposition, listener_series("sockhost_received_bytes_total", kListen, "probe", mode)), "9");
+}
+
+TEST_P(MetricsOutcomes, AFailingSetupIsAnError) {
+    const std::string mode = GetParam();
+    HostUnderTest host(admin_config(probe_listener(mode, {{"config", {{"fail_setup", true}}}})), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    EXPECT_EQ(stream_exchange(host.listening()[0], "echo hi\n"), "");
+    expect_one_request(host, mode, "error");
+}
+
+// A client that resets its connection while a long answer is still being written.
+TEST_P(MetricsOutcomes, AnAnswerThatCannotBeSentIsAnError) {
+    const std::string mode = GetParam();
+    HostUnderTest host(admin_config(probe_listener(mode)), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    UniqueFd client = connect_stream(host.listening()[0]);
+    send_all(client.get(), "big 16000000\n");  // far more than the sockets' buffers hold
+    EXPECT_FALSE(read_exactly(client.get(), 1024).empty()) << "the answer has begun";
+    const linger reset{1, 0};
+    ASSERT_EQ(::setsockopt(client.get(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset), 0);
+    client.reset();  // RST
+    expect_one_request(host, mode, "error");
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, MetricsOutcomes, ::testing::ValuesIn(kModes), mode_name);
