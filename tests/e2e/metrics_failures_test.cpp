@@ -165,6 +165,28 @@ TEST(MetricsForking, AChildKilledWhileItServesIsCountedAsAnErrorAndItsConnection
     expect_one_request(host, "forking", "error");
 }
 
+// A child still running at the drain deadline is signalled: once the stop has begun, its
+// request is cancelled, not an error. "hang" dies of the SIGTERM; "hang ignoring-sigterm"
+// lives until the SIGKILL.
+class MetricsForkingAtTheDrainDeadline : public ::testing::TestWithParam<const char *> {};
+
+TEST_P(MetricsForkingAtTheDrainDeadline, AChildKilledIsCancelled) {
+    auto config = admin_config(probe_listener("forking"));
+    config["drain_timeout"] = 0.3;
+    HostUnderTest host(config, {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    auto hanging = hanging_probe_request(host.listening()[0], GetParam());
+    ASSERT_GT(hanging.pid, 0);
+    ASSERT_EQ(::kill(host.pid(), SIGHUP), 0);
+    ASSERT_TRUE(host.wait_for_log("generation 1 has exited", std::chrono::seconds(20))) << host.log();
+    EXPECT_EQ(read_until_eof(hanging.connection.get()), "");
+    EXPECT_TRUE(ended_within(hanging.pid));
+    expect_one_request(host, "forking", "cancelled");
+}
+
+INSTANTIATE_TEST_SUITE_P(Hangs, MetricsForkingAtTheDrainDeadline, ::testing::Values("plain", "ignoring-sigterm"),
+                         [](const auto &cell) { return std::string(cell.param) == "plain" ? "DiesOfSigterm" : "IgnoresSigterm"; });
+
 // A datagram's child that dies is an error too, and no connection: the gauge stays at 0.
 TEST(MetricsForking, ADatagramChildThatCrashesIsCountedAsAnError) {
     const std::string listen = "udp://127.0.0.1:0";
