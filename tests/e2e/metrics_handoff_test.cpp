@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <thread>
 
 namespace sockhost::test {
 namespace {
@@ -86,6 +87,37 @@ TEST_P(MetricsHandoff, AnIdleConnectionMovedAtAReloadIsCountedOnce) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, MetricsHandoff, ::testing::Values("sync", "threading", "forking", "event"),
                          [](const auto &cell) { return std::string(cell.param); });
+
+// Bytes the old generation had received and the plugin had not read move with the
+// connection: counted once, by the generation that read them from the peer. (Were they
+// still in the socket at the reload, generation 2 reads them: the same total.)
+TEST(MetricsHandoffBytes, BytesMovedUnreadAreCountedOnce) {
+    HostUnderTest host({{"admin", "unix:admin.sock"},
+                        {"control_socket", "control.sock"},
+                        {"listeners", {{{"listen", kListen}, {"plugin", "handoff_probe"}, {"mode", "threading"}}}}},
+                       {test_plugin("handoff_probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const std::string admin = "unix:" + (host.dir() / "admin.sock").string();
+    UniqueFd client = connect_stream(host.listening()[0]);
+    const std::string first_pid = ask(client.get(), "pid");
+    send_all(client.get(), "pi");  // half a request: read by the host, not by the plugin
+    std::this_thread::sleep_for(100ms);
+    const auto reload = run_sockhost_command("reload -c " + host.config_path().string());
+    ASSERT_EQ(reload.exit_code, 0) << reload.output << host.log();
+    ASSERT_TRUE(host.wait_for_log("generation 1 has exited", 20s)) << host.log();
+    const std::string second_pid = ask(client.get(), "d");
+    EXPECT_NE(second_pid, first_pid);
+    client.reset();
+    auto series = [&](const std::string &name, const std::string &extra = {}) {
+        return listener_series(name, kListen, "handoff_probe", "threading", extra);
+    };
+    const std::string ok = series("sockhost_requests_total", "outcome=\"ok\"");
+    const std::string exposition = scrape_until(admin, {{ok, "1"}, {series("sockhost_connections_open"), "0"}});
+    EXPECT_EQ(metric_value(exposition, ok), "1") << exposition;
+    EXPECT_EQ(metric_value(exposition, series("sockhost_received_bytes_total")), "8") << "pid\\n, pi, d\\n";
+    EXPECT_EQ(metric_value(exposition, series("sockhost_sent_bytes_total")),
+              std::to_string(first_pid.size() + second_pid.size() + 2));
+}
 
 }  // namespace
 }  // namespace sockhost::test
