@@ -138,6 +138,28 @@ TEST(MetricsAdmission, RefusedAndDeniedPeers) {
     expect_one_request(denying, "threading", "denied");
 }
 
+// A datagram is a request too: refused or denied, it is counted once by its outcome.
+TEST(MetricsAdmission, RefusedAndDeniedDatagrams) {
+    const std::string listen = "udp://127.0.0.1:0";
+    for (const auto &[outcome, options] : {std::pair<std::string, nlohmann::json>{"refused", {{"config", {{"refuse", true}}}}},
+                                           {"denied", {{"deny", {"127.0.0.0/8"}}}}}) {
+        SCOPED_TRACE(outcome);
+        nlohmann::json listener = probe_listener("threading", options);
+        listener["listen"] = listen;
+        HostUnderTest host(admin_config(listener), {test_plugin("probe")});
+        ASSERT_TRUE(host.ready()) << host.log();
+        DatagramClient client(host.listening()[0]);
+        client.send("echo hi\n");
+        const std::string counted = listener_series("sockhost_requests_total", listen, "probe", "threading",
+                                                    "outcome=\"" + outcome + "\"");
+        const std::string exposition = scrape_until(admin_of(host), {{counted, "1"}});
+        EXPECT_EQ(metric_value(exposition, counted), "1") << exposition << host.log();
+        EXPECT_EQ(metric_value(exposition, listener_series("sockhost_requests_total", listen, "probe", "threading",
+                                                           "outcome=\"ok\"")), "0");
+        EXPECT_EQ(client.receive(std::chrono::milliseconds(100)), std::nullopt) << "no answer";
+    }
+}
+
 // Forking mode: the child that dies before counting its request leaves the count to the
 // parent, which reaps it: one error, and no connection left open.
 TEST(MetricsForking, AChildThatCrashesIsCountedAsAnError) {
