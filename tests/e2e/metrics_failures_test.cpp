@@ -246,8 +246,11 @@ rlim_t lowest_free_descriptor(pid_t pid) {
 
 // Accepting fails while the worker has no descriptor to spare; each failed attempt counts,
 // and the host's own log line says how many there were.
-TEST(MetricsAcceptErrors, EachAcceptFailingWithEmfileIsCounted) {
-    HostUnderTest host(admin_config(probe_listener("sync")), {test_plugin("probe")});
+class MetricsAcceptErrors : public ::testing::TestWithParam<const char *> {};
+
+TEST_P(MetricsAcceptErrors, EachAcceptFailingWithEmfileIsCounted) {
+    const std::string mode = GetParam();
+    HostUnderTest host(admin_config(probe_listener(mode)), {test_plugin("probe")});
     ASSERT_TRUE(host.ready()) << host.log();
     const pid_t worker = host.worker_pid();
     rlimit normal{};
@@ -264,14 +267,16 @@ TEST(MetricsAcceptErrors, EachAcceptFailingWithEmfileIsCounted) {
     std::smatch attempts;
     const std::string log = host.log();
     ASSERT_TRUE(std::regex_search(log, attempts, std::regex("accepting again after (\\d+) failed attempt")));
-    const std::string errors = listener_series("sockhost_accept_errors_total", kListen, "probe", "sync");
+    const std::string errors = listener_series("sockhost_accept_errors_total", kListen, "probe", mode);
     const std::string exposition = scrape_until(admin_of(host), {{errors, attempts[1].str()}});
     EXPECT_EQ(metric_value(exposition, errors), attempts[1].str()) << exposition;
     client.reset();
-    const std::string served = scrape_until(admin_of(host), {{requests("sync", "ok"), "1"}});
-    EXPECT_EQ(metric_value(served, requests("sync", "ok")), "1") << served;
-    EXPECT_EQ(metric_value(served, listener_series("sockhost_connections_accepted_total", kListen, "probe", "sync")), "1");
+    const std::string served = scrape_until(admin_of(host), {{requests(mode, "ok"), "1"}});
+    EXPECT_EQ(metric_value(served, requests(mode, "ok")), "1") << served;
+    EXPECT_EQ(metric_value(served, listener_series("sockhost_connections_accepted_total", kListen, "probe", mode)), "1");
 }
+
+INSTANTIATE_TEST_SUITE_P(Modes, MetricsAcceptErrors, ::testing::ValuesIn(kModes), mode_name);
 
 }  // namespace
 }  // namespace sockhost::test
