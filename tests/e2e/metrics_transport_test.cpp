@@ -134,11 +134,13 @@ TEST_P(MetricsKeepAlive, BytesShowUpAtEachBetweenRequests) {
 INSTANTIATE_TEST_SUITE_P(Modes, MetricsKeepAlive, ::testing::ValuesIn(kModes),
                          [](const auto &cell) { return std::string(cell.param); });
 
-TEST(MetricsDatagrams, ADatagramLongerThanMaxPacketSizeIsCountedTruncatedOnce) {
-    const std::string listen = "udp://127.0.0.1:0";
-    HostUnderTest host(admin_config({{"listen", listen},
+class MetricsTruncation : public ::testing::TestWithParam<std::tuple<TransportCase, const char *>> {};
+
+TEST_P(MetricsTruncation, ADatagramLongerThanMaxPacketSizeIsCountedTruncatedOnce) {
+    const auto &[transport, mode] = GetParam();
+    HostUnderTest host(admin_config({{"listen", transport.listen},
                                      {"plugin", "probe"},
-                                     {"mode", "threading"},
+                                     {"mode", mode},
                                      {"max_packet_size", 10}}),
                        {test_plugin("probe")});
     ASSERT_TRUE(host.ready()) << host.log();
@@ -147,8 +149,10 @@ TEST(MetricsDatagrams, ADatagramLongerThanMaxPacketSizeIsCountedTruncatedOnce) {
     client.send("echo 0123456789abcdef\n");
     EXPECT_EQ(client.receive(), "01234\n") << host.log();
     ASSERT_TRUE(host.wait_for_log("truncated from 22 to max_packet_size 10 bytes")) << host.log();
+    const std::string address = host.listening()[0];
+    const std::string label = std::string(transport.listen).starts_with("unix") ? address : transport.listen;
     auto series = [&](const std::string &name, const std::string &extra = {}) {
-        return listener_series(name, listen, "probe", "threading", extra);
+        return listener_series(name, label, "probe", mode, extra);
     };
     const std::string truncated = series("sockhost_datagrams_truncated_total");
     const std::string ok = series("sockhost_requests_total", "outcome=\"ok\"");
@@ -164,6 +168,12 @@ TEST(MetricsDatagrams, ADatagramLongerThanMaxPacketSizeIsCountedTruncatedOnce) {
     EXPECT_EQ(metric_value(after, ok), "2") << after;
     EXPECT_EQ(metric_value(after, truncated), "1");
 }
+
+INSTANTIATE_TEST_SUITE_P(DatagramCells, MetricsTruncation,
+                         ::testing::Combine(::testing::Values(kTransports[2], kTransports[3]), ::testing::ValuesIn(kModes)),
+                         [](const auto &cell) {
+                             return std::string(std::get<0>(cell.param).name) + "_" + std::get<1>(cell.param);
+                         });
 
 }  // namespace
 }  // namespace sockhost::test
