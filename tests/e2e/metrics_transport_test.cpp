@@ -19,11 +19,13 @@ struct TransportCase {
 };
 void PrintTo(const TransportCase &transport, std::ostream *out) { *out << transport.name; }
 
+const TransportCase kUdp{"udp", "udp://127.0.0.1:0", true};
+const TransportCase kUnixDgram{"unix_dgram", "unix-dgram:metrics-dgram.sock", true};
 const TransportCase kTransports[] = {
     {"tcp", "tcp://127.0.0.1:0", false},
     {"unix", "unix:metrics.sock", false},
-    {"udp", "udp://127.0.0.1:0", true},
-    {"unix_dgram", "unix-dgram:metrics-dgram.sock", true},
+    kUdp,
+    kUnixDgram,
 };
 const char *const kModes[] = {"sync", "threading", "forking", "event"};
 
@@ -170,7 +172,7 @@ TEST_P(MetricsTruncation, ADatagramLongerThanMaxPacketSizeIsCountedTruncatedOnce
 }
 
 INSTANTIATE_TEST_SUITE_P(DatagramCells, MetricsTruncation,
-                         ::testing::Combine(::testing::Values(kTransports[2], kTransports[3]), ::testing::ValuesIn(kModes)),
+                         ::testing::Combine(::testing::Values(kUdp, kUnixDgram), ::testing::ValuesIn(kModes)),
                          [](const auto &cell) {
                              return std::string(std::get<0>(cell.param).name) + "_" + std::get<1>(cell.param);
                          });
