@@ -209,6 +209,32 @@ TEST_P(MetricsForkingAtTheDrainDeadline, AChildKilledIsCancelled) {
 INSTANTIATE_TEST_SUITE_P(Hangs, MetricsForkingAtTheDrainDeadline, ::testing::Values("plain", "ignoring-sigterm"),
                          [](const auto &cell) { return std::string(cell.param) == "plain" ? "DiesOfSigterm" : "IgnoresSigterm"; });
 
+// A worker killed with a connection open: its counters stay (the supervisor keeps them),
+// its gauge leaves with it, and the replacement serves.
+TEST(MetricsWorkerDeath, CountersStayAndTheOpenConnectionGoesWithTheWorker) {
+    HostUnderTest host(admin_config(probe_listener("threading")), {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    UniqueFd held = connect_stream(host.listening()[0]);
+    send_all(held.get(), "echo held\n");
+    ASSERT_EQ(read_line(held.get()), "held\n");
+    const std::string open = open_connections("threading");
+    const std::string received = listener_series("sockhost_received_bytes_total", kListen, "probe", "threading");
+    const std::string accepted = listener_series("sockhost_connections_accepted_total", kListen, "probe", "threading");
+    const std::string before = scrape_until(admin_of(host), {{open, "1"}, {received, "10"}});
+    ASSERT_EQ(metric_value(before, open), "1") << before;
+    ASSERT_EQ(::kill(host.worker_pid(), SIGKILL), 0);
+    ASSERT_TRUE(host.wait_for_log("replaced (pid")) << host.log();
+    EXPECT_EQ(read_until_eof(held.get()), "");
+    const std::string after = scrape_until(admin_of(host), {{open, "0"}});
+    EXPECT_EQ(metric_value(after, open), "0") << after;
+    EXPECT_EQ(metric_value(after, accepted), "1");
+    EXPECT_EQ(metric_value(after, received), "10") << "added at between_requests, kept from the dead worker";
+    EXPECT_EQ(stream_exchange(host.listening()[0], "echo next\n"), "next\n");
+    const std::string served = scrape_until(admin_of(host), {{requests("threading", "ok"), "1"}});
+    EXPECT_EQ(metric_value(served, requests("threading", "ok")), "1") << served;
+    EXPECT_EQ(metric_value(served, accepted), "2");
+}
+
 // A datagram's child that dies is an error too, and no connection: the gauge stays at 0.
 TEST(MetricsForking, ADatagramChildThatCrashesIsCountedAsAnError) {
     const std::string listen = "udp://127.0.0.1:0";
