@@ -1,5 +1,6 @@
 // A listener's access log on the real binary (docs/operations.md, "Access log"): one JSON
 // line per request, with its listener, plugin, outcome and bytes, in a file of mode 0640.
+#include "admin_client.hpp"
 #include "clients.hpp"
 #include "host_under_test.hpp"
 
@@ -104,6 +105,34 @@ const LogCase kCases[] = {
 
 INSTANTIATE_TEST_SUITE_P(Listeners, AccessLog, ::testing::ValuesIn(kCases),
                          [](const auto &cell) { return std::string(cell.param.name); });
+
+// The access log does not depend on the metrics: with "metrics": false it still gets its
+// lines, and the listener families have no samples.
+TEST(AccessLogWithoutMetrics, StillOneLinePerRequest) {
+    HostUnderTest host({{"admin", "unix:admin.sock"},
+                        {"metrics", false},
+                        {"listeners",
+                         {{{"listen", "tcp://127.0.0.1:0"},
+                           {"plugin", "probe"},
+                           {"mode", "threading"},
+                           {"access_log", "access.log"}}}}},
+                       {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    EXPECT_EQ(stream_exchange(host.listening()[0], "echo hi\n"), "hi\n");
+    const auto file = host.dir() / "access.log";
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (lines_of(file).empty() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+    const std::string exposition = http_get("unix:" + (host.dir() / "admin.sock").string(), "/metrics").body;
+    EXPECT_EQ(exposition.find("sockhost_requests_total{"), std::string::npos) << exposition;
+    EXPECT_NE(exposition.find("sockhost_generation 1"), std::string::npos) << exposition;
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+    const auto lines = lines_of(file);
+    ASSERT_EQ(lines.size(), 1u) << host.log();
+    const auto entry = nlohmann::json::parse(lines[0], nullptr, false);
+    EXPECT_EQ(entry.value("outcome", ""), "ok") << lines[0];
+    EXPECT_EQ(entry.value("received", -1), 8) << lines[0];
+    EXPECT_EQ(entry.value("sent", -1), 3) << lines[0];
+}
 
 // Forking mode: the child writes its request's line; one that crashed leaves none (the
 // request still counts on /metrics, as an error).
