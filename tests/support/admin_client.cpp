@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 namespace sockhost::test {
 
@@ -37,6 +38,25 @@ std::string metric_value(const std::string &exposition, const std::string &serie
         start = end + 1;
     }
     return {};
+}
+
+std::string listener_series(const std::string &name, const std::string &listener, const std::string &plugin,
+                            const std::string &mode, const std::string &extra) {
+    std::string series = name + "{listener=\"" + listener + "\",plugin=\"" + plugin + "\",mode=\"" + mode + "\"";
+    if (!extra.empty()) series += "," + extra;
+    return series + "}";
+}
+
+std::string scrape_until(const std::string &admin, const std::map<std::string, std::string> &expected,
+                         std::chrono::milliseconds patience) {
+    const auto deadline = std::chrono::steady_clock::now() + patience;
+    for (;;) {
+        std::string exposition = http_get(admin, "/metrics").body;
+        bool all = true;
+        for (const auto &[series, value] : expected) all = all && metric_value(exposition, series) == value;
+        if (all || std::chrono::steady_clock::now() >= deadline) return exposition;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
 }
 
 ShellOutcome run_command(const std::string &command_line) {

@@ -69,7 +69,7 @@ void RequestTally::end(RequestOutcome outcome, const SocketAddress &peer) {
         count_request_end(*counters, outcome, duration);
         if (open_connection_) counters->connections_open.fetch_sub(1, relaxed);
     }
-    if (AccessLog *log = accounting_->access_log; log != nullptr)
+    if (AccessLog *log = accounting_->access_log; log != nullptr && writes_log_line_)
         log->append(format_access_log_line(
             {&peer, &accounting_->listener, &accounting_->plugin, outcome_name(outcome),
              std::chrono::duration<double>(duration).count(), received_total_, sent_total_},
@@ -89,6 +89,7 @@ void RequestTally::take_over(RequestTally &request) {
     started_ = request.started_;
     open_connection_ = request.open_connection_;
     ended_ = request.ended_;
+    writes_log_line_ = false;
     request.ended_ = true;
 }
 

@@ -38,7 +38,7 @@ class AccessLog;
 struct ListenerAccounting {
     ListenerCounters *counters = nullptr;  // null: metrics off
     AccessLog *access_log = nullptr;       // null: no access log
-    std::string listener;                  // the address as configured
+    std::string listener;                  // the bound address (port 0 resolved), as logged
     std::string plugin;
 };
 
@@ -80,6 +80,7 @@ public:
     // Forking mode, in the parent after the fork: this (the child's record) takes over
     // `request`'s start and connection, and `request` counts nothing more. When the child
     // exits, end_counted_by_child(); when it dies before counting, end() with the outcome.
+    // The access log line is the child's to write: a child that died leaves none.
     void take_over(RequestTally &request);
     void end_counted_by_child();
 
@@ -93,6 +94,7 @@ private:
     WaitResult failed_wait_ = WaitResult::ready;
     bool open_connection_ = false;
     bool ended_ = false;
+    bool writes_log_line_ = true;  // false in the parent's record of a forked request
 };
 
 }  // namespace sockhost
