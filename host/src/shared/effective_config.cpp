@@ -30,6 +30,10 @@ std::string ConfigSnapshot::to_json() const {
                                {"sidecars", nlohmann::json::array()}};
     for (const auto &sidecar : sidecars)
         document["sidecars"].push_back({{"plugin", sidecar.plugin}, {"file", sidecar.file}, {"text", sidecar.text}});
+    document["plugin_files"] = nlohmann::json::array();
+    for (const auto &file : plugin_files)
+        document["plugin_files"].push_back({{"name", file.name}, {"device", file.device}, {"inode", file.inode},
+                                            {"size", file.size}, {"modified_ns", file.modified_ns}});
     return document.dump();
 }
 
@@ -44,6 +48,10 @@ Result<ConfigSnapshot> ConfigSnapshot::from_json(std::string_view text) {
         for (const auto &sidecar : document.at("sidecars"))
             snapshot.sidecars.push_back({sidecar.at("plugin").get<std::string>(), sidecar.at("file").get<std::string>(),
                                          sidecar.at("text").get<std::string>()});
+        for (const auto &file : document.at("plugin_files"))
+            snapshot.plugin_files.push_back({file.at("name").get<std::string>(), file.at("device").get<std::uint64_t>(),
+                                             file.at("inode").get<std::uint64_t>(), file.at("size").get<std::int64_t>(),
+                                             file.at("modified_ns").get<std::int64_t>()});
         return snapshot;
     } catch (const nlohmann::json::exception &error) {
         return fail(std::string("configuration from the supervisor is unreadable: ") + error.what());
@@ -75,6 +83,12 @@ Result<EffectiveConfig> read_effective_config(const std::filesystem::path &confi
     if (!composed) return std::unexpected(composed.error());
     if (auto bindable = check_listeners_bindable(composed->listeners); !bindable)
         return fail("config " + snapshot.config_file + ": " + bindable.error().message);
+    for (const auto &listener : composed->listeners) {
+        if (find_identity(snapshot.plugin_files, listener.plugin) != nullptr) continue;
+        auto identity = identify_plugin_file(listener.plugin, composed->plugin_dir / (listener.plugin + ".so"));
+        if (!identity) return fail("config " + snapshot.config_file + ": " + identity.error().message);
+        snapshot.plugin_files.push_back(std::move(*identity));
+    }
     effective.config = std::move(*composed);
     return effective;
 }
@@ -82,6 +96,7 @@ Result<EffectiveConfig> read_effective_config(const std::filesystem::path &confi
 Result<HostConfig> compose_config(const ConfigSnapshot &snapshot) {
     auto config = parse_config(snapshot.config_text, snapshot.base_dir, snapshot.config_file);
     if (!config) return std::unexpected(config.error());
+    config->plugin_files = snapshot.plugin_files;
     return add_sidecar_listeners(std::move(*config), snapshot);
 }
 

@@ -13,6 +13,20 @@
 
 namespace sockhost {
 
+std::string Generation::changed_plugin_files() const {
+    std::string text;
+    for (const auto &was : plugin_files) {
+        const auto file = plugin_dir / (was.name + ".so");
+        auto now = identify_plugin_file(was.name, file);
+        const std::string change = now ? plugin_file_change(was, *now) : "gone (" + now.error().message + ")";
+        if (change.empty()) continue;
+        text += "; plugin file " + file.string() + " was " + change + " since " + name() +
+                " started (copying over a loaded plugin breaks the code mapped from it: install a plugin by renaming "
+                "a new file into place, then reload)";
+    }
+    return text;
+}
+
 void Generation::read_status_reports() {
     for (auto &worker : workers) read_status(worker);
 }
@@ -217,6 +231,8 @@ Result<std::unique_ptr<Generation>> start_generation(int number, const std::file
     if (!memfd) return std::unexpected(memfd.error());
     generation->launch.config = std::move(*memfd);
     generation->launch.metrics = effective.config.metrics;
+    generation->plugin_dir = effective.config.plugin_dir;
+    generation->plugin_files = effective.snapshot.plugin_files;
     generation->listener_keys.insert(keys->begin(), keys->end());
     generation->groups = group_listeners(effective, *keys, listeners);
     generation->watched = watch_listeners(effective, *keys, listeners);

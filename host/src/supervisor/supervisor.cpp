@@ -209,7 +209,9 @@ void Supervisor::on_worker_exits(Generation &generation) {
         generation.read_status(worker);  // a FAILED line written just before it exited
         worker_reaped(worker, generation);
         worker.status.close();
-        const std::string how = describe_wait_status(*status) + (WIFSIGNALED(*status) ? crash_site(generation, worker, pid) : "");
+        const std::string how =
+            describe_wait_status(*status) +
+            (WIFSIGNALED(*status) ? crash_site(generation, worker, pid) + generation.changed_plugin_files() : "");
         if (starting) {
             if (!worker.ready && !worker.failure) worker.failure = "exited while starting (" + how + ")";
             else if (worker.ready) worker.failure = how + " before the generation was complete";

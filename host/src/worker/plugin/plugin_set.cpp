@@ -11,11 +11,32 @@ std::vector<std::string> plugins_in_use(const HostConfig &config) {
     return names;
 }
 
+namespace {
+
+Result<void> check_unchanged(const std::filesystem::path &file, const PluginFileIdentity *expected) {
+    if (expected == nullptr) return {};
+    auto now = identify_plugin_file(expected->name, file);
+    if (!now) return std::unexpected(now.error());
+    if (std::string change = plugin_file_change(*expected, *now); !change.empty())
+        return fail("plugin " + file.string() + ": " + change +
+                    " since the supervisor read this generation's configuration; this worker does not load it. A "
+                    "reload serves the new file (install a plugin by renaming a new file into place, never by "
+                    "copying over the one in use)");
+    return {};
+}
+
+}  // namespace
+
 Result<LoadedPlugins> load_plugins(const HostConfig &config, const std::vector<std::string> &names) {
     LoadedPlugins plugins;
     for (const auto &name : names) {
-        auto plugin = LoadedPlugin::load(config.plugin_dir / (name + ".so"), config.strict_modes);
+        const auto file = config.plugin_dir / (name + ".so");
+        const PluginFileIdentity *identity = find_identity(config.plugin_files, name);
+        if (auto unchanged = check_unchanged(file, identity); !unchanged) return std::unexpected(unchanged.error());
+        auto plugin = LoadedPlugin::load(file, config.strict_modes);
         if (!plugin) return std::unexpected(plugin.error());
+        // Changed while it was being loaded: what is mapped may be either file.
+        if (auto unchanged = check_unchanged(file, identity); !unchanged) return std::unexpected(unchanged.error());
         plugins.emplace(name, std::move(*plugin));
     }
     return plugins;

@@ -5,6 +5,7 @@
 #include <sockhost/host/shared/listener_config.hpp>
 #include <sockhost/host/shared/error.hpp>
 #include <sockhost/host/shared/log.hpp>
+#include <sockhost/host/shared/plugin_file_identity.hpp>
 #include <sockhost/host/shared/privileges.hpp>
 #include <sockhost/host/shared/server_options.hpp>
 
@@ -21,6 +22,9 @@ namespace sockhost {
 struct HostConfig {
     std::filesystem::path plugin_dir;
     std::vector<ListenerConfig> listeners;
+    // Not a key: the plugin files as the supervisor found them, from its snapshot
+    // (compose_config), which a worker's loads must match; empty when read directly.
+    std::vector<PluginFileIdentity> plugin_files;
     std::chrono::milliseconds drain_timeout{10000};  // SIGTERM: in-flight requests get this long
     LogLevel log_level = LogLevel::info;
     int workers = 1;                                 // worker processes per group ("auto": cores)

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <sockhost/host/shared/config.hpp>
+#include <sockhost/host/shared/plugin_file_identity.hpp>
 
 #include <string>
 #include <vector>
@@ -23,6 +24,9 @@ struct ConfigSnapshot {
     std::string config_text;
     std::vector<std::string> plugins;  // NAME of every NAME.so found in plugin_dir
     std::vector<Sidecar> sidecars;
+    // The plugin files its listeners use, as they were when it was read: every worker of
+    // the generation loads these very files (plugin_file_identity.hpp).
+    std::vector<PluginFileIdentity> plugin_files;
 
     std::string to_json() const;
     static Result<ConfigSnapshot> from_json(std::string_view text);

@@ -8,6 +8,7 @@
 #include <sockhost/host/shared/clock.hpp>
 #include <sockhost/host/shared/error.hpp>
 #include <sockhost/host/shared/handoff_channel.hpp>
+#include <sockhost/host/shared/plugin_file_identity.hpp>
 #include <sockhost/host/shared/server_options.hpp>
 #include <sockhost/host/shared/unique_fd.hpp>
 #include <sockhost/host/shared/worker_activity.hpp>
@@ -116,6 +117,8 @@ struct Generation {
     std::vector<WatchedListener> watched;  // by index in the configuration's listeners
     std::vector<HandoffRoute> routes;      // by index in the configuration's listeners
     std::vector<MetricLabels> metric_labels;  // by index in the configuration's listeners
+    std::filesystem::path plugin_dir;
+    std::vector<PluginFileIdentity> plugin_files;  // as read for it (its workers load these)
     std::size_t next_taker = 0;            // round robin over the workers taking connections
     std::vector<Worker> workers;
     std::vector<Worker> retiring;  // replaced while alive, draining (replace_worker)
@@ -149,6 +152,9 @@ struct Generation {
     static void drain_worker(Worker &worker);
     void drain_all();
     std::string name() const { return "generation " + std::to_string(number); }
+    // For a worker's crash: "; plugin file F was rewritten in place since …" for each of its
+    // plugin files that changed since the generation started, or "".
+    std::string changed_plugin_files() const;
     // "plugin P on ADDRESS, ...": what the worker's group serves.
     const std::string &serves(const Worker &worker) const { return groups[worker.group].serves; }
     std::string describe(const Worker &worker, pid_t pid) const {

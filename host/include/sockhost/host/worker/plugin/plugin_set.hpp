@@ -18,7 +18,9 @@ using LoadedPlugins = std::map<std::string, std::shared_ptr<LoadedPlugin>>;
 // in a worker.
 std::vector<std::string> plugins_in_use(const HostConfig &config);
 
-// Loads NAME.so from plugin_dir for each of `names`, with the config's strict_modes.
+// Loads NAME.so from plugin_dir for each of `names`, with the config's strict_modes. A
+// file with an identity in the config's plugin_files must still be that file, before and
+// after its load (a worker loads what its generation's configuration named, or refuses).
 Result<LoadedPlugins> load_plugins(const HostConfig &config, const std::vector<std::string> &names);
 
 // The listener's instance of its plugin, created with the listener's `config` and checked
