@@ -21,9 +21,9 @@ inline nlohmann::json parse(std::string_view plugin, std::string_view text,
     try {
         config = nlohmann::json::parse(text);
     } catch (const nlohmann::json::exception &error) {
-        throw std::invalid_argument(prefix + "not valid JSON: " + error.what());
+        throw std::runtime_error(prefix + "not valid JSON: " + error.what());
     }
-    if (!config.is_object()) throw std::invalid_argument(prefix + "must be a JSON object");
+    if (!config.is_object()) throw std::runtime_error(prefix + "must be a JSON object");
     for (const auto &item : config.items()) {
         bool known = false;
         for (const std::string_view key : known_keys) known = known || item.key() == key;
@@ -36,7 +36,7 @@ inline nlohmann::json parse(std::string_view plugin, std::string_view text,
             for (const std::string_view key : known_keys) message += " " + std::string(key);
             message += ")";
         }
-        throw std::invalid_argument(message);
+        throw std::runtime_error(message);
     }
     return config;
 }
@@ -46,7 +46,7 @@ inline std::string string_value(std::string_view plugin, const nlohmann::json &c
     if (!config.contains(key)) return fallback;
     const auto &value = config.at(key);
     if (!value.is_string())
-        throw std::invalid_argument(std::string(plugin) + " config: key '" + key +
+        throw std::runtime_error(std::string(plugin) + " config: key '" + key +
                                     "' must be a string");
     return value.get<std::string>();
 }
@@ -59,7 +59,7 @@ inline std::uint64_t unsigned_value(std::string_view plugin, const nlohmann::jso
     const auto &value = config.at(key);
     if (!value.is_number_unsigned() || value.get<std::uint64_t>() < minimum ||
         value.get<std::uint64_t>() > maximum)
-        throw std::invalid_argument(std::string(plugin) + " config: key '" + key +
+        throw std::runtime_error(std::string(plugin) + " config: key '" + key +
                                     "' must be an integer from " + std::to_string(minimum) +
                                     " to " + std::to_string(maximum));
     return value.get<std::uint64_t>();

@@ -13,7 +13,7 @@ HttpConfig parse_http_config(std::string_view config_json) {
     // It goes into a header line verbatim: no CR, LF or other control character.
     for (const char c : config.content_type)
         if (const auto byte = static_cast<unsigned char>(c); byte < 0x20 || byte == 0x7f)
-            throw std::invalid_argument("http config: key 'content_type' has a control character");
+            throw std::runtime_error("http config: key 'content_type' has a control character");
     config.max_header_bytes = plugin_config::unsigned_value(
         "http", json, "max_header_bytes", config.max_header_bytes, 64, 1024 * 1024);
     config.max_body_bytes = plugin_config::unsigned_value(

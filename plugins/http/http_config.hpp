@@ -17,7 +17,7 @@ struct HttpConfig {
     std::uint64_t header_timeout_seconds = 10;
 };
 
-// Throws std::invalid_argument naming the offending key.
+// Throws std::runtime_error naming the offending key.
 HttpConfig parse_http_config(std::string_view config_json);
 
 #endif  // SOCKHOST_EXAMPLES_HTTP_CONFIG_HPP

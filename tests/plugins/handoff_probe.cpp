@@ -47,7 +47,7 @@ sockhost_status create(const char *config_json, void **instance, char *error, si
             if (key == "fail_import") made->fail_import = value.get<bool>();
             else if (key == "export_delay_ms") made->export_delay_ms = value.get<int>();
             else if (key == "state_bytes") made->state_bytes = value.get<std::size_t>();
-            else throw std::invalid_argument("unknown config key '" + key + "'");
+            else throw std::runtime_error("unknown config key '" + key + "'");
         }
     } catch (const std::exception &failure) {
         std::snprintf(error, capacity, "%s", failure.what());

@@ -53,7 +53,7 @@ public:
             else if (key == "tag") tag_ = value.get<std::string>();
             else if (key == "init_sleep_ms") init_sleep_ms_ = value.get<int>();
             else if (key == "verify_block_ms") verify_block_ms_ = value.get<int>();
-            else throw std::invalid_argument("unknown config key '" + key + "'");
+            else throw std::runtime_error("unknown config key '" + key + "'");
         }
     }
 
@@ -176,7 +176,7 @@ private:
         } else if (command == "huge-frame") {
             request.write("huge frame " + std::to_string(huge_frame()) + "\n");
         } else {
-            throw std::invalid_argument("unknown command '" + command + "'");
+            throw std::runtime_error("unknown command '" + command + "'");
         }
     }
 
