@@ -177,14 +177,15 @@ def run_cell(cell: Cell) -> dict:
 
 
 def run_row(row: Row) -> dict[str, dict]:
-    """Every server's cell BENCH_REPEAT times, round-robin over the servers, so that drift on
-    a noisy machine falls on all of them alike. Per server, the run with the median req/s
-    stands for it, with the median of its runs' CPU per request."""
+    """Every server's cell BENCH_REPEAT times, round-robin over the servers and in the
+    reverse order every other round (A B C, C B A, ...), so that drift on a noisy machine
+    falls on all of them alike. Per server, the run with the median req/s stands for it,
+    with the median of its runs' CPU per request."""
     rounds = REPEAT if row.driver != "idle" else 1
     runs: dict[str, list[dict]] = {server.key: [] for server in row.servers}
     failed: dict[str, dict] = {}
     for round_number in range(1, rounds + 1):
-        for server in row.servers:
+        for server in row.servers if round_number % 2 == 1 else list(reversed(row.servers)):
             if server.key in failed:
                 continue  # a mode the binary lacks fails the same way every time
             of_rounds = f" (run {round_number} of {rounds})" if rounds > 1 else ""
