@@ -120,24 +120,25 @@ void render_supervisor(std::string &out, const SupervisorMetrics &supervisor) {
     family(out, "sockhost_workers", "gauge", "Live worker processes, by state.");
     for (const auto &[state, count] : supervisor.workers)
         sample(out, "sockhost_workers", "{state=\"" + escape_label_value(state) + "\"}", std::to_string(count));
-    lone_sample(out, "process_cpu_seconds_total", "counter",
-                "The supervisor's user and system CPU time in seconds.",
-                number(supervisor.supervisor.cpu_seconds));
-    lone_sample(out, "process_resident_memory_bytes", "gauge",
-                "The supervisor's resident memory in bytes.",
-                std::to_string(supervisor.supervisor.resident_bytes));
-    lone_sample(out, "process_open_fds", "gauge",
-                "The supervisor's open file descriptors.",
-                std::to_string(supervisor.supervisor.open_fds));
-    lone_sample(out, "sockhost_workers_cpu_seconds", "gauge",
-                "CPU time in seconds of the live workers, summed.",
-                number(supervisor.workers_process.cpu_seconds));
-    lone_sample(out, "sockhost_workers_resident_memory_bytes", "gauge",
-                "Resident memory of the live workers, summed.",
-                std::to_string(supervisor.workers_process.resident_bytes));
-    lone_sample(out, "sockhost_workers_open_fds", "gauge",
-                "Open file descriptors of the live workers, summed.",
-                std::to_string(supervisor.workers_process.open_fds));
+    // The supervisor's own process, then its live workers' summed.
+    const struct {
+        const char *name, *type, *help;
+        std::string value;
+    } process_samples[] = {
+        {"process_cpu_seconds_total", "counter", "The supervisor's user and system CPU time in seconds.",
+         number(supervisor.supervisor.cpu_seconds)},
+        {"process_resident_memory_bytes", "gauge", "The supervisor's resident memory in bytes.",
+         std::to_string(supervisor.supervisor.resident_bytes)},
+        {"process_open_fds", "gauge", "The supervisor's open file descriptors.",
+         std::to_string(supervisor.supervisor.open_fds)},
+        {"sockhost_workers_cpu_seconds", "gauge", "CPU time in seconds of the live workers, summed.",
+         number(supervisor.workers_process.cpu_seconds)},
+        {"sockhost_workers_resident_memory_bytes", "gauge", "Resident memory of the live workers, summed.",
+         std::to_string(supervisor.workers_process.resident_bytes)},
+        {"sockhost_workers_open_fds", "gauge", "Open file descriptors of the live workers, summed.",
+         std::to_string(supervisor.workers_process.open_fds)},
+    };
+    for (const auto &process : process_samples) lone_sample(out, process.name, process.type, process.help, process.value);
 }
 
 }  // namespace

@@ -216,10 +216,6 @@ struct Hosted {
     std::string exported_state;
 };
 
-inline void report(sockhost_request *request, const char *message) noexcept {
-    if (host_api != nullptr && request != nullptr) host_api->set_error(request, message);
-}
-
 // Logs "<what><reason>" as an error; never throws (it runs inside catch handlers).
 inline void log_failure(const sockhost_request *request, const char *what,
                         const char *reason) noexcept {
@@ -234,10 +230,9 @@ inline void write_error(char *error, std::size_t capacity, const char *reason) n
     if (error != nullptr && capacity > 0) std::snprintf(error, capacity, "%s", reason);
 }
 
-// Describes the exception being handled (call it only inside a catch block) into `out`:
-// its message, after its type ("std::invalid_argument: stoi": what() alone would say only
-// "stoi"). A plain std::runtime_error and the host's own IoError carry messages written
-// to be read alone, and keep them as they are.
+// Describes the exception being handled (only inside a catch block) into `out`: its type,
+// then its message ("std::invalid_argument: stoi"); a plain std::runtime_error's or
+// IoError's message alone, as those are written to be read alone.
 inline void describe_current_exception(char *out, std::size_t capacity) noexcept {
     try {
         throw;
@@ -277,7 +272,9 @@ sockhost_status run_guarded(Body &&body, Failed &&failed) noexcept {
 // A hook with a request: the failure is the request's error (set_error).
 template <typename Body>
 sockhost_status guarded(sockhost_request *request, Body &&body) noexcept {
-    return run_guarded(body, [&](const char *reason) { report(request, reason); });
+    return run_guarded(body, [&](const char *reason) {
+        if (host_api != nullptr && request != nullptr) host_api->set_error(request, reason);
+    });
 }
 
 // A hook without a request (no set_error): the failure is logged after `what`.
