@@ -254,8 +254,7 @@ inline void describe_current_exception(char *out, std::size_t capacity) noexcept
     }
 }
 
-// Runs `body`; an exception becomes SOCKHOST_ERROR, its description passed to `failed`
-// (which must not throw). Every hook wrapper below goes through here.
+// Runs `body`; an exception becomes SOCKHOST_ERROR, described to `failed` (never throws).
 template <typename Body, typename Failed>
 sockhost_status run_guarded(Body &&body, Failed &&failed) noexcept {
     try {
