@@ -13,6 +13,8 @@ Environment:
   BENCH_CONNECTIONS       connections / clients per cell (default 50)
   BENCH_REPEAT            runs per cell, round-robin over a row's servers; the run with the median
                           req/s is reported, with the median CPU per request (default 1)
+  BENCH_SERVERS           comma-separated server keys to run in those rows (default: all), e.g.
+                          event-1,event-1-metrics-off: a side by side, with BENCH_REPEAT
   BENCH_IDLE_CONNECTIONS  connections of the idle row (default 10000)
   BENCH_IDLE_MODES        sockhost modes of the idle row (default event)
   BENCH_BUILD_DIR         the build tree with bin/ and plugins/ (default build)
@@ -27,6 +29,7 @@ Standard library only.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -54,6 +57,16 @@ def main() -> int:
     if unknown:
         print(f"BENCH_ROWS: unknown rows {sorted(unknown)} (known: {[row.id for row in ROWS]})", file=sys.stderr)
         return 2
+    # Some servers of each row only, by key: a side-by-side of two or three, repeated.
+    servers = [key for key in os.environ.get("BENCH_SERVERS", "").split(",") if key]
+    if servers:
+        known = {server.key for row in rows for server in row.servers}
+        if set(servers) - known:
+            print(f"BENCH_SERVERS: unknown servers {sorted(set(servers) - known)} (known: {sorted(known)})",
+                  file=sys.stderr)
+            return 2
+        rows = [dataclasses.replace(row, servers=[server for server in row.servers if server.key in servers])
+                for row in rows]
     if shutil.which("wrk") is None and any(row.driver == "wrk" for row in rows):
         print("wrk not found: run scripts/install-deps --bench", file=sys.stderr)
         return 2
