@@ -1,9 +1,8 @@
 // daytime (RFC 867): one line with the local date and time, e.g.
 // "Tuesday, February 22, 1982 17:37:43-PST\r\n". A stream gets the line and is closed; a
 // datagram of any content gets the line as its reply.
+#include <sockhost/config.hpp>
 #include <sockhost/plugin.hpp>
-
-#include "plugin_config.hpp"
 
 #include <ctime>
 
@@ -11,7 +10,7 @@ namespace {
 
 class Daytime {
 public:
-    explicit Daytime(std::string_view config_json) { plugin_config::parse("daytime", config_json, {}); }
+    explicit Daytime(std::string_view config_json) { sockhost::sdk::Config("daytime", config_json, {}); }
 
     void handle(sockhost::sdk::Request &request) {
         const std::time_t now = std::time(nullptr);

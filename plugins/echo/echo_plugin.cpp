@@ -1,9 +1,8 @@
 // echo: sends back what it receives. On a stream, chunk by chunk until end of input; on a
 // datagram, the packet as the reply. A reload moves an idle stream to the next generation
 // (echo keeps nothing of a connection but what it has not read, which moves with it).
+#include <sockhost/config.hpp>
 #include <sockhost/plugin.hpp>
-
-#include "plugin_config.hpp"
 
 #include <memory>
 #include <span>
@@ -26,7 +25,7 @@ class Echo {
 public:
     static constexpr bool hand_off_connections = true;
 
-    explicit Echo(std::string_view config_json) { plugin_config::parse("echo", config_json, {}); }
+    explicit Echo(std::string_view config_json) { sockhost::sdk::Config("echo", config_json, {}); }
 
     void handle(sockhost::sdk::Request &request) {
         char small[kStackChunkBytes];

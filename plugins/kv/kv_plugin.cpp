@@ -22,11 +22,11 @@
 // which no SET reaches, so each child's SETs are still lost.
 //
 // Metrics: kv_keys (a gauge: keys in the store) and kv_commands_total (lines answered).
-#include <sockhost/plugin.hpp>
-
 #include "key_value_store.hpp"
 #include "kv_state.hpp"
-#include "plugin_config.hpp"
+
+#include <sockhost/config.hpp>
+#include <sockhost/plugin.hpp>
 
 #include <cctype>
 #include <memory>
@@ -75,9 +75,8 @@ public:
     KeyValue(std::string_view config_json, sockhost::sdk::InstanceContext &context)
         : keys_(context.gauge("kv_keys", "Keys in the store of the process that serves")),
           commands_(context.counter("kv_commands_total", "Command lines answered, errors included")) {
-        const auto config = plugin_config::parse("kv", config_json, {"max_line_bytes"});
-        max_line_bytes_ = plugin_config::unsigned_value("kv", config, "max_line_bytes",
-                                                        64 * 1024, 16, 64 * 1024 * 1024);
+        const sockhost::sdk::Config config("kv", config_json, {"max_line_bytes"});
+        max_line_bytes_ = config.unsigned_integer("max_line_bytes", 64 * 1024, 16, 64 * 1024 * 1024);
         sockhost::sdk::log(SOCKHOST_LOG_INFO,
                       "kv: data is kept in the serving process; under the forking mode each "
                       "request runs in a child process, so its SETs do not survive the request");
