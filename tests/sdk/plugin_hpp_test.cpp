@@ -61,6 +61,20 @@ TEST(PluginHpp, AnExceptionOfAnotherTypeIsDescribedWithItsType) {
     EXPECT_EQ(own.error, "(anonymous namespace)::NotReady: the cache is cold");
 }
 
+TEST(PluginHpp, ReadExactGathersPiecesAndFailsOnAShortInput) {
+    Input pieces;
+    pieces.bytes = "abcdefg";
+    pieces.max_read_bytes = 2;  // arrives two bytes at a time
+    const auto whole = run(lifecycle(), R"(["handle_reads_exact_5"])", pieces);
+    EXPECT_EQ(whole.handle, SOCKHOST_OK);
+    EXPECT_EQ(whole.output, "setup;handle;abcde;finish;");
+    Input short_input;
+    short_input.bytes = "abc";
+    const auto cut = run(lifecycle(), R"(["handle_reads_exact_5"])", short_input);
+    EXPECT_EQ(cut.handle, SOCKHOST_ERROR);
+    EXPECT_EQ(cut.error, "read_exact: end of input after 3 of 5 bytes");
+}
+
 TEST(PluginHpp, AnExceptionInSetupSkipsHandleAndFinish) {
     const auto result = run(lifecycle(), R"(["setup_throws"])", Input{});
     EXPECT_EQ(result.setup, SOCKHOST_ERROR);

@@ -25,6 +25,7 @@
 
 #include <sockhost/plugin.h>
 #include <sockhost/plugin_metrics.hpp>
+#include <sockhost/request.hpp>
 
 #include <cxxabi.h>
 
@@ -52,117 +53,6 @@ inline const sockhost_host_api *host_api = nullptr;
 inline void log(sockhost_log_level level, const char *message) noexcept {
     if (host_api != nullptr) host_api->log(nullptr, level, message);
 }
-
-// A failed host I/O call (timeout, reset, line too long): ends the request with an error.
-class IoError : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
-
-// The plugin's view of one request. Not owning: valid for the hook call it was given to.
-class Request {
-public:
-    Request(const sockhost_host_api *host, sockhost_request *request) noexcept
-        : host_(host), request_(request) {}
-
-    // Some bytes (at most `capacity`); 0 at end of input.
-    std::size_t read(void *buffer, std::size_t capacity) {
-        const std::int64_t count = host_->read(request_, buffer, capacity);
-        if (count < 0) throw IoError(last_error());
-        return static_cast<std::size_t>(count);
-    }
-
-    // One line including its '\n'; empty at end of input. Throws IoError when the line is
-    // longer than `max_length` bytes.
-    std::string read_line(std::size_t max_length = 8192) {
-        std::string line(max_length + 1, '\0');
-        const std::int64_t count = host_->read_line(request_, line.data(), line.size());
-        if (count < 0) throw IoError(last_error());
-        line.resize(static_cast<std::size_t>(count));
-        return line;
-    }
-
-    // The same into a caller's buffer, without allocating: a view of the line in `buffer`
-    // (NUL-terminated); empty at end of input. Throws IoError when the line does not fit
-    // in `capacity - 1` bytes.
-    std::string_view read_line(char *buffer, std::size_t capacity) {
-        const std::int64_t count = host_->read_line(request_, buffer, capacity);
-        if (count < 0) throw IoError(last_error());
-        return {buffer, static_cast<std::size_t>(count)};
-    }
-
-    void write(std::string_view data) {
-        if (host_->write(request_, data.data(), data.size()) != SOCKHOST_OK)
-            throw IoError(last_error());
-    }
-
-    void flush() {
-        if (host_->flush(request_) != SOCKHOST_OK) throw IoError(last_error());
-    }
-
-    void sleep_ms(std::uint64_t milliseconds) {
-        if (host_->sleep_ms(request_, milliseconds) != SOCKHOST_OK) throw IoError(last_error());
-    }
-
-    std::string_view peer() const { return host_->peer_text(request_); }
-    std::string_view local() const { return host_->local_text(request_); }
-    sockhost_transport transport() const { return host_->transport(request_); }
-    bool is_datagram() const { return (transport() & SOCKHOST_TRANSPORTS_DATAGRAM) != 0; }
-    std::uint64_t timeout_ms() const { return host_->timeout_ms(request_); }
-    void set_timeout_ms(std::uint64_t milliseconds) { host_->set_timeout_ms(request_, milliseconds); }
-
-    void log(sockhost_log_level level, const std::string &message) const {
-        host_->log(request_, level, message.c_str());
-    }
-
-    // Everything received so far is answered: a stopping server may close the connection
-    // instead of waiting for the next request (the next read then returns 0).
-    void between_requests() { host_->between_requests(request_); }
-
-    // The host has begun to stop or drain (a reload, SIGTERM): finish this request and do
-    // not wait for another on this connection (e.g. answer with "Connection: close"). False
-    // on a host older than ABI 1.1, which cannot tell. See plugin.h.
-    bool stopping() const noexcept {
-        return SOCKHOST_HOST_API_HAS(host_, stopping) && host_->stopping != nullptr && host_->stopping(request_);
-    }
-
-    // Attaches this connection's own state (a login, a selected database) for the next
-    // generation, should a reload move the connection there while it is between requests;
-    // replaces what was attached before, and an empty `state` attaches none. Call it with
-    // between_requests, for a plugin that declares hand_off_connections. Returns false,
-    // doing nothing, on a host older than ABI 1.2, which never moves a connection. Throws
-    // IoError when the host refuses: on a datagram, or for more than
-    // SOCKHOST_HANDOFF_STATE_MAX bytes (the attached state is then unchanged).
-    bool set_handoff_state(std::string_view state) {
-        if (!SOCKHOST_HOST_API_HAS(host_, set_handoff_state) || host_->set_handoff_state == nullptr) return false;
-        if (host_->set_handoff_state(request_, state.data(), state.size()) == SOCKHOST_OK) return true;
-        if (is_datagram()) throw IoError("set_handoff_state: a datagram request has no connection to hand over");
-        if (state.size() > SOCKHOST_HANDOFF_STATE_MAX)
-            throw IoError("set_handoff_state: " + std::to_string(state.size()) + " bytes, more than the " +
-                          std::to_string(SOCKHOST_HANDOFF_STATE_MAX) + " of SOCKHOST_HANDOFF_STATE_MAX");
-        throw IoError("set_handoff_state: refused by the host");
-    }
-
-    // For a connection the previous generation handed over: the state its instance
-    // attached (empty when it attached none). Empty optional for a connection accepted by
-    // this generation, and on a host older than ABI 1.2. The view is valid for the request.
-    std::optional<std::string_view> handoff_state() const noexcept {
-        if (!SOCKHOST_HOST_API_HAS(host_, handoff_state) || host_->handoff_state == nullptr) return std::nullopt;
-        std::size_t length = 0;
-        const void *state = host_->handoff_state(request_, &length);
-        if (state == nullptr) return std::nullopt;
-        return std::string_view(static_cast<const char *>(state), length);
-    }
-
-    sockhost_request *raw() const noexcept { return request_; }
-    const sockhost_host_api *host() const noexcept { return host_; }
-
-private:
-    std::string last_error() const { return host_->last_error(request_); }
-
-    const sockhost_host_api *host_;
-    sockhost_request *request_;
-};
 
 namespace detail {
 

@@ -46,6 +46,7 @@ public:
         if (flag("handle_throws_int")) throw 42;
         if (flag("handle_throws_stoi")) request.write(std::to_string(std::stoi("not a number")));
         if (flag("handle_throws_own_type")) throw NotReady("the cache is cold");
+        if (flag("handle_reads_exact_5")) request.write(request.read_exact(5) + ";");
     }
 
     void finish(sockhost::sdk::Request &request) {
