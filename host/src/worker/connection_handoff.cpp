@@ -52,6 +52,10 @@ struct ForkSafety {
     }
 };
 
+std::unique_lock<std::mutex> ConnectionHandoff::hold_off_forks() {
+    return std::unique_lock(ForkSafety::registry_mutex());  // before_fork takes it first
+}
+
 ConnectionHandoff::ConnectionHandoff(const HandoffChannel &channel, int listener_index, bool enabled,
                                      UniqueFd reload_fd, UniqueFd queue_fd)
     : channel_(channel), listener_index_(listener_index), enabled_(enabled), reload_fd_(std::move(reload_fd)),

@@ -13,6 +13,7 @@
 #include <sockhost/host/shared/privileges.hpp>
 #include <sockhost/host/worker/generation_handoff.hpp>
 #include <sockhost/host/worker/request_activity.hpp>
+#include <sockhost/host/worker/connection_handoff.hpp>
 #include <sockhost/host/worker/request_metrics.hpp>
 #include <sockhost/host/worker/server.hpp>
 
@@ -164,6 +165,7 @@ StopKind serve_until_stop(const HandoffChannel &channel, const Servers &servers,
             return StopKind::fast;
         }
         while (channel_open && (watched[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+            auto no_fork = ConnectionHandoff::hold_off_forks();
             auto received = channel.receive();
             if (received.result == HandoffChannel::ReceiveResult::would_block) break;
             if (received.result == HandoffChannel::ReceiveResult::closed) {
@@ -175,6 +177,9 @@ StopKind serve_until_stop(const HandoffChannel &channel, const Servers &servers,
                 continue;
             }
             if (received.message.type == HandoffType::drain) return StopKind::reload_drain;
+            // A take's descriptors are queued before a fork may copy them; anything else
+            // (an export runs plugin code) is handled with forks allowed again.
+            if (received.message.type != HandoffType::take) no_fork.unlock();
             on_handoff_message(channel, servers, std::move(received.message), config);
         }
     }

@@ -58,6 +58,10 @@ public:
 
     // Main thread: a connection handed to this listener. Its loop takes it (take_handed_over).
     void queue(HandedOverConnection connection);
+    // Main thread, held from receiving a take message until its descriptors are queued (or
+    // closed): no request child is forked meanwhile, since one forked while they sit only
+    // in the message would keep copies nobody closes (the queues are emptied in a child).
+    [[nodiscard]] static std::unique_lock<std::mutex> hold_off_forks();
     // The loop: the next queued connection, if any. Readable while one is queued.
     int queue_fd() const { return queue_fd_.get(); }
     std::optional<HandedOverConnection> take_handed_over();
