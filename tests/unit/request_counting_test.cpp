@@ -152,6 +152,51 @@ TEST(RequestCounting, TimeoutWaitingOnThePeer) {
     EXPECT_TRUE(eventually([&] { return requests(table.counters(), RequestOutcome::timeout) == 1; }));
 }
 
+// Reads a byte at a time and echoes each line, saying it is between requests after each;
+// a failed read ends it with an error, with the host's message or (`own_reason`) its own.
+class LineByteHandler final : public Handler {
+public:
+    explicit LineByteHandler(std::string own_reason = {}) : own_reason_(std::move(own_reason)) { set_listener_index(0); }
+    std::string_view name() const override { return "lines"; }
+    sockhost_status handle(Request &request) override {
+        for (char byte = 0;;) {
+            const std::int64_t count = request.read(&byte, 1);
+            if (count == 0) return SOCKHOST_OK;
+            if (count < 0) {
+                if (!own_reason_.empty()) request.set_handler_error(own_reason_);
+                return SOCKHOST_ERROR;
+            }
+            if (!request.write(&byte, 1)) return SOCKHOST_ERROR;
+            if (byte == '\n') request.mark_between_requests();
+        }
+    }
+
+private:
+    std::string own_reason_;
+};
+
+// Idle between two requests until the timeout: how a keep-alive connection ends (ok).
+// The same timeout once the next request has begun, even with its first bytes read from
+// what came with the last one, is a timeout; and a plugin that gives its own reason
+// for failing is an error, whatever host call failed before.
+TEST(RequestCounting, AnIdleEndIsOkButNotOnceTheNextRequestBeganNorForThePluginsOwnReason) {
+    ServerOptions options;
+    options.timeout = std::chrono::milliseconds(100);
+    const auto served = [&](std::shared_ptr<Handler> handler, const std::string &sent, RequestOutcome expected) {
+        InstalledTable table;
+        Running running(serve("tcp://127.0.0.1:0", options, std::move(handler)));
+        UniqueFd client = connect_stream(running.server->listener().bound_text());
+        send_all(client.get(), sent);  // one segment
+        EXPECT_TRUE(eventually([&] { return requests(table.counters(), expected) == 1; }))
+            << "ok " << requests(table.counters(), RequestOutcome::ok) << ", timeout "
+            << requests(table.counters(), RequestOutcome::timeout) << ", error "
+            << requests(table.counters(), RequestOutcome::error);
+    };
+    served(std::make_shared<LineByteHandler>(), "a\n", RequestOutcome::ok);
+    served(std::make_shared<LineByteHandler>(), "a\nb", RequestOutcome::timeout);
+    served(std::make_shared<LineByteHandler>("the plugin's own reason"), "a\n", RequestOutcome::error);
+}
+
 TEST(RequestCounting, DatagramsCountAndWriteAccessLogLines) {
     InstalledTable table;
     TempDir dir;

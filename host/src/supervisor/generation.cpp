@@ -13,9 +13,13 @@
 
 namespace sockhost {
 
-std::string Generation::changed_plugin_files() const {
+std::string Generation::changed_plugin_files(const Worker &worker) const {
     std::string text;
     for (const auto &was : plugin_files) {
+        // Only the plugins this worker's group loaded.
+        if (std::none_of(routes.begin(), routes.end(),
+                         [&](const HandoffRoute &route) { return route.group == worker.group && route.plugin == was.name; }))
+            continue;
         const auto file = plugin_dir / (was.name + ".so");
         auto now = identify_plugin_file(was.name, file);
         const std::string change = now ? plugin_file_change(was, *now) : "gone (" + now.error().message + ")";

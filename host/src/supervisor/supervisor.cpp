@@ -211,7 +211,7 @@ void Supervisor::on_worker_exits(Generation &generation) {
         worker.status.close();
         const std::string how =
             describe_wait_status(*status) +
-            (WIFSIGNALED(*status) ? crash_site(generation, worker, pid) + generation.changed_plugin_files() : "");
+            (WIFSIGNALED(*status) ? crash_site(generation, worker, pid) + generation.changed_plugin_files(worker) : "");
         if (starting) {
             if (!worker.ready && !worker.failure) worker.failure = "exited while starting (" + how + ")";
             else if (worker.ready) worker.failure = how + " before the generation was complete";

@@ -9,10 +9,20 @@ namespace sockhost {
 
 namespace {
 
+// What the hook's failure came from: the host's last failed call, when the hook reported
+// that (its set_error message is that call's, as the SDK's IoError gives it, or none);
+// otherwise the plugin's own reason, whatever host call failed before.
+Request::Failure reported_failure(const Request &request) {
+    if (!request.handler_error().empty() && request.handler_error() != request.last_error())
+        return Request::Failure::other;
+    return request.failure();
+}
+
 // A keep-alive connection the peer left idle until its timeout, or reset, between two
 // requests: the usual end of one, whatever the plugin returned for the read that met it.
 bool ended_between_requests(const Request &request) {
-    return request.failed_between_requests() && request.failure() != Request::Failure::other;
+    const Request::Failure failure = reported_failure(request);
+    return request.failed_between_requests() && failure != Request::Failure::other && failure != Request::Failure::none;
 }
 
 // "NAME: WHAT failed for PEER: REASON", at a level that says whose doing it was: the
@@ -25,7 +35,7 @@ void log_request_failure(Handler &handler, const Request &request, std::string_v
     if (ended_between_requests(request)) return log_debug(line + " (between requests)");
     std::string note;
     if (!handler.hook_failure_log().admit(note)) return;
-    if (request.failure() == Request::Failure::other || request.failure() == Request::Failure::none)
+    if (const auto failure = reported_failure(request); failure == Request::Failure::other || failure == Request::Failure::none)
         log_error(line + note);
     else
         log_info(line + note);
@@ -37,13 +47,14 @@ void log_hook_failure(Handler &handler, const Request &request, std::string_view
 }
 
 // Counted once, at the end (request_tally.hpp): a connection that moved to the next
-// generation is no request here; one that ended between requests served them all.
-bool counted(Request &request, bool succeeded) {
+// generation is no request here; one whose handle ended between requests (the peer left
+// it idle until its timeout, or reset it) served every request it had: ok.
+bool counted(Request &request, bool succeeded, bool handle_ended_between_requests = false) {
     if (request.handed_off())
         request.tally().end_handed_off();
     else
-        request.tally().end(!succeeded && ended_between_requests(request) ? RequestOutcome::ok
-                                                                          : request.tally().outcome(succeeded),
+        request.tally().end(!succeeded && handle_ended_between_requests ? RequestOutcome::ok
+                                                                        : request.tally().outcome(succeeded),
                             request.peer());
     return succeeded;
 }
@@ -72,6 +83,7 @@ bool admit_request(Handler &handler, const AccessList &access, Request &request)
 
 bool run_request(Handler &handler, Request &request) {
     RequestActivity activity(request, handler.listener_index());
+    request.clear_failure();
     activity.enter(Hook::setup);
     const sockhost_status set_up = handler.setup(request);
     activity.leave();
@@ -80,11 +92,14 @@ bool run_request(Handler &handler, Request &request) {
         request.complete();  // what setup wrote may explain the refusal (plugin.h)
         return counted(request, false);
     }
+    request.clear_failure();
     activity.enter(Hook::handle);
     bool succeeded = handler.handle(request) == SOCKHOST_OK;
     activity.leave();
+    const bool handle_ended_between_requests = !succeeded && ended_between_requests(request);
     if (!succeeded) log_hook_failure(handler, request, "handle");
     request.set_handler_error({});
+    request.clear_failure();
     activity.enter(Hook::finish);
     const sockhost_status finished = handler.finish(request);
     activity.leave();
@@ -92,12 +107,15 @@ bool run_request(Handler &handler, Request &request) {
         log_hook_failure(handler, request, "finish");
         succeeded = false;
     }
-    // A failed handler's partial output is still sent: it may be an error message.
+    // A failed handler's partial output is still sent: it may be an error message. A
+    // failure here is the host's own call's (no hook's message applies).
+    request.set_handler_error({});
+    request.clear_failure();
     if (!request.complete()) {
         log_request_failure(handler, request, "sending the answer", request.last_error());
         succeeded = false;
     }
-    return counted(request, succeeded);
+    return counted(request, succeeded, handle_ended_between_requests && finished == SOCKHOST_OK);
 }
 
 }  // namespace sockhost

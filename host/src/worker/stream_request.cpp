@@ -47,16 +47,13 @@ std::int64_t StreamRequest::receive(char *buffer, std::size_t capacity, bool not
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
             const int error = errno;
             fail(peer_gone(error) ? Failure::peer_gone : Failure::other, std::string("read: ") + std::strerror(error),
-                 nothing_pending && received_anything_ && between_requests_);
+                 idle_between_requests(nothing_pending));
             return -1;
         }
         // About to wait for the peer: what the handler wrote must reach it first, or a
         // request-response protocol would wait on both sides.
         if (!output_.empty() && !flush()) return -1;
-        // A connection that has sent nothing yet is not idle: its first request may be on its
-        // way (accepted just before a drain began); it has until its timeout or the drain
-        // deadline. Only a connection between two requests ends at once on stop.
-        const bool idle = nothing_pending && received_anything_ && between_requests_;
+        const bool idle = idle_between_requests(nothing_pending);
         const bool movable = may_move();
         switch (wait(connection_.get(), POLLIN, "read", idle, movable)) {
         case WaitResult::ready: continue;
@@ -71,6 +68,15 @@ std::int64_t StreamRequest::receive(char *buffer, std::size_t capacity, bool not
         default: return -1;
         }
     }
+}
+
+// A connection that has sent nothing yet is not idle: its first request may be on its way
+// (accepted just before a drain began); it has until its timeout or the drain deadline.
+// Nor is one whose next request the plugin has begun to read from the buffer (it came in
+// the same segment as the last): only a connection between two requests ends at once on
+// stop, has no request_deadline, and ends quietly at its timeout or the peer's reset.
+bool StreamRequest::idle_between_requests(bool nothing_pending) const {
+    return nothing_pending && received_anything_ && between_requests_ && !consumed_since_between_requests();
 }
 
 void StreamRequest::mark_between_requests() {

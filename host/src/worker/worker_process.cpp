@@ -173,6 +173,8 @@ StopKind serve_until_stop(const HandoffChannel &channel, const Servers &servers,
                 break;
             }
             if (received.result == HandoffChannel::ReceiveResult::malformed) {
+                received.message.fds.clear();  // closed before a fork may copy them
+                no_fork.unlock();              // a log write may wait
                 log_warning("handoff channel: ignored " + received.problem);
                 continue;
             }

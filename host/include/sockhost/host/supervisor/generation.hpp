@@ -152,9 +152,9 @@ struct Generation {
     static void drain_worker(Worker &worker);
     void drain_all();
     std::string name() const { return "generation " + std::to_string(number); }
-    // For a worker's crash: "; plugin file F was rewritten in place since …" for each of its
-    // plugin files that changed since the generation started, or "".
-    std::string changed_plugin_files() const;
+    // For a worker's crash: "; plugin file F was rewritten in place since …" for each
+    // plugin file of the worker's group that changed since the generation started, or "".
+    std::string changed_plugin_files(const Worker &worker) const;
     // "plugin P on ADDRESS, ...": what the worker's group serves.
     const std::string &serves(const Worker &worker) const { return groups[worker.group].serves; }
     std::string describe(const Worker &worker, pid_t pid) const {

@@ -81,6 +81,12 @@ public:
     // That failure came in a wait between two requests (a keep-alive connection the peer
     // left idle until `timeout`, or reset): the usual end of a connection, not an error.
     bool failed_between_requests() const { return failed_between_requests_; }
+    // Before each hook: a failure met in an earlier one (and dealt with) says nothing of
+    // how this one ends.
+    void clear_failure() {
+        failure_ = Failure::none;
+        failed_between_requests_ = false;
+    }
     // The message a handler gave with set_error, logged when a hook fails.
     const std::string &handler_error() const { return handler_error_; }
     void set_handler_error(std::string message) { handler_error_ = std::move(message); }
@@ -221,6 +227,8 @@ private:
     bool send_all(const char *data, std::size_t length);
     // After an idle wait saw the server stopping: true if a request arrives within the grace.
     bool wait_out_idle_stop_grace();
+    // A wait for the peer now would be between two requests (see stream_request.cpp).
+    bool idle_between_requests(bool nothing_pending) const;
     // At a reload's drain: whether this connection may move now, and the move.
     bool may_move() const;
     enum class Move { moved, stays, end };
