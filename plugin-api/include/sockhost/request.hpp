@@ -5,6 +5,7 @@
 
 #include <sockhost/plugin.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -53,15 +54,19 @@ public:
     }
 
     // Exactly `count` bytes (a length-prefixed field, a fixed header). Throws IoError when
-    // the input ends first, saying how many bytes came.
+    // the input ends first, saying how many bytes came. Memory grows with what arrives, not
+    // with `count` (which a peer may choose): bound `count` before reading that much.
     std::string read_exact(std::size_t count) {
-        std::string bytes(count, '\0');
-        for (std::size_t done = 0; done < count;) {
-            const std::size_t got = read(bytes.data() + done, count - done);
+        constexpr std::size_t kChunk = 64 * 1024;
+        std::string bytes;
+        while (bytes.size() < count) {
+            const std::size_t done = bytes.size();
+            bytes.resize(done + std::min(kChunk, count - done));
+            const std::size_t got = read(bytes.data() + done, bytes.size() - done);
+            bytes.resize(done + got);
             if (got == 0)
                 throw IoError("read_exact: end of input after " + std::to_string(done) + " of " +
                               std::to_string(count) + " bytes");
-            done += got;
         }
         return bytes;
     }
