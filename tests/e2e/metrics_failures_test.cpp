@@ -275,6 +275,11 @@ rlim_t lowest_free_descriptor(pid_t pid) {
 class MetricsAcceptErrors : public ::testing::TestWithParam<const char *> {};
 
 TEST_P(MetricsAcceptErrors, EachAcceptFailingWithEmfileIsCounted) {
+#if defined(__SANITIZE_ADDRESS__)
+    // UBSan's vptr check probes memory through a pipe; out of descriptors it cannot, and
+    // reports a valid object as of the wrong type (seen in BlockingMode::serve).
+    GTEST_SKIP() << "not in the ASan+UBSan build: its vptr check needs a descriptor to spare";
+#endif
     const std::string mode = GetParam();
     HostUnderTest host(admin_config(probe_listener(mode)), {test_plugin("probe")});
     ASSERT_TRUE(host.ready()) << host.log();
