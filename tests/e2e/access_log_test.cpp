@@ -122,7 +122,7 @@ TEST(AccessLogWithoutMetrics, StillOneLinePerRequest) {
     const auto file = host.dir() / "access.log";
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     while (lines_of(file).empty() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
-    const std::string exposition = http_get("unix:" + (host.dir() / "admin.sock").string(), "/metrics").body;
+    const std::string exposition = http_get(admin_of(host), "/metrics").body;
     EXPECT_EQ(exposition.find("sockhost_requests_total{"), std::string::npos) << exposition;
     EXPECT_NE(exposition.find("sockhost_generation 1"), std::string::npos) << exposition;
     EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();

@@ -27,7 +27,6 @@ nlohmann::json probe_with_admin(const char *mode = "threading") {
     return config;
 }
 
-std::string admin_of(const HostUnderTest &host) { return "unix:" + (host.dir() / "admin.sock").string(); }
 
 TEST(AdminEndpoint, HealthReadinessAndErrors) {
     HostUnderTest host(probe_with_admin(), {test_plugin("probe")});

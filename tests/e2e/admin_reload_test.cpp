@@ -33,7 +33,7 @@ TEST(AdminEndpoint, ReloadMovesItToTheNewAddressAndClosesTheOld) {
     config["admin"] = "unix:admin.sock";
     HostUnderTest host(config, {test_plugin("probe")});
     ASSERT_TRUE(host.ready()) << host.log();
-    const std::string old_address = "unix:" + (host.dir() / "admin.sock").string();
+    const std::string old_address = admin_of(host);
     const std::string new_address = "unix:" + (host.dir() / "moved.sock").string();
     ASSERT_EQ(http_get(old_address, "/healthz").status, 200);
     rewrite_admin(host, "unix:moved.sock");

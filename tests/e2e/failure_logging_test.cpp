@@ -54,7 +54,7 @@ TEST(FailureLogging, AnIdleKeepAliveConnectionEndsAtDebugLevelAndCountsOk) {
         SCOPED_TRACE(mode);
         HostUnderTest host(kv_with_timeout(mode, "debug"), {bundled_plugin("kv")});
         ASSERT_TRUE(host.ready()) << host.log();
-        const std::string admin = "unix:" + (host.dir() / "admin.sock").string();
+        const std::string admin = admin_of(host);
         UniqueFd client = connect_stream(host.listening()[0]);
         send_all(client.get(), "SET colour blue\n");
         ASSERT_EQ(read_line(client.get()), "OK\n");

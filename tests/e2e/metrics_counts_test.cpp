@@ -42,7 +42,7 @@ TEST(MetricsCounts, RequestsCountedAcrossACrashAndAReload) {
     config["admin"] = "unix:admin.sock";
     HostUnderTest host(config, {test_plugin("probe")});
     ASSERT_TRUE(host.ready()) << host.log();
-    const std::string admin = "unix:" + (host.dir() / "admin.sock").string();
+    const std::string admin = admin_of(host);
     echo_requests(host, 5);
     ASSERT_TRUE(ok_count_becomes(admin, "5")) << http_get(admin, "/metrics").body;
     ASSERT_EQ(::kill(host.worker_pid(), SIGKILL), 0);

@@ -31,7 +31,6 @@ nlohmann::json admin_config(nlohmann::json listener) {
     return {{"admin", "unix:admin.sock"}, {"listeners", {std::move(listener)}}};
 }
 
-std::string admin_of(const HostUnderTest &host) { return "unix:" + (host.dir() / "admin.sock").string(); }
 
 std::string requests(const std::string &mode, const std::string &outcome) {
     return listener_series("sockhost_requests_total", kListen, "probe", mode, "outcome=\"" + outcome + "\"");

@@ -34,7 +34,7 @@ TEST_P(MetricsHandoff, AnIdleConnectionMovedAtAReloadIsCountedOnce) {
                          {{{"listen", kListen}, {"plugin", "handoff_probe"}, {"mode", mode}, {"access_log", "access.log"}}}}},
                        {test_plugin("handoff_probe")});
     ASSERT_TRUE(host.ready()) << host.log();
-    const std::string admin = "unix:" + (host.dir() / "admin.sock").string();
+    const std::string admin = admin_of(host);
     auto series = [&](const std::string &name, const std::string &extra = {}) {
         return listener_series(name, kListen, "handoff_probe", mode, extra);
     };
@@ -97,7 +97,7 @@ TEST(MetricsHandoffBytes, BytesMovedUnreadAreCountedOnce) {
                         {"listeners", {{{"listen", kListen}, {"plugin", "handoff_probe"}, {"mode", "threading"}}}}},
                        {test_plugin("handoff_probe")});
     ASSERT_TRUE(host.ready()) << host.log();
-    const std::string admin = "unix:" + (host.dir() / "admin.sock").string();
+    const std::string admin = admin_of(host);
     UniqueFd client = connect_stream(host.listening()[0]);
     const std::string first_pid = ask(client.get(), "pid");
     send_all(client.get(), "pi");  // half a request: read by the host, not by the plugin

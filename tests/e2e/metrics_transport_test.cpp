@@ -39,7 +39,6 @@ nlohmann::json admin_config(nlohmann::json listener) {
     return {{"admin", "unix:admin.sock"}, {"listeners", {std::move(listener)}}};
 }
 
-std::string admin_of(const HostUnderTest &host) { return "unix:" + (host.dir() / "admin.sock").string(); }
 
 class MetricsPerTransport : public ::testing::TestWithParam<std::tuple<TransportCase, const char *>> {};
 

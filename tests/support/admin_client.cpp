@@ -1,6 +1,7 @@
 #include "admin_client.hpp"
 
 #include "clients.hpp"
+#include "host_under_test.hpp"
 
 #include <sys/wait.h>
 
@@ -9,6 +10,8 @@
 #include <thread>
 
 namespace sockhost::test {
+
+std::string admin_of(const HostUnderTest &host) { return "unix:" + (host.dir() / "admin.sock").string(); }
 
 HttpAnswer http_exchange(const std::string &address, const std::string &request) {
     HttpAnswer answer;

@@ -7,6 +7,11 @@
 
 namespace sockhost::test {
 
+class HostUnderTest;
+
+// The admin endpoint of a host configured with "admin": "unix:admin.sock".
+std::string admin_of(const HostUnderTest &host);
+
 struct HttpAnswer {
     int status = 0;    // 0: no status line came back
     std::string head;  // status line and headers
