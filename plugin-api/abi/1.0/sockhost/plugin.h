@@ -1,0 +1,192 @@
+/*
+ * sockhost plugin ABI, version 1.0.
+ *
+ * A plugin is a shared object that exports exactly one symbol,
+ * SOCKHOST_PLUGIN_ENTRY_SYMBOL, of type sockhost_plugin_entry_fn. The host calls it once
+ * after loading, passing the host function table; the plugin returns its descriptor.
+ *
+ * Naming: sockhost_host_* is implemented by the host and called by the plugin;
+ * sockhost_plugin_* is implemented by the plugin and called by the host.
+ *
+ * Compatibility rules (see docs/plugin-sdk.md):
+ *   - Every struct begins with `struct_size`; members are only ever appended. A reader
+ *     checks `struct_size` before reading a member added after the first release.
+ *   - A change to this file that adds a member bumps SOCKHOST_ABI_MINOR; any other change
+ *     bumps SOCKHOST_ABI_MAJOR. The host refuses a plugin with a different major, or a
+ *     newer minor than its own.
+ *   - No C++ type and no exception crosses this boundary. Nothing is freed across it.
+ */
+#ifndef SOCKHOST_PLUGIN_H
+#define SOCKHOST_PLUGIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SOCKHOST_ABI_MAJOR 1
+#define SOCKHOST_ABI_MINOR 0
+
+/* The one symbol a plugin exports. */
+#define SOCKHOST_PLUGIN_ENTRY_SYMBOL "sockhost_plugin_entry"
+
+#if defined(__GNUC__)
+#define SOCKHOST_EXPORT __attribute__((visibility("default")))
+#else
+#define SOCKHOST_EXPORT
+#endif
+
+typedef enum sockhost_status {
+    SOCKHOST_OK = 0,
+    /* The request failed: the host logs it with the peer address (and the message set
+     * with set_error, if any), closes the request, and keeps serving. */
+    SOCKHOST_ERROR = 1
+} sockhost_status;
+
+/* Transports, as bits so that a descriptor can list the ones it supports. */
+typedef enum sockhost_transport {
+    SOCKHOST_TRANSPORT_TCP = 1u << 0,
+    SOCKHOST_TRANSPORT_UDP = 1u << 1,
+    SOCKHOST_TRANSPORT_UNIX_STREAM = 1u << 2,
+    SOCKHOST_TRANSPORT_UNIX_DGRAM = 1u << 3
+} sockhost_transport;
+
+#define SOCKHOST_TRANSPORTS_STREAM (SOCKHOST_TRANSPORT_TCP | SOCKHOST_TRANSPORT_UNIX_STREAM)
+#define SOCKHOST_TRANSPORTS_DATAGRAM (SOCKHOST_TRANSPORT_UDP | SOCKHOST_TRANSPORT_UNIX_DGRAM)
+#define SOCKHOST_TRANSPORTS_ALL (SOCKHOST_TRANSPORTS_STREAM | SOCKHOST_TRANSPORTS_DATAGRAM)
+
+typedef enum sockhost_log_level {
+    SOCKHOST_LOG_DEBUG = 0,
+    SOCKHOST_LOG_INFO = 1,
+    SOCKHOST_LOG_WARNING = 2,
+    SOCKHOST_LOG_ERROR = 3
+} sockhost_log_level;
+
+/* One request: a stream connection, or one datagram and its reply.
+ * Owned by the host; valid from setup (or verify) until finish returns. */
+typedef struct sockhost_request sockhost_request;
+
+/*
+ * Functions the host offers the plugin. Owned by the host; valid while the plugin is
+ * loaded. Every function taking a request may only be called from the hook that was
+ * given that request, on the same thread.
+ *
+ * Stream requests: read and read_line block until data, EOF or error; write queues bytes
+ * and sends them when its buffer fills, on flush, before a read that has to wait, and
+ * after finish, also when a hook failed (it may be an error message). Datagram requests:
+ * the datagram reads like a short stream (its bytes across as many reads as needed, then
+ * 0); what is written is the reply, sent as one datagram after finish (an empty reply
+ * sends nothing).
+ */
+typedef struct sockhost_host_api {
+    uint32_t struct_size;
+    uint16_t abi_major;
+    uint16_t abi_minor;
+
+    /* Reads up to `capacity` bytes into `buffer`. Returns the count (> 0), 0 at end of
+     * input, or -1 on error (timeout, reset; see last_error). */
+    int64_t (*read)(sockhost_request *request, void *buffer, size_t capacity);
+
+    /* Reads one line, including its '\n' when there is one, into `buffer` and adds a NUL.
+     * Returns the line's length, 0 at end of input, or -1 on error, including a line that
+     * does not fit in `capacity - 1` bytes (the request is then in an unknown state). A
+     * last line without '\n' before end of input is returned as it is. */
+    int64_t (*read_line)(sockhost_request *request, char *buffer, size_t capacity);
+
+    /* Queues all `length` bytes, or fails: there are no partial writes. */
+    sockhost_status (*write)(sockhost_request *request, const void *data, size_t length);
+
+    /* Sends everything queued (stream) ; a no-op for datagrams, whose reply goes at finish. */
+    sockhost_status (*flush)(sockhost_request *request);
+
+    /* The peer's and the local address as a `struct sockaddr`, with its length in
+     * `*length`. Owned by the host, valid for the request. An unbound Unix client has a
+     * length of 2 (the family only). */
+    const void *(*peer_sockaddr)(const sockhost_request *request, size_t *length);
+    const void *(*local_sockaddr)(const sockhost_request *request, size_t *length);
+
+    /* The same addresses as text: "127.0.0.1:5000", "[::1]:5000", "unix:/run/x.sock",
+     * "unix:(unbound)". Owned by the host, valid for the request. */
+    const char *(*peer_text)(const sockhost_request *request);
+    const char *(*local_text)(const sockhost_request *request);
+
+    sockhost_transport (*transport)(const sockhost_request *request);
+
+    /* The I/O timeout of this request, in milliseconds: a read or write that waits longer
+     * for the peer fails. 0 means no timeout. Starts at the listener's `timeout`. */
+    uint64_t (*timeout_ms)(const sockhost_request *request);
+    void (*set_timeout_ms)(sockhost_request *request, uint64_t milliseconds);
+
+    /* Waits without stalling other requests (in the event mode only the calling request
+     * waits). Returns SOCKHOST_ERROR if the host is stopping the request. */
+    sockhost_status (*sleep_ms)(sockhost_request *request, uint64_t milliseconds);
+
+    /* Logs one line. `request` may be NULL; when given, the peer address is added. */
+    void (*log)(const sockhost_request *request, sockhost_log_level level, const char *message);
+
+    /* Sets the message the host logs when a hook of this request returns SOCKHOST_ERROR.
+     * The host copies it. */
+    void (*set_error)(sockhost_request *request, const char *message);
+
+    /* The reason for the last failed read, read_line, write, flush or sleep. Owned by the
+     * host, valid until the next call on the request. Never NULL. */
+    const char *(*last_error)(const sockhost_request *request);
+
+    /* Tells the host that this stream connection is between requests: everything received
+     * so far has been answered. Until its next byte arrives, a stopping server may end the
+     * connection instead of waiting for it: the read then returns 0, as at the client's
+     * close. A connection that has received nothing yet counts as between requests too.
+     * A no-op for datagrams. */
+    void (*between_requests)(sockhost_request *request);
+} sockhost_host_api;
+
+/*
+ * What the plugin tells the host. Owned by the plugin, in static storage: it must stay
+ * valid and unchanged while the plugin is loaded. Only `handle` is required.
+ *
+ * Lifecycle, per listener: create once; process_init in each process that serves (the
+ * host process before serving, and each forked child); then per request
+ * verify -> setup -> handle -> finish; destroy once at the end.
+ * finish runs after handle, even a failed one; it does not run when setup failed.
+ */
+typedef struct sockhost_plugin_descriptor {
+    uint32_t struct_size;
+    uint16_t abi_major; /* SOCKHOST_ABI_MAJOR the plugin was built with */
+    uint16_t abi_minor; /* SOCKHOST_ABI_MINOR the plugin was built with */
+    const char *name;
+    const char *version;
+    uint32_t transports; /* sockhost_transport bits the plugin serves */
+
+    /* Makes one instance for one listener. `config_json` is the listener's `config` as
+     * JSON text (NUL-terminated, "{}" when absent), valid for the call. On failure, write a
+     * NUL-terminated reason into `error` (at most `error_capacity` bytes) and return
+     * SOCKHOST_ERROR. `*instance` is the plugin's, passed back to every other hook. */
+    sockhost_status (*create)(const char *config_json, void **instance, char *error,
+                              size_t error_capacity);
+    void (*destroy)(void *instance);
+
+    /* Runs in each new process that will serve requests, before its first request. */
+    sockhost_status (*process_init)(void *instance);
+
+    /* socketserver's verify_request: return false to refuse the request; it is then
+     * closed without setup, handle or finish. Runs after the host's allow/deny lists. */
+    bool (*verify)(void *instance, sockhost_request *request);
+
+    sockhost_status (*setup)(void *instance, sockhost_request *request);
+    sockhost_status (*handle)(void *instance, sockhost_request *request);
+    sockhost_status (*finish)(void *instance, sockhost_request *request);
+} sockhost_plugin_descriptor;
+
+/* The entry symbol's type. `host` is valid while the plugin is loaded. Returns NULL only
+ * when the plugin cannot work with this host at all. */
+typedef const sockhost_plugin_descriptor *(*sockhost_plugin_entry_fn)(
+    const sockhost_host_api *host);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* SOCKHOST_PLUGIN_H */
