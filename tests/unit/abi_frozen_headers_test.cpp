@@ -74,10 +74,12 @@ TEST(AbiFrozenHeaders, EachMatchesItsHistoryLine) {
         ASSERT_FALSE(text.empty()) << frozen_header_of(version);
         ASSERT_TRUE(hashes.contains(version)) << "abi-history.txt has no line for ABI " << version;
         const RecordedHashes &recorded = hashes.at(version);
-        for (const std::string &whole_file : recorded.whole_file)
+        for (const std::string &whole_file : recorded.whole_file) {
             EXPECT_EQ(sha256_of_text(text), whole_file) << version << ": not byte for byte as released";
-        if (!recorded.declarations.empty())
+        }
+        if (!recorded.declarations.empty()) {
             EXPECT_EQ(abi_fingerprint_of(text), recorded.declarations) << version << ": declarations differ";
+        }
         EXPECT_NE(text.find("#define SOCKHOST_ABI_MINOR " + version.substr(version.find('.') + 1)),
                   std::string::npos)
             << version << ": the header declares another minor";
