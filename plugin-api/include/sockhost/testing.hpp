@@ -27,6 +27,7 @@
 #define SOCKHOST_TESTING_HPP
 
 #include <sockhost/testing/fake_host.hpp>    // the host table over in-memory requests
+#include <sockhost/testing/forked_run.hpp>   // serve_forked(): a request as forking mode runs it
 #include <sockhost/testing/input.hpp>        // Input: one request as the plugin sees it
 #include <sockhost/testing/instance.hpp>     // Instance: the lifecycle, serve() per request
 #include <sockhost/testing/log_capture.hpp>  // take_unattributed_log()

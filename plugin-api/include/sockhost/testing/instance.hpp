@@ -24,6 +24,8 @@ namespace sockhost::sdk::testing {
 
 namespace detail {
 
+struct InstanceAccess;  // forked_run.hpp: runs hooks as another mode would
+
 inline std::string transport_name(sockhost_transport transport) {
     switch (transport) {
     case SOCKHOST_TRANSPORT_TCP: return "tcp";
@@ -228,6 +230,8 @@ public:
     }
 
 private:
+    friend struct detail::InstanceAccess;
+
     // The ABI keeps export_state's bytes valid and unchanged until the next export_state or
     // destroy: checked just before either.
     struct LastExport {
