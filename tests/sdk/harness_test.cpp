@@ -301,16 +301,22 @@ TEST_F(HarnessTest, ReadLineFollowsPluginH) {
     std::vector<std::int64_t> counts;
     std::vector<std::string> lines;
     std::string too_long_reason;
+    std::vector<std::uint32_t> kinds;
     handle_with(input, [&](const sockhost_host_api &api, sockhost_request *request) {
         char buffer[8];
         counts.push_back(api.read_line(request, buffer, 5));  // "one\n" fits in capacity - 1
         lines.emplace_back(buffer);
         counts.push_back(api.read_line(request, buffer, sizeof buffer));  // 12 bytes: too long
         too_long_reason = api.last_error(request);
+        kinds.push_back(api.last_error_kind(request));
+        // As the host: none of the line was consumed, so it can be read in pieces.
+        counts.push_back(api.read(request, buffer, 7));
+        lines.emplace_back(buffer, 7);
     });
-    EXPECT_EQ(counts, (std::vector<std::int64_t>{4, -1}));
-    EXPECT_EQ(lines, std::vector<std::string>{"one\n"});
+    EXPECT_EQ(counts, (std::vector<std::int64_t>{4, -1, 7}));
+    EXPECT_EQ(lines, (std::vector<std::string>{"one\n", "longer "}));
     EXPECT_NE(too_long_reason.find("longer than 7 bytes"), std::string::npos) << too_long_reason;
+    EXPECT_EQ(kinds, std::vector<std::uint32_t>{SOCKHOST_ERROR_KIND_LINE_TOO_LONG});
 
     input.bytes = "last";
     counts.clear();
@@ -348,6 +354,93 @@ TEST_F(HarnessTest, ReadLineFailsWhenALineNeverEndsBeforeAnError) {
         count = api.read_line(request, buffer, sizeof buffer);
     });
     EXPECT_EQ(count, -1);
+}
+
+// Each failure has the kind the host would give it (ABI 1.4); NONE before any.
+TEST_F(HarnessTest, FailuresHaveTheHostsErrorKinds) {
+    Input input;
+    input.bytes = "ab";
+    input.read_error = "connection reset by peer";
+    input.read_error_kind = SOCKHOST_ERROR_KIND_PEER_GONE;
+    input.write_error = "broken pipe";
+    std::vector<std::uint32_t> kinds;
+    handle_with(input, [&](const sockhost_host_api &api, sockhost_request *request) {
+        kinds.push_back(api.last_error_kind(request));
+        char buffer[16];
+        while (api.read(request, buffer, sizeof buffer) > 0) {}
+        kinds.push_back(api.last_error_kind(request));
+        api.write(request, "x", 1);
+        kinds.push_back(api.last_error_kind(request));
+        api.read(request, nullptr, 0);
+        kinds.push_back(api.last_error_kind(request));
+    });
+    EXPECT_EQ(kinds, (std::vector<std::uint32_t>{SOCKHOST_ERROR_KIND_NONE, SOCKHOST_ERROR_KIND_PEER_GONE,
+                                                 SOCKHOST_ERROR_KIND_PEER_GONE, SOCKHOST_ERROR_KIND_OTHER}));
+
+    Input stopping;
+    stopping.stopping = true;
+    std::uint32_t cancelled = SOCKHOST_ERROR_KIND_NONE;
+    std::uint32_t timed_out = SOCKHOST_ERROR_KIND_NONE;
+    handle_with(stopping, [&](const sockhost_host_api &api, sockhost_request *request) {
+        api.sleep_ms(request, 10);
+        cancelled = api.last_error_kind(request);
+    });
+    Input idle;
+    idle.read_error = "read timed out after 1000 ms";  // the default kind: a timeout
+    handle_with(idle, [&](const sockhost_host_api &api, sockhost_request *request) {
+        char line[8];
+        api.read_line(request, line, sizeof line);
+        timed_out = api.last_error_kind(request);
+    });
+    EXPECT_EQ(cancelled, SOCKHOST_ERROR_KIND_CANCELLED);
+    EXPECT_EQ(timed_out, SOCKHOST_ERROR_KIND_TIMEOUT);
+}
+
+// What set_user_data attached is released when replaced and once at the end, and a
+// replacement by the same pointer releases nothing.
+int released_values = 0;
+void release_counted(void *data) { released_values += *static_cast<int *>(data); }
+
+TEST_F(HarnessTest, UserDataIsReleasedWhenReplacedAndOnceAtTheEnd) {
+    released_values = 0;
+    int first = 1;
+    int second = 10;
+    void *seen_in_handle = nullptr;
+    const auto result = handle_with(Input{}, [&](const sockhost_host_api &api, sockhost_request *request) {
+        EXPECT_EQ(api.user_data(request), nullptr);
+        EXPECT_EQ(api.set_user_data(request, &first, &release_counted), SOCKHOST_OK);
+        EXPECT_EQ(api.set_user_data(request, &first, &release_counted), SOCKHOST_OK);  // same: kept
+        EXPECT_EQ(released_values, 0);
+        EXPECT_EQ(api.set_user_data(request, &second, &release_counted), SOCKHOST_OK);
+        EXPECT_EQ(released_values, 1);
+        seen_in_handle = api.user_data(request);
+        EXPECT_EQ(api.set_user_data(nullptr, &first, &release_counted), SOCKHOST_ERROR);
+    });
+    EXPECT_EQ(seen_in_handle, &second);
+    EXPECT_EQ(released_values, 11);
+    EXPECT_EQ(result.user_data_releases, 2u);
+    EXPECT_TRUE(result.misuse.empty());
+}
+
+// A refusal and a failed setup end the request too: what verify attached is released.
+bool attach_in_verify(void *, sockhost_request *request) {
+    calls.push_back("verify");
+    static int one = 1;
+    host->set_user_data(request, &one, &release_counted);
+    return script.verify;
+}
+
+TEST_F(HarnessTest, UserDataIsReleasedAfterARefusalAndAFailedSetup) {
+    descriptor.verify = &attach_in_verify;
+    released_values = 0;
+    script.verify = false;
+    const auto refused = run(Plugin(&scripted_entry), "{}", Input{});
+    EXPECT_EQ(refused.user_data_releases, 1u);
+    script.verify = true;
+    script.setup = SOCKHOST_ERROR;
+    const auto failed_setup = run(Plugin(&scripted_entry), "{}", Input{});
+    EXPECT_EQ(failed_setup.user_data_releases, 1u);
+    EXPECT_EQ(released_values, 2);
 }
 
 TEST_F(HarnessTest, RecordsWritesFlushesAndWhatStaysUnflushed) {

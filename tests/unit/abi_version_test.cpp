@@ -112,7 +112,7 @@ TEST(AbiVersion, LayoutOfVersion1_3IsFrozen) {
     EXPECT_EQ(offsetof(sockhost_host_api, gauge_set), 8u + 21 * sizeof(void *));
     EXPECT_EQ(offsetof(sockhost_host_api, gauge_add), 8u + 22 * sizeof(void *));
     EXPECT_EQ(offsetof(sockhost_host_api, histogram_observe), 8u + 23 * sizeof(void *));
-    EXPECT_EQ(sizeof(sockhost_host_api), 8u + 24 * sizeof(void *));
+    EXPECT_EQ(offsetof(sockhost_host_api, histogram_observe) + sizeof(void *), 8u + 24 * sizeof(void *));
     EXPECT_EQ(offsetof(sockhost_plugin_descriptor, create_with_context), 32u + 10 * sizeof(void *));
     EXPECT_EQ(sizeof(sockhost_plugin_descriptor), 32u + 11 * sizeof(void *));
     EXPECT_EQ(SOCKHOST_METRIC_COUNTER, 1);
@@ -126,6 +126,40 @@ TEST(AbiVersion, LayoutOfVersion1_3IsFrozen) {
     for (const void *member : {(const void *)host->declare_metric, (const void *)host->counter_add,
                                (const void *)host->gauge_set, (const void *)host->gauge_add,
                                (const void *)host->histogram_observe})
+        EXPECT_NE(member, nullptr);
+}
+
+// 1.4 appended last_error_kind, set_user_data, user_data and instance_info to the host
+// table, right after 1.3's last member (`histogram_observe`); the descriptor is 1.3's.
+TEST(AbiVersion, LayoutOfVersion1_4IsFrozen) {
+    EXPECT_EQ(offsetof(sockhost_host_api, last_error_kind), 8u + 24 * sizeof(void *));
+    EXPECT_EQ(offsetof(sockhost_host_api, set_user_data), 8u + 25 * sizeof(void *));
+    EXPECT_EQ(offsetof(sockhost_host_api, user_data), 8u + 26 * sizeof(void *));
+    EXPECT_EQ(offsetof(sockhost_host_api, instance_info), 8u + 27 * sizeof(void *));
+    EXPECT_EQ(sizeof(sockhost_host_api), 8u + 28 * sizeof(void *));
+    EXPECT_EQ(sizeof(sockhost_plugin_descriptor), 32u + 11 * sizeof(void *));
+    EXPECT_EQ(SOCKHOST_ERROR_KIND_NONE, 0u);
+    EXPECT_EQ(SOCKHOST_ERROR_KIND_TIMEOUT, 1u);
+    EXPECT_EQ(SOCKHOST_ERROR_KIND_PEER_GONE, 2u);
+    EXPECT_EQ(SOCKHOST_ERROR_KIND_CANCELLED, 3u);
+    EXPECT_EQ(SOCKHOST_ERROR_KIND_LINE_TOO_LONG, 4u);
+    EXPECT_EQ(SOCKHOST_ERROR_KIND_OTHER, 5u);
+    EXPECT_EQ(SOCKHOST_MODE_SYNC, 1u);
+    EXPECT_EQ(SOCKHOST_MODE_THREADING, 2u);
+    EXPECT_EQ(SOCKHOST_MODE_FORKING, 3u);
+    EXPECT_EQ(SOCKHOST_MODE_EVENT, 4u);
+    EXPECT_EQ(offsetof(sockhost_instance_info, struct_size), 0u);
+    EXPECT_EQ(offsetof(sockhost_instance_info, transport), 4u);
+    EXPECT_EQ(offsetof(sockhost_instance_info, mode), 8u);
+    EXPECT_EQ(offsetof(sockhost_instance_info, worker_index), 12u);
+    EXPECT_EQ(offsetof(sockhost_instance_info, generation), 16u);
+    EXPECT_EQ(offsetof(sockhost_instance_info, listener_name), 24u);
+    EXPECT_EQ(offsetof(sockhost_instance_info, address), 24u + sizeof(void *));
+    EXPECT_EQ(sizeof(sockhost_instance_info), 24u + 2 * sizeof(void *));
+    const sockhost_host_api *host = sockhost::host_api_table();
+    EXPECT_TRUE(SOCKHOST_HOST_API_HAS(host, instance_info));
+    for (const void *member : {(const void *)host->last_error_kind, (const void *)host->set_user_data,
+                               (const void *)host->user_data, (const void *)host->instance_info})
         EXPECT_NE(member, nullptr);
 }
 

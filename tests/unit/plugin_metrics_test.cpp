@@ -159,7 +159,10 @@ TEST_F(PluginMetrics, UpdatesOfNullOrOfAnotherKindDoNothing) {
 // Through the host table: a refusal outside create_with_context, and NULL handles.
 TEST_F(PluginMetrics, TheHostTableRefusesADeclarationOutsideCreate) {
     const sockhost_host_api *host = host_api_table();
-    sockhost_instance_context context{&table(), 0, "probe", true};
+    sockhost_instance_context context;
+    context.table = &table();
+    context.listener = 0;
+    context.plugin = "probe";
     sockhost_metric *metric = host->declare_metric(&context, SOCKHOST_METRIC_COUNTER, "probe_total", "h", nullptr, 0);
     ASSERT_NE(metric, nullptr);
     host->counter_add(metric, 3);

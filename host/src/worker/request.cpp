@@ -29,6 +29,7 @@ Request::Request(Transport transport, SocketAddress peer, SocketAddress local, I
 bool Request::fail(Failure kind, std::string reason, bool between_requests) {
     last_error_ = std::move(reason);
     failure_ = kind;
+    last_failure_ = kind;
     failed_between_requests_ = between_requests;
     return false;
 }
@@ -127,6 +128,7 @@ std::int64_t Request::read_line(char *buffer, std::size_t capacity) {
         } else if (!at_end && buffered <= limit) {
             searched = buffered;
             last_error_.clear();
+            last_failure_ = Failure::none;
             if (!fill_input()) {
                 if (!last_error_.empty()) return -1;
                 at_end = true;
@@ -134,7 +136,7 @@ std::int64_t Request::read_line(char *buffer, std::size_t capacity) {
             continue;
         }
         if (line_length > limit) {
-            fail("read_line: line longer than " + std::to_string(limit) + " bytes");
+            fail(Failure::line_too_long, "read_line: line longer than " + std::to_string(limit) + " bytes");
             return -1;
         }
         std::memcpy(buffer, begin, line_length);

@@ -18,11 +18,17 @@ Request::Failure reported_failure(const Request &request) {
     return request.failure();
 }
 
+// The peer's doing or a stop's. A line too long is not: the plugin can answer it (its
+// kind says what happened, and nothing of the line was consumed) and did not.
+bool is_peer_or_stop(Request::Failure failure) {
+    return failure == Request::Failure::timeout || failure == Request::Failure::peer_gone ||
+           failure == Request::Failure::cancelled;
+}
+
 // A keep-alive connection the peer left idle until its timeout, or reset, between two
 // requests: the usual end of one, whatever the plugin returned for the read that met it.
 bool ended_between_requests(const Request &request) {
-    const Request::Failure failure = reported_failure(request);
-    return request.failed_between_requests() && failure != Request::Failure::other && failure != Request::Failure::none;
+    return request.failed_between_requests() && is_peer_or_stop(reported_failure(request));
 }
 
 // "NAME: WHAT failed for PEER: REASON", at a level that says whose doing it was: the
@@ -35,10 +41,10 @@ void log_request_failure(Handler &handler, const Request &request, std::string_v
     if (ended_between_requests(request)) return log_debug(line + " (between requests)");
     std::string note;
     if (!handler.hook_failure_log().admit(note)) return;
-    if (const auto failure = reported_failure(request); failure == Request::Failure::other || failure == Request::Failure::none)
-        log_error(line + note);
-    else
+    if (is_peer_or_stop(reported_failure(request)))
         log_info(line + note);
+    else
+        log_error(line + note);
 }
 
 void log_hook_failure(Handler &handler, const Request &request, std::string_view hook) {
@@ -74,6 +80,7 @@ bool admit_request(Handler &handler, const AccessList &access, Request &request)
     activity.leave();
     if (!verified) {
         log_info(std::string(handler.name()) + ": refused " + request.peer_text() + " by the plugin's verify");
+        request.release_user_data();
         request.end_refused();
         request.tally().end(RequestOutcome::refused, request.peer());
         return false;
@@ -89,6 +96,7 @@ bool run_request(Handler &handler, Request &request) {
     activity.leave();
     if (set_up != SOCKHOST_OK) {
         log_hook_failure(handler, request, "setup");
+        request.release_user_data();
         request.complete();  // what setup wrote may explain the refusal (plugin.h)
         return counted(request, false);
     }
@@ -107,6 +115,7 @@ bool run_request(Handler &handler, Request &request) {
         log_hook_failure(handler, request, "finish");
         succeeded = false;
     }
+    request.release_user_data();
     // A failed handler's partial output is still sent: it may be an error message. A
     // failure here is the host's own call's (no hook's message applies).
     request.set_handler_error({});

@@ -1,10 +1,12 @@
 /*
- * sockhost plugin ABI, version 1.2: 1.0; plus `stopping` at the end of sockhost_host_api
+ * sockhost plugin ABI, version 1.4: 1.0; plus `stopping` at the end of sockhost_host_api
  * (1.1); plus connection and state handoff across reloads (1.2: `set_handoff_state` and
  * `handoff_state` at the end of sockhost_host_api, `handoff`, `export_state` and
  * `import_state` at the end of sockhost_plugin_descriptor); plus plugin metrics (1.3:
  * `declare_metric`, `counter_add`, `gauge_set`, `gauge_add` and `histogram_observe` at the
- * end of sockhost_host_api, `create_with_context` at the end of the descriptor).
+ * end of sockhost_host_api, `create_with_context` at the end of the descriptor); plus error
+ * kinds, per-request user data and the instance's place (1.4: `last_error_kind`,
+ * `set_user_data`, `user_data` and `instance_info` at the end of sockhost_host_api).
  *
  * A plugin is a shared object that exports exactly one symbol,
  * SOCKHOST_PLUGIN_ENTRY_SYMBOL, of type sockhost_plugin_entry_fn. The host calls it once
@@ -50,7 +52,7 @@ extern "C" {
 #endif
 
 #define SOCKHOST_ABI_MAJOR 1
-#define SOCKHOST_ABI_MINOR 3
+#define SOCKHOST_ABI_MINOR 4
 
 /* The one symbol a plugin exports. */
 #define SOCKHOST_PLUGIN_ENTRY_SYMBOL "sockhost_plugin_entry"
@@ -106,6 +108,38 @@ typedef enum sockhost_metric_kind {
     SOCKHOST_METRIC_HISTOGRAM = 3 /* observations counted in buckets: histogram_observe */
 } sockhost_metric_kind;
 
+/* ABI 1.4. What the last failed read, read_line, write, flush or sleep_ms met
+ * (last_error_kind). Plain integers, not an enum: a later minor may add kinds, and a
+ * plugin treats a kind it does not know as OTHER. */
+#define SOCKHOST_ERROR_KIND_NONE 0u          /* no host call of the request has failed */
+#define SOCKHOST_ERROR_KIND_TIMEOUT 1u       /* `timeout` or the request_deadline passed */
+#define SOCKHOST_ERROR_KIND_PEER_GONE 2u     /* the peer reset the connection or went away */
+#define SOCKHOST_ERROR_KIND_CANCELLED 3u     /* the host is stopping the request */
+#define SOCKHOST_ERROR_KIND_LINE_TOO_LONG 4u /* read_line: the line does not fit (nothing read) */
+#define SOCKHOST_ERROR_KIND_OTHER 5u         /* anything else: a bad argument, a host failure */
+
+/* ABI 1.4. Concurrency modes (sockhost_instance_info.mode). */
+#define SOCKHOST_MODE_SYNC 1u
+#define SOCKHOST_MODE_THREADING 2u
+#define SOCKHOST_MODE_FORKING 3u
+#define SOCKHOST_MODE_EVENT 4u
+
+/* ABI 1.4. Where an instance runs (instance_info). Owned by the host; valid during
+ * create_with_context. Members may be appended: check struct_size before reading one
+ * added after 1.4. */
+typedef struct sockhost_instance_info {
+    uint32_t struct_size;
+    uint32_t transport;        /* the listener's sockhost_transport bit */
+    uint32_t mode;             /* SOCKHOST_MODE_* of the listener */
+    uint32_t worker_index;     /* 1-based within its generation; 0 outside a worker (check) */
+    uint64_t generation;       /* the supervisor's generation, from 1; 0 outside a worker */
+    const char *listener_name; /* the listener's `name`; "" when it has none. Never NULL */
+    const char *address;       /* the listener's `listen` address as configured. Never NULL */
+} sockhost_instance_info;
+
+/* ABI 1.4. Frees what set_user_data attached; called once by the host. */
+typedef void (*sockhost_release_fn)(void *data);
+
 /* Limits of a metric declaration (declare_metric). */
 #define SOCKHOST_METRIC_NAME_MAX 63   /* bytes, without the NUL */
 #define SOCKHOST_METRIC_HELP_MAX 255  /* bytes, without the NUL */
@@ -138,8 +172,9 @@ typedef struct sockhost_host_api {
 
     /* Reads one line, including its '\n' when there is one, into `buffer` and adds a NUL.
      * Returns the line's length, 0 at end of input, or -1 on error, including a line that
-     * does not fit in `capacity - 1` bytes (the request is then in an unknown state). A
-     * last line without '\n' before end of input is returned as it is. */
+     * does not fit in `capacity - 1` bytes (last_error_kind LINE_TOO_LONG: none of it is
+     * consumed, so read can take it in pieces). A last line without '\n' before end of
+     * input is returned as it is. */
     int64_t (*read_line)(sockhost_request *request, char *buffer, size_t capacity);
 
     /* Queues all `length` bytes, or fails: there are no partial writes. */
@@ -243,6 +278,32 @@ typedef struct sockhost_host_api {
     void (*gauge_set)(sockhost_metric *metric, double value);
     void (*gauge_add)(sockhost_metric *metric, double amount);
     void (*histogram_observe)(sockhost_metric *metric, double value);
+
+    /* --- Added in ABI 1.4 (check with SOCKHOST_HOST_API_HAS). --- */
+
+    /* The kind of the failure last_error describes: SOCKHOST_ERROR_KIND_*, NONE when no
+     * host call of this request has failed. A plugin may end quietly on TIMEOUT or
+     * PEER_GONE between two requests, and answer LINE_TOO_LONG with its protocol's error:
+     * such a read_line consumed nothing, so the request can go on (with read). */
+    uint32_t (*last_error_kind)(const sockhost_request *request);
+
+    /* Attaches the plugin's own pointer to the request, for its later hooks (from verify or
+     * setup to finish; thread_local is wrong in event mode, where one thread runs many
+     * requests). Replaces what was attached: the host then calls the old data's `release`,
+     * unless `data` is the same pointer. At the request's end, after finish (or after a
+     * refusal or a failed setup), the host calls `release(data)` once, on the thread of the
+     * request's last hook; `release` may be NULL. Under forking, data attached in verify is
+     * released in the worker and, as the child's copy, in the request's child. It does not
+     * move with a connection at a reload (set_handoff_state does). Fails only for a NULL
+     * request. */
+    sockhost_status (*set_user_data)(sockhost_request *request, void *data, sockhost_release_fn release);
+
+    /* What set_user_data attached, or NULL. */
+    void *(*user_data)(const sockhost_request *request);
+
+    /* Where the instance being created will run; call it from create_with_context, with its
+     * `context`. NULL outside that call. */
+    const sockhost_instance_info *(*instance_info)(const sockhost_instance_context *context);
 } sockhost_host_api;
 
 /* The most a connection's handoff state may hold. */

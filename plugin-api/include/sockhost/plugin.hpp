@@ -110,7 +110,7 @@ struct Hosted {
 inline void log_failure(const sockhost_request *request, const char *what,
                         const char *reason) noexcept {
     if (host_api == nullptr) return;
-    char line[512];
+    char line[1024];  // room for a reason of describe_current_exception's 512 bytes and `what`
     std::snprintf(line, sizeof line, "%s%s", what, reason);
     host_api->log(request, SOCKHOST_LOG_ERROR, line);
 }

@@ -8,6 +8,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
 
 namespace sockhost::sdk {
 
@@ -54,13 +57,60 @@ public:
     }
 };
 
-// What the host gives a plugin's constructor besides its config: metric declarations for
-// this instance (reported with the labels listener, plugin and mode). Valid during the
-// constructor only; the handles stay valid until the instance is destroyed.
+// The listener's concurrency mode (InstanceInfo::mode).
+enum class Mode { sync, threading, forking, event, unknown };
+
+constexpr std::string_view mode_name(Mode mode) noexcept {
+    switch (mode) {
+        case Mode::sync: return "sync";
+        case Mode::threading: return "threading";
+        case Mode::forking: return "forking";
+        case Mode::event: return "event";
+        case Mode::unknown: break;
+    }
+    return "unknown";
+}
+
+// Where an instance runs (ABI 1.4's sockhost_instance_info), copied: a plugin may keep it.
+struct InstanceInfo {
+    sockhost_transport transport{};
+    Mode mode = Mode::unknown;
+    std::uint32_t worker_index = 0;  // 1-based within its generation; 0 outside a worker
+    std::uint64_t generation = 0;    // from 1; 0 outside a worker (sockhost --check)
+    std::string listener_name;       // empty when the listener has no `name`
+    std::string address;             // the listener's `listen` address
+};
+
+// What the host gives a plugin's constructor besides its config: where the instance runs,
+// and metric declarations for it (reported with the labels listener, plugin and mode).
+// Valid during the constructor only; the handles stay valid until the instance is destroyed.
 class InstanceContext {
 public:
     InstanceContext(const sockhost_host_api *host, sockhost_instance_context *context) noexcept
         : host_(host), context_(context) {}
+
+    // Empty optional on a host older than ABI 1.4, or without a context (a plain create).
+    std::optional<InstanceInfo> info() const {
+        if (host_ == nullptr || context_ == nullptr || !SOCKHOST_HOST_API_HAS(host_, instance_info) ||
+            host_->instance_info == nullptr)
+            return std::nullopt;
+        const sockhost_instance_info *raw = host_->instance_info(context_);
+        if (raw == nullptr || raw->struct_size < sizeof(sockhost_instance_info)) return std::nullopt;
+        InstanceInfo info;
+        info.transport = static_cast<sockhost_transport>(raw->transport);
+        switch (raw->mode) {
+            case SOCKHOST_MODE_SYNC: info.mode = Mode::sync; break;
+            case SOCKHOST_MODE_THREADING: info.mode = Mode::threading; break;
+            case SOCKHOST_MODE_FORKING: info.mode = Mode::forking; break;
+            case SOCKHOST_MODE_EVENT: info.mode = Mode::event; break;
+            default: info.mode = Mode::unknown; break;
+        }
+        info.worker_index = raw->worker_index;
+        info.generation = raw->generation;
+        info.listener_name = raw->listener_name != nullptr ? raw->listener_name : "";
+        info.address = raw->address != nullptr ? raw->address : "";
+        return info;
+    }
 
     Counter counter(const char *name, const char *help) const noexcept {
         return Counter(host_, declare(SOCKHOST_METRIC_COUNTER, name, help, nullptr, 0));

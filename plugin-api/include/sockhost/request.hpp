@@ -8,17 +8,45 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace sockhost::sdk {
 
-// A failed host I/O call (timeout, reset, line too long): ends the request with an error.
+// What a failed host call met (IoError::kind). The host's SOCKHOST_ERROR_KIND_*, and
+// `other` for a kind this SDK does not know and on a host older than ABI 1.4.
+enum class IoErrorKind {
+    timeout,        // `timeout` or the request_deadline passed
+    peer_gone,      // the peer reset or closed the connection (read_exact: input ended early)
+    cancelled,      // the host is stopping the request
+    line_too_long,  // read_line: the line does not fit; none of it was consumed
+    other,          // anything else: a bad argument, a host failure
+};
+
+constexpr IoErrorKind io_error_kind_from_abi(std::uint32_t kind) noexcept {
+    switch (kind) {
+        case SOCKHOST_ERROR_KIND_TIMEOUT: return IoErrorKind::timeout;
+        case SOCKHOST_ERROR_KIND_PEER_GONE: return IoErrorKind::peer_gone;
+        case SOCKHOST_ERROR_KIND_CANCELLED: return IoErrorKind::cancelled;
+        case SOCKHOST_ERROR_KIND_LINE_TOO_LONG: return IoErrorKind::line_too_long;
+        default: return IoErrorKind::other;
+    }
+}
+
+// A failed host I/O call: ends the request with an error unless the plugin catches it
+// (e.g. to end quietly on IoErrorKind::timeout between two requests).
 class IoError : public std::runtime_error {
 public:
-    using std::runtime_error::runtime_error;
+    explicit IoError(const std::string &message, IoErrorKind kind = IoErrorKind::other)
+        : std::runtime_error(message), kind_(kind) {}
+    IoErrorKind kind() const noexcept { return kind_; }
+
+private:
+    IoErrorKind kind_;
 };
 
 // The plugin's view of one request. Not owning: valid for the hook call it was given to.
@@ -30,16 +58,16 @@ public:
     // Some bytes (at most `capacity`); 0 at end of input.
     std::size_t read(void *buffer, std::size_t capacity) {
         const std::int64_t count = host_->read(request_, buffer, capacity);
-        if (count < 0) throw IoError(last_error());
+        if (count < 0) throw failure();
         return static_cast<std::size_t>(count);
     }
 
     // One line including its '\n'; empty at end of input. Throws IoError when the line is
-    // longer than `max_length` bytes.
+    // longer than `max_length` bytes (kind line_too_long: nothing was consumed).
     std::string read_line(std::size_t max_length = 8192) {
         std::string line(max_length + 1, '\0');
         const std::int64_t count = host_->read_line(request_, line.data(), line.size());
-        if (count < 0) throw IoError(last_error());
+        if (count < 0) throw failure();
         line.resize(static_cast<std::size_t>(count));
         return line;
     }
@@ -49,7 +77,7 @@ public:
     // in `capacity - 1` bytes.
     std::string_view read_line(char *buffer, std::size_t capacity) {
         const std::int64_t count = host_->read_line(request_, buffer, capacity);
-        if (count < 0) throw IoError(last_error());
+        if (count < 0) throw failure();
         return {buffer, static_cast<std::size_t>(count)};
     }
 
@@ -66,22 +94,23 @@ public:
             bytes.resize(done + got);
             if (got == 0)
                 throw IoError("read_exact: end of input after " + std::to_string(done) + " of " +
-                              std::to_string(count) + " bytes");
+                                  std::to_string(count) + " bytes",
+                              IoErrorKind::peer_gone);
         }
         return bytes;
     }
 
     void write(std::string_view data) {
         if (host_->write(request_, data.data(), data.size()) != SOCKHOST_OK)
-            throw IoError(last_error());
+            throw failure();
     }
 
     void flush() {
-        if (host_->flush(request_) != SOCKHOST_OK) throw IoError(last_error());
+        if (host_->flush(request_) != SOCKHOST_OK) throw failure();
     }
 
     void sleep_ms(std::uint64_t milliseconds) {
-        if (host_->sleep_ms(request_, milliseconds) != SOCKHOST_OK) throw IoError(last_error());
+        if (host_->sleep_ms(request_, milliseconds) != SOCKHOST_OK) throw failure();
     }
 
     std::string_view peer() const { return host_->peer_text(request_); }
@@ -134,11 +163,55 @@ public:
         return std::string_view(static_cast<const char *>(state), length);
     }
 
+    // The kind of the last failed host call's error (IoErrorKind::other on a host older
+    // than ABI 1.4); empty optional when none of this request's calls has failed.
+    std::optional<IoErrorKind> last_error_kind() const noexcept {
+        if (!SOCKHOST_HOST_API_HAS(host_, last_error_kind) || host_->last_error_kind == nullptr)
+            return host_->last_error(request_)[0] != '\0' ? std::optional(IoErrorKind::other) : std::nullopt;
+        const std::uint32_t kind = host_->last_error_kind(request_);
+        if (kind == SOCKHOST_ERROR_KIND_NONE) return std::nullopt;
+        return io_error_kind_from_abi(kind);
+    }
+
+    // Per-request state from verify or setup to finish: one object of the plugin's, owned
+    // by the request, deleted once at its end (or when replaced) on the thread of its last
+    // hook. Returns it. user_data<T>() must name the same T. Not moved with a connection at
+    // a reload (set_handoff_state is). Throws IoError on a host older than ABI 1.4.
+    template <class T>
+    T &set_user_data(std::unique_ptr<T> data) {
+        if (!data) throw IoError("set_user_data: no object");
+        T &object = *data;
+        set_raw_user_data(data.get(), [](void *owned) noexcept { delete static_cast<T *>(owned); });
+        data.release();  // the request owns it now
+        return object;
+    }
+    template <class T, class... Arguments>
+    T &emplace_user_data(Arguments &&...arguments) {
+        return set_user_data(std::make_unique<T>(std::forward<Arguments>(arguments)...));
+    }
+    // What set_user_data attached, as a T; nullptr when nothing is attached.
+    template <class T>
+    T *user_data() const noexcept {
+        return static_cast<T *>(raw_user_data());
+    }
+    // The C form: any pointer, and the function the host calls on it at the end.
+    void set_raw_user_data(void *data, sockhost_release_fn release) {
+        if (!SOCKHOST_HOST_API_HAS(host_, user_data) || host_->set_user_data == nullptr)
+            throw IoError("set_user_data: the host is older than ABI 1.4");
+        if (host_->set_user_data(request_, data, release) != SOCKHOST_OK) throw IoError("set_user_data: refused");
+    }
+    void *raw_user_data() const noexcept {
+        if (!SOCKHOST_HOST_API_HAS(host_, user_data) || host_->user_data == nullptr) return nullptr;
+        return host_->user_data(request_);
+    }
+
     sockhost_request *raw() const noexcept { return request_; }
     const sockhost_host_api *host() const noexcept { return host_; }
 
 private:
-    std::string last_error() const { return host_->last_error(request_); }
+    IoError failure() const {
+        return IoError(host_->last_error(request_), last_error_kind().value_or(IoErrorKind::other));
+    }
 
     const sockhost_host_api *host_;
     sockhost_request *request_;

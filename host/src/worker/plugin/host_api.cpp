@@ -84,6 +84,29 @@ const void *host_handoff_state(const sockhost_request *request, size_t *length) 
     return state ? state->data() : nullptr;  // data() of an empty string is not null
 }
 
+uint32_t host_last_error_kind(const sockhost_request *request) {
+    switch (self(request).last_failure()) {
+        case Request::Failure::none: return SOCKHOST_ERROR_KIND_NONE;
+        case Request::Failure::timeout: return SOCKHOST_ERROR_KIND_TIMEOUT;
+        case Request::Failure::peer_gone: return SOCKHOST_ERROR_KIND_PEER_GONE;
+        case Request::Failure::cancelled: return SOCKHOST_ERROR_KIND_CANCELLED;
+        case Request::Failure::line_too_long: return SOCKHOST_ERROR_KIND_LINE_TOO_LONG;
+        case Request::Failure::other: return SOCKHOST_ERROR_KIND_OTHER;
+    }
+    return SOCKHOST_ERROR_KIND_OTHER;
+}
+sockhost_status host_set_user_data(sockhost_request *request, void *data, sockhost_release_fn release) {
+    if (request == nullptr) return SOCKHOST_ERROR;
+    self(request).set_user_data(data, release);
+    return SOCKHOST_OK;
+}
+void *host_user_data(const sockhost_request *request) {
+    return request != nullptr ? self(request).user_data() : nullptr;
+}
+const sockhost_instance_info *host_instance_info(const sockhost_instance_context *context) {
+    return context != nullptr && context->open ? &context->info : nullptr;
+}
+
 PluginMetric *metric_of(sockhost_metric *metric) { return reinterpret_cast<PluginMetric *>(metric); }
 
 sockhost_metric *host_declare_metric(sockhost_instance_context *context, sockhost_metric_kind kind, const char *name,
@@ -134,6 +157,10 @@ constexpr sockhost_host_api table = {
     .gauge_set = host_gauge_set,
     .gauge_add = host_gauge_add,
     .histogram_observe = host_histogram_observe,
+    .last_error_kind = host_last_error_kind,
+    .set_user_data = host_set_user_data,
+    .user_data = host_user_data,
+    .instance_info = host_instance_info,
 };
 
 }  // namespace

@@ -92,8 +92,22 @@ Result<std::shared_ptr<LoadedPlugin>> LoadedPlugin::load(const std::filesystem::
 PluginHandler::PluginHandler(std::shared_ptr<LoadedPlugin> plugin)
     : plugin_(std::move(plugin)), descriptor_(plugin_->descriptor()), name_(plugin_->name()) {}
 
+namespace {
+
+std::uint32_t mode_to_abi(Mode mode) {
+    switch (mode) {
+        case Mode::sync: return SOCKHOST_MODE_SYNC;
+        case Mode::threading: return SOCKHOST_MODE_THREADING;
+        case Mode::forking: return SOCKHOST_MODE_FORKING;
+        case Mode::event: return SOCKHOST_MODE_EVENT;
+    }
+    return 0;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<PluginHandler>> PluginHandler::create(std::shared_ptr<LoadedPlugin> plugin,
-                                                             const std::string &config_json, int listener_index) {
+                                                             const std::string &config_json, InstancePlace place) {
     std::unique_ptr<PluginHandler> handler(new PluginHandler(std::move(plugin)));
     const auto &descriptor = handler->descriptor_;
     const bool with_context =
@@ -101,7 +115,21 @@ Result<std::unique_ptr<PluginHandler>> PluginHandler::create(std::shared_ptr<Loa
     if (descriptor.create == nullptr && !with_context) return handler;
     char reason[512] = {};
     sockhost_status status = SOCKHOST_ERROR;
-    handler->context_ = {&plugin_metrics_table(), listener_index, handler->name_, true};
+    auto &context = handler->context_;
+    context.table = &plugin_metrics_table();
+    context.listener = place.listener_index;
+    context.plugin = handler->name_;
+    context.listener_name = std::move(place.listener_name);
+    context.address = std::move(place.address);
+    context.info = {
+        .struct_size = sizeof(sockhost_instance_info),
+        .transport = static_cast<std::uint32_t>(to_abi(place.transport)),
+        .mode = mode_to_abi(place.mode),
+        .worker_index = place.worker_index,
+        .generation = place.generation,
+        .listener_name = context.listener_name.c_str(),
+        .address = context.address.c_str(),
+    };
     try {
         status = with_context ? descriptor.create_with_context(&handler->context_, config_json.c_str(),
                                                                &handler->instance_, reason, sizeof reason)

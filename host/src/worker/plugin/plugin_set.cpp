@@ -43,9 +43,17 @@ Result<LoadedPlugins> load_plugins(const HostConfig &config, const std::vector<s
 }
 
 Result<std::unique_ptr<PluginHandler>> create_listener_handler(const LoadedPlugins &plugins,
-                                                               const ListenerConfig &listener, int listener_index) {
+                                                               const ListenerConfig &listener, int listener_index,
+                                                               WorkerPlace worker) {
     const std::string where = "listener " + listener.address.text() + ": ";
-    auto handler = PluginHandler::create(plugins.at(listener.plugin), listener.plugin_config_json, listener_index);
+    auto handler = PluginHandler::create(plugins.at(listener.plugin), listener.plugin_config_json,
+                                         {.listener_index = listener_index,
+                                          .transport = listener.address.transport,
+                                          .mode = listener.options.mode,
+                                          .listener_name = listener.name,
+                                          .address = listener.address.text(),
+                                          .generation = worker.generation,
+                                          .worker_index = worker.index});
     if (!handler) return fail(where + handler.error().message);
     (*handler)->set_listener_index(listener_index);
     if (!(*handler)->supports(listener.address.transport))

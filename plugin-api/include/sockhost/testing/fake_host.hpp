@@ -48,7 +48,7 @@ struct FakeHost {
         FakeRequest &request = unwrap(handle);
         if (!allowed(request, function)) return nullptr;
         if (capacity == 0 || buffer == nullptr) {
-            request.last_error = std::string(function) + " with no buffer";
+            fail(request, SOCKHOST_ERROR_KIND_OTHER, std::string(function) + " with no buffer");
             return nullptr;
         }
         return &request;
@@ -63,7 +63,7 @@ struct FakeHost {
         std::size_t count = std::min(capacity, bytes.size() - request.position);
         if (count == 0) {
             if (request.input->read_error) {
-                request.last_error = *request.input->read_error;
+                fail(request, request.input->read_error_kind, *request.input->read_error);
                 return -1;
             }
             return 0;
@@ -88,17 +88,15 @@ struct FakeHost {
         const std::size_t newline = bytes.find('\n', request.position);
         if (newline == std::string::npos && request.input->read_error) {
             // The line never ends: the wait for the rest of it fails.
-            request.last_error = *request.input->read_error;
+            fail(request, request.input->read_error_kind, *request.input->read_error);
             return -1;
         }
         const std::size_t length =
             newline == std::string::npos ? remaining : newline - request.position + 1;
         if (length > capacity - 1) {
-            // As a real host would, it has consumed what fitted: the request's state is
-            // now unknown, as plugin.h says.
-            request.position += capacity - 1;
-            request.result->bytes_read += capacity - 1;
-            request.last_error = "line longer than " + std::to_string(capacity - 1) + " bytes";
+            // As the host does: nothing consumed, so the plugin may read it in pieces.
+            fail(request, SOCKHOST_ERROR_KIND_LINE_TOO_LONG,
+                 "read_line: line longer than " + std::to_string(capacity - 1) + " bytes");
             return -1;
         }
         std::memcpy(buffer, bytes.data() + request.position, length);
@@ -112,11 +110,11 @@ struct FakeHost {
         FakeRequest &request = unwrap(handle);
         if (!allowed(request, "write")) return SOCKHOST_ERROR;
         if (request.input->write_error) {
-            request.last_error = *request.input->write_error;
+            fail(request, request.input->write_error_kind, *request.input->write_error);
             return SOCKHOST_ERROR;
         }
         if (length > 0 && data == nullptr) {
-            request.last_error = "write of NULL data";
+            fail(request, SOCKHOST_ERROR_KIND_OTHER, "write of NULL data");
             return SOCKHOST_ERROR;
         }
         if (handed_off(request)) return SOCKHOST_OK;  // the connection is the next generation's
@@ -131,7 +129,7 @@ struct FakeHost {
         if (!allowed(request, "flush")) return SOCKHOST_ERROR;
         if (is_datagram(request.input->transport)) return SOCKHOST_OK;  // the reply goes at finish
         if (request.input->write_error) {
-            request.last_error = *request.input->write_error;
+            fail(request, request.input->write_error_kind, *request.input->write_error);
             return SOCKHOST_ERROR;
         }
         ++request.result->flush_count;
@@ -170,7 +168,7 @@ struct FakeHost {
         if (!allowed(request, "sleep_ms")) return SOCKHOST_ERROR;
         request.result->sleeps_ms.push_back(milliseconds);  // recorded, not waited for
         if (request.input->stopping) {
-            request.last_error = "the host is stopping the request";
+            fail(request, SOCKHOST_ERROR_KIND_CANCELLED, "the host is stopping the request");
             return SOCKHOST_ERROR;
         }
         return SOCKHOST_OK;
@@ -222,16 +220,17 @@ struct FakeHost {
         FakeRequest &request = unwrap(handle);
         if (!allowed(request, "set_handoff_state")) return SOCKHOST_ERROR;
         if (is_datagram(request.input->transport)) {
-            request.last_error = "set_handoff_state: a datagram has no connection to hand over";
+            fail(request, SOCKHOST_ERROR_KIND_OTHER, "set_handoff_state: a datagram has no connection to hand over");
             return SOCKHOST_ERROR;
         }
         if (length > SOCKHOST_HANDOFF_STATE_MAX) {
-            request.last_error = "set_handoff_state: " + std::to_string(length) + " bytes, more than " +
-                                 std::to_string(SOCKHOST_HANDOFF_STATE_MAX);
+            fail(request, SOCKHOST_ERROR_KIND_OTHER,
+                 "set_handoff_state: " + std::to_string(length) + " bytes, more than " +
+                     std::to_string(SOCKHOST_HANDOFF_STATE_MAX));
             return SOCKHOST_ERROR;
         }
         if (length > 0 && data == nullptr) {
-            request.last_error = "set_handoff_state of NULL data";
+            fail(request, SOCKHOST_ERROR_KIND_OTHER, "set_handoff_state of NULL data");
             return SOCKHOST_ERROR;
         }
         request.result->handoff_state.assign(static_cast<const char *>(data), length);
@@ -298,6 +297,28 @@ struct FakeHost {
         add_double(metric->sum_bits, value);
     }
 
+    static std::uint32_t last_error_kind(const sockhost_request *handle) {
+        return unwrap(handle).last_error_kind;
+    }
+    static sockhost_status set_user_data(sockhost_request *handle, void *data, sockhost_release_fn release) {
+        if (handle == nullptr) return SOCKHOST_ERROR;
+        FakeRequest &request = unwrap(handle);
+        if (!allowed(request, "set_user_data")) return SOCKHOST_ERROR;
+        if (data != request.user_data) release_user_data(request);
+        request.user_data = data;
+        request.release_user_data = release;
+        return SOCKHOST_OK;
+    }
+    static void *user_data(const sockhost_request *handle) {
+        if (handle == nullptr) return nullptr;
+        const FakeRequest &request = unwrap(handle);
+        return allowed(request, "user_data") ? request.user_data : nullptr;
+    }
+    static const sockhost_instance_info *instance_info(const sockhost_instance_context *handle) {
+        const auto *context = reinterpret_cast<const FakeInstanceContext *>(handle);
+        return context != nullptr && context->open ? &context->info : nullptr;
+    }
+
     static const sockhost_host_api &table() {
         static const sockhost_host_api api = [] {
             sockhost_host_api value{};
@@ -328,6 +349,10 @@ struct FakeHost {
             value.gauge_set = &gauge_set;
             value.gauge_add = &gauge_add;
             value.histogram_observe = &histogram_observe;
+            value.last_error_kind = &last_error_kind;
+            value.set_user_data = &set_user_data;
+            value.user_data = &user_data;
+            value.instance_info = &instance_info;
             return value;
         }();
         return api;

@@ -26,10 +26,14 @@ struct FakeMetric {
     std::atomic<std::uint64_t> sum_bits{0};
 };
 
-// The harness's sockhost_instance_context: the metrics of one Instance.
+// The harness's sockhost_instance_context: the metrics of one Instance, and where it
+// says the instance runs (instance_info, ABI 1.4; `info` points into the strings).
 struct FakeInstanceContext {
     std::vector<std::unique_ptr<FakeMetric>> metrics;
     bool open = true;  // during create_with_context only
+    std::string listener_name;
+    std::string address;
+    sockhost_instance_info info{};
 
     const FakeMetric *find(std::string_view name) const {
         for (const auto &metric : metrics)

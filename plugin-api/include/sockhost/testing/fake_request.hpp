@@ -18,6 +18,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <utility>
 
 namespace sockhost::sdk::testing::detail {
 
@@ -27,6 +28,9 @@ struct FakeRequest {
     RequestResult *result = nullptr;
     std::size_t position = 0;
     std::string last_error;
+    std::uint32_t last_error_kind = SOCKHOST_ERROR_KIND_NONE;
+    void *user_data = nullptr;  // set_user_data (ABI 1.4), released by ReleaseAtEnd
+    sockhost_release_fn release_user_data = nullptr;
     sockaddr_storage peer_address{};
     socklen_t peer_length = 0;
     sockaddr_storage local_address{};
@@ -34,6 +38,23 @@ struct FakeRequest {
     bool in_hook = false;
     std::thread::id hook_thread;
 };
+
+// A failed host call: what last_error and last_error_kind report.
+inline void fail(FakeRequest &request, std::uint32_t kind, std::string message) {
+    request.last_error = std::move(message);
+    request.last_error_kind = kind;
+}
+
+// Calls the plugin's release on what set_user_data attached, once, and counts it.
+inline void release_user_data(FakeRequest &request) {
+    void *data = request.user_data;
+    const sockhost_release_fn release = request.release_user_data;
+    request.user_data = nullptr;
+    request.release_user_data = nullptr;
+    if (release == nullptr) return;
+    ++request.result->user_data_releases;
+    release(data);
+}
 
 // A reload has moved the connection (Input::hand_off_after_bytes_read): it reads as ended.
 inline bool handed_off(const FakeRequest &request) { return request.result->handed_off; }
@@ -85,6 +106,20 @@ inline void parse_address(const std::string &text, sockaddr_storage &address, so
 }
 
 // Marks the request as inside a hook for the duration of one hook call.
+// Releases the request's user data when a served request ends, as the host does after
+// finish, a refusal or a failed setup: declared after the request's LogTo, so that what
+// release logs is the request's.
+class ReleaseAtEnd {
+public:
+    explicit ReleaseAtEnd(FakeRequest &request) noexcept : request_(request) {}
+    ~ReleaseAtEnd() { release_user_data(request_); }
+    ReleaseAtEnd(const ReleaseAtEnd &) = delete;
+    ReleaseAtEnd &operator=(const ReleaseAtEnd &) = delete;
+
+private:
+    FakeRequest &request_;
+};
+
 class InHook {
 public:
     explicit InHook(FakeRequest &request) noexcept : request_(request) {

@@ -73,6 +73,7 @@ inline void encode(ResultWire &w, const ForkedResult &r) {
     w.put(r.unflushed_bytes);
     w.put(r.bytes_read);
     w.put(r.error);
+    w.put(r.user_data_releases);
     w.put(r.log.size());
     for (const auto &l : r.log) {
         w.put(std::uint64_t(l.level));
@@ -98,6 +99,7 @@ inline void decode(ResultWire &w, ForkedResult &r) {
     r.unflushed_bytes = w.number();
     r.bytes_read = w.number();
     r.error = w.text();
+    r.user_data_releases = w.number();
     for (auto n = w.number(); n > 0; --n) {
         LogLine line;
         line.level = static_cast<sockhost_log_level>(w.number());
@@ -139,7 +141,10 @@ inline ForkedResult serve_forked(const Instance &instance, const Input &input) {
         const detail::LogTo log_here(&result.log);
         if (descriptor.verify != nullptr) {
             result.verify = call("verify", descriptor.verify);
-            if (!*result.verify) return result;
+            if (!*result.verify) {
+                detail::release_user_data(request);
+                return result;
+            }
         }
     }
 
@@ -173,6 +178,7 @@ inline ForkedResult serve_forked(const Instance &instance, const Input &input) {
                 child_result.handle = call("handle", descriptor.handle);
                 if (descriptor.finish != nullptr) child_result.finish = call("finish", descriptor.finish);
             }
+            detail::release_user_data(request);  // the child's copy
         }
         // `call` records hooks in `result`, the parent's copy: move them over.
         child_result.hooks.insert(child_result.hooks.end(), result.hooks.begin() + (result.verify ? 1 : 0),
@@ -202,6 +208,7 @@ inline ForkedResult serve_forked(const Instance &instance, const Input &input) {
     if (WIFSIGNALED(status)) {
         result.crash_signal = WTERMSIG(status);
         result.error = "request child killed by signal " + std::to_string(WTERMSIG(status));
+        detail::release_user_data(request);  // the worker's copy of what verify attached
         return result;
     }
     const std::optional<bool> verify = result.verify;
@@ -211,6 +218,11 @@ inline ForkedResult serve_forked(const Instance &instance, const Input &input) {
     detail::decode(wire, result);
     if (verify) result.hooks.insert(result.hooks.begin(), "verify");
     result.log.insert(result.log.begin(), verify_log.begin(), verify_log.end());
+    request.result = &result;
+    {
+        const detail::LogTo log_here(&result.log);
+        detail::release_user_data(request);  // the worker's copy of what verify attached
+    }
     return result;
 }
 

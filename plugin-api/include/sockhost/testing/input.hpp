@@ -22,10 +22,12 @@ struct Input {
     // requests that arrive in pieces.
     std::size_t max_read_bytes = 0;
     // When set, reads fail with this reason after `bytes` instead of seeing end of input
-    // (a timeout or a reset).
+    // (a timeout or a reset), of this last_error_kind (SOCKHOST_ERROR_KIND_*).
     std::optional<std::string> read_error;
+    std::uint32_t read_error_kind = SOCKHOST_ERROR_KIND_TIMEOUT;
     // When set, every write and flush fails with this reason (the peer went away).
     std::optional<std::string> write_error;
+    std::uint32_t write_error_kind = SOCKHOST_ERROR_KIND_PEER_GONE;
     // The host has begun to stop (a reload, SIGTERM) and still serves the request (the
     // drain): stopping() returns true; reads, writes and sleeps work as usual.
     bool draining = false;

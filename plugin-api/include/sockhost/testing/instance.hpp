@@ -4,6 +4,7 @@
 #define SOCKHOST_TESTING_INSTANCE_HPP
 
 #include <sockhost/plugin.h>
+#include <sockhost/plugin_metrics.hpp>
 #include <sockhost/testing/fake_host.hpp>
 #include <sockhost/testing/input.hpp>
 #include <sockhost/testing/log_capture.hpp>
@@ -36,6 +37,37 @@ inline std::string transport_name(sockhost_transport transport) {
     return "transport " + std::to_string(static_cast<unsigned>(transport));
 }
 
+inline std::uint32_t mode_to_abi(Mode mode) {
+    switch (mode) {
+    case Mode::sync: return SOCKHOST_MODE_SYNC;
+    case Mode::threading: return SOCKHOST_MODE_THREADING;
+    case Mode::forking: return SOCKHOST_MODE_FORKING;
+    case Mode::event: return SOCKHOST_MODE_EVENT;
+    case Mode::unknown: break;
+    }
+    return 0;
+}
+
+// The place an Instance without one is told: the first transport the plugin serves, on
+// the default Input's local address, in threading mode, generation 1's worker 1.
+inline InstanceInfo default_place(const sockhost_plugin_descriptor &descriptor) {
+    InstanceInfo place;
+    place.transport = SOCKHOST_TRANSPORT_TCP;
+    for (const sockhost_transport transport : {SOCKHOST_TRANSPORT_TCP, SOCKHOST_TRANSPORT_UDP,
+                                               SOCKHOST_TRANSPORT_UNIX_STREAM, SOCKHOST_TRANSPORT_UNIX_DGRAM})
+        if ((descriptor.transports & static_cast<std::uint32_t>(transport)) != 0) {
+            place.transport = transport;
+            break;
+        }
+    const std::string name = transport_name(place.transport);
+    place.address = (place.transport & (SOCKHOST_TRANSPORT_TCP | SOCKHOST_TRANSPORT_UDP)) != 0 ? name + "://127.0.0.1:8000"
+                                                                       : name + ":/tmp/sockhost-test.sock";
+    place.mode = Mode::threading;
+    place.worker_index = 1;
+    place.generation = 1;
+    return place;
+}
+
 }  // namespace detail
 
 // One plugin instance, as for one listener: create and process_init in the constructor,
@@ -46,7 +78,23 @@ inline std::string transport_name(sockhost_transport transport) {
 class Instance {
 public:
     explicit Instance(const Plugin &plugin, std::string_view config_json = "{}")
+        : Instance(plugin, config_json, detail::default_place(plugin.descriptor())) {}
+
+    // With the place create_with_context's instance_info reports (ABI 1.4): a plugin that
+    // refuses a mode, or logs its worker, is tested with it.
+    Instance(const Plugin &plugin, std::string_view config_json, const InstanceInfo &place)
         : descriptor_(plugin.descriptor()), origin_(plugin.origin()) {
+        metrics_.listener_name = place.listener_name;
+        metrics_.address = place.address;
+        metrics_.info = {
+            .struct_size = sizeof(sockhost_instance_info),
+            .transport = static_cast<std::uint32_t>(place.transport),
+            .mode = detail::mode_to_abi(place.mode),
+            .worker_index = place.worker_index,
+            .generation = place.generation,
+            .listener_name = metrics_.listener_name.c_str(),
+            .address = metrics_.address.c_str(),
+        };
         const detail::LogTo log_here(&log_);
         const bool with_context = SOCKHOST_DESCRIPTOR_HAS(&descriptor_, create_with_context) &&
                                   descriptor_.create_with_context != nullptr;
@@ -210,6 +258,7 @@ public:
         detail::parse_address(input.local, request.local_address, request.local_length);
         auto *handle = reinterpret_cast<sockhost_request *>(&request);
         const detail::LogTo log_here(&result.log);
+        const detail::ReleaseAtEnd release_at_end(request);
 
         auto call = [&](const char *name, auto hook) {
             result.hooks.push_back(name);

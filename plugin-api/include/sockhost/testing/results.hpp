@@ -47,6 +47,10 @@ struct RequestResult {
     std::string handed_off_bytes;
 
     std::string error;  // the last message given to set_error
+    // Calls of a release given to set_user_data (ABI 1.4): at a replacement, and once at
+    // the request's end. Under serve_forked, the child's, and the worker's of data
+    // attached in verify (each process releases its copy).
+    std::size_t user_data_releases = 0;
     std::vector<LogLine> log;
     std::vector<std::uint64_t> sleeps_ms;
     std::uint64_t timeout_ms = 0;  // the request's timeout at the end

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 // The ABI's opaque request type is the base of the host's Request, so the host function
@@ -31,7 +32,10 @@ public:
     Request(const Request &) = delete;
     Request &operator=(const Request &) = delete;
     // One the mode never ran (no thread, fiber or child for it) ends as an error.
-    virtual ~Request() { tally_.end(RequestOutcome::error, peer_); }
+    virtual ~Request() {
+        release_user_data();
+        tally_.end(RequestOutcome::error, peer_);
+    }
 
     // The host function table's semantics (plugin.h): counts, 0 at EOF, -1 on error.
     std::int64_t read(void *buffer, std::size_t capacity);
@@ -76,8 +80,11 @@ public:
     const std::string &last_error() const { return last_error_; }
     // What the last failed host call met. Only `other` is the plugin's or the host's
     // failure; the rest are the peer's doing or a stop, and are logged below error.
-    enum class Failure : std::uint8_t { none, timeout, peer_gone, cancelled, other };
+    enum class Failure : std::uint8_t { none, timeout, peer_gone, cancelled, line_too_long, other };
     Failure failure() const { return failure_; }
+    // The same, as the plugin sees it (last_error_kind, ABI 1.4): unlike failure(), it is
+    // not cleared between hooks, as last_error is not.
+    Failure last_failure() const { return last_failure_; }
     // That failure came in a wait between two requests (a keep-alive connection the peer
     // left idle until `timeout`, or reset): the usual end of a connection, not an error.
     bool failed_between_requests() const { return failed_between_requests_; }
@@ -90,6 +97,20 @@ public:
     // The message a handler gave with set_error, logged when a hook fails.
     const std::string &handler_error() const { return handler_error_; }
     void set_handler_error(std::string message) { handler_error_ = std::move(message); }
+
+    // The plugin's user data (set_user_data, ABI 1.4): released when replaced, and once at
+    // the request's end (release_user_data) on the thread of its last hook.
+    void set_user_data(void *data, sockhost_release_fn release) {
+        if (data != user_data_) release_user_data();
+        user_data_ = data;
+        release_user_data_ = release;
+    }
+    void *user_data() const { return user_data_; }
+    void release_user_data() {
+        void *data = std::exchange(user_data_, nullptr);
+        if (const sockhost_release_fn release = std::exchange(release_user_data_, nullptr); release != nullptr)
+            release(data);
+    }
 
     // The plugin's between_requests(): see plugin.h. Only streams have requests to be between.
     virtual void mark_between_requests() {}
@@ -184,7 +205,10 @@ private:
     std::optional<Clock::time_point> deadline_;
     std::string last_error_;
     Failure failure_ = Failure::none;
+    Failure last_failure_ = Failure::none;
     bool failed_between_requests_ = false;
+    void *user_data_ = nullptr;
+    sockhost_release_fn release_user_data_ = nullptr;
     std::string handler_error_;
     ActivitySlot *activity_slot_ = nullptr;
     HookTrace hooks_;

@@ -3,13 +3,16 @@
 // bad file.
 #pragma once
 
+#include <sockhost/host/shared/address.hpp>
 #include <sockhost/host/shared/error.hpp>
+#include <sockhost/host/shared/server_options.hpp>
 #include <sockhost/host/worker/handler.hpp>
 #include <sockhost/host/worker/plugin/plugin_metrics.hpp>
 #include <sockhost/plugin.h>
 
 #include <boost/dll/shared_library.hpp>
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -36,14 +39,25 @@ private:
     std::filesystem::path file_;
 };
 
+// Where an instance runs: its metrics' listener, and what instance_info (ABI 1.4) tells
+// create_with_context. Generation and worker index are 0 outside a worker (--check).
+struct InstancePlace {
+    int listener_index = -1;  // in the whole configuration
+    Transport transport = Transport::tcp;
+    Mode mode = Mode::sync;
+    std::string listener_name;
+    std::string address;
+    std::uint64_t generation = 0;
+    std::uint32_t worker_index = 0;
+};
+
 // One instance of a plugin (its create/destroy), serving one listener.
 class PluginHandler final : public Handler {
 public:
-    // Calls the plugin's create (or create_with_context, whose metrics are the listener's
-    // at `listener_index` in the configuration) with the listener's config JSON; its
-    // refusal is the error.
+    // Calls the plugin's create (or create_with_context, told `place`) with the
+    // listener's config JSON; its refusal is the error.
     static Result<std::unique_ptr<PluginHandler>> create(std::shared_ptr<LoadedPlugin> plugin,
-                                                         const std::string &config_json, int listener_index = -1);
+                                                         const std::string &config_json, InstancePlace place = {});
     ~PluginHandler() override;
 
     std::string_view name() const override { return name_; }

@@ -12,12 +12,16 @@
 #include <string>
 
 // The host's side of the ABI's opaque sockhost_instance_context: what declare_metric
-// needs to know of the instance being created. Lives for its create_with_context call.
+// and instance_info need to know of the instance being created. Lives for its
+// create_with_context call; not copied once `info` points into it.
 struct sockhost_instance_context {
     sockhost::MetricsTable *table = nullptr;
     int listener = -1;   // its index in the configuration's listeners
     std::string plugin;  // for log lines
-    bool open = true;    // false once create returned: declare_metric then refuses
+    bool open = true;    // false once create returned: declare_metric and instance_info refuse
+    std::string listener_name;  // what info's strings point to
+    std::string address;
+    sockhost_instance_info info{};
 };
 
 namespace sockhost {

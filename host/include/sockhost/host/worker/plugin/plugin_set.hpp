@@ -5,6 +5,7 @@
 #include <sockhost/host/shared/config.hpp>
 #include <sockhost/host/worker/plugin/plugin_loader.hpp>
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -23,10 +24,17 @@ std::vector<std::string> plugins_in_use(const HostConfig &config);
 // after its load (a worker loads what its generation's configuration named, or refuses).
 Result<LoadedPlugins> load_plugins(const HostConfig &config, const std::vector<std::string> &names);
 
+// Which worker creates instances (instance_info, ABI 1.4): zeros outside a worker.
+struct WorkerPlace {
+    std::uint64_t generation = 0;
+    std::uint32_t index = 0;  // 1-based within its generation
+};
+
 // The listener's instance of its plugin, created with the listener's `config` and checked
 // to serve its transport, its listener index (in the whole configuration) set. Errors
 // name the listener.
 Result<std::unique_ptr<PluginHandler>> create_listener_handler(const LoadedPlugins &plugins,
-                                                               const ListenerConfig &listener, int listener_index);
+                                                               const ListenerConfig &listener, int listener_index,
+                                                               WorkerPlace worker = {});
 
 }  // namespace sockhost
