@@ -89,7 +89,7 @@ Result<std::vector<std::unique_ptr<AccessLog>>> open_access_logs(const HostConfi
 Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &config,
                                                           std::vector<InheritedListener> inherited,
                                                           const std::vector<int> &group_listeners,
-                                                          const HandoffChannel &channel, WorkerPlace worker) {
+                                                          const HandoffChannel &channel, const WorkerPlace &worker) {
     auto sockets = adopt_listeners(config, std::move(inherited));
     if (!sockets) return std::unexpected(sockets.error());
     auto access_logs = open_access_logs(config);
@@ -117,7 +117,8 @@ Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &con
     for (std::size_t index = 0; index < config.listeners.size(); ++index) {
         const auto &listener = config.listeners[index];
         auto handler = create_listener_handler(
-            *plugins, listener, group_listeners.empty() ? static_cast<int>(index) : group_listeners[index], worker);
+            *plugins, listener, group_listeners.empty() ? static_cast<int>(index) : group_listeners[index],
+            {worker.generation, worker.index, (*sockets)[index].bound_text()});
         if (!handler) return std::unexpected(handler.error());
         if (auto initialized = (*handler)->process_init(); !initialized)
             return fail("listener " + listener.address.text() + ": " + initialized.error().message);
@@ -356,7 +357,7 @@ int run_worker(const WorkerArguments &arguments) {
     }
     auto servers = start_servers(*config, std::move(*inherited), arguments.listeners, channel,
                                  {static_cast<std::uint64_t>(arguments.generation),
-                                  static_cast<std::uint32_t>(arguments.index)});
+                                  static_cast<std::uint32_t>(arguments.index), {}});
     if (!servers) return refuse(servers.error());
     if (auto imported = import_previous_state(channel, *servers, *config); !imported) return refuse(imported.error());
     const std::string who = "generation " + std::to_string(arguments.generation) + " worker " +

@@ -134,7 +134,8 @@ typedef struct sockhost_instance_info {
     uint32_t worker_index;     /* 1-based within its generation; 0 outside a worker (check) */
     uint64_t generation;       /* the supervisor's generation, from 1; 0 outside a worker */
     const char *listener_name; /* the listener's `name`; "" when it has none. Never NULL */
-    const char *address;       /* the listener's `listen` address as configured. Never NULL */
+    const char *address;       /* the listener's address as bound ("tcp://127.0.0.1:41234" for
+                                  port 0), as configured outside a worker. Never NULL */
 } sockhost_instance_info;
 
 /* ABI 1.4. Frees what set_user_data attached; called once by the host. */

@@ -51,7 +51,8 @@ Result<std::unique_ptr<PluginHandler>> create_listener_handler(const LoadedPlugi
                                           .transport = listener.address.transport,
                                           .mode = listener.options.mode,
                                           .listener_name = listener.name,
-                                          .address = listener.address.text(),
+                                          .address = worker.bound_address.empty() ? listener.address.text()
+                                                                                  : std::move(worker.bound_address),
                                           .generation = worker.generation,
                                           .worker_index = worker.index});
     if (!handler) return fail(where + handler.error().message);

@@ -24,10 +24,12 @@ std::vector<std::string> plugins_in_use(const HostConfig &config);
 // after its load (a worker loads what its generation's configuration named, or refuses).
 Result<LoadedPlugins> load_plugins(const HostConfig &config, const std::vector<std::string> &names);
 
-// Which worker creates instances (instance_info, ABI 1.4): zeros outside a worker.
+// Where a worker creates an instance (instance_info, ABI 1.4): zeros and the configured
+// address outside a worker.
 struct WorkerPlace {
     std::uint64_t generation = 0;
-    std::uint32_t index = 0;  // 1-based within its generation
+    std::uint32_t index = 0;     // 1-based within its generation
+    std::string bound_address;  // the listener's socket as bound; empty: its configured address
 };
 
 // The listener's instance of its plugin, created with the listener's `config` and checked
