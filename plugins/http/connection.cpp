@@ -121,7 +121,10 @@ bool Connection::fill() {
         return true;
     }
     if (count == 0 || (begin_ == end_ && !in_body_)) return false;
-    throw sockhost::sdk::IoError(host_.last_error(raw_));  // mid-request: worth logging
+    // Mid-request: worth logging, with the host's kind.
+    const std::uint32_t kind = SOCKHOST_HOST_API_HAS(&host_, last_error_kind) ? host_.last_error_kind(raw_)
+                                                                              : SOCKHOST_ERROR_KIND_OTHER;
+    throw sockhost::sdk::IoError(host_.last_error(raw_), sockhost::sdk::io_error_kind_from_abi(kind));
 }
 
 // Reads more of a head within header_timeout. The host's timeout restarts with each byte
