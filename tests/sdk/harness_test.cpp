@@ -396,6 +396,21 @@ TEST_F(HarnessTest, FailuresHaveTheHostsErrorKinds) {
     EXPECT_EQ(timed_out, SOCKHOST_ERROR_KIND_TIMEOUT);
 }
 
+// A line already longer than the buffer is too long, as the host says without waiting,
+// even when the input would fail after it.
+TEST_F(HarnessTest, ALineLongerThanTheBufferIsTooLongBeforeAnyReadError) {
+    Input input;
+    input.bytes = std::string(40, 'x');  // no '\n' yet
+    input.read_error = "read timed out after 1000 ms";
+    std::uint32_t kind = SOCKHOST_ERROR_KIND_NONE;
+    handle_with(input, [&](const sockhost_host_api &api, sockhost_request *request) {
+        char line[8];
+        EXPECT_EQ(api.read_line(request, line, sizeof line), -1);
+        kind = api.last_error_kind(request);
+    });
+    EXPECT_EQ(kind, SOCKHOST_ERROR_KIND_LINE_TOO_LONG);
+}
+
 // What set_user_data attached is released when replaced and once at the end, and a
 // replacement by the same pointer releases nothing.
 int released_values = 0;

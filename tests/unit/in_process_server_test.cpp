@@ -5,7 +5,9 @@
 
 #include <sockhost/host/worker/server.hpp>
 
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <unistd.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -15,6 +17,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <stdexcept>
 #include <thread>
 
 namespace sockhost::test {
@@ -249,6 +252,103 @@ TEST(InProcessServer, ARequestInFlightSeesTheServerStop) {
         ::shutdown(client.get(), SHUT_WR);
         EXPECT_EQ(read_until_eof(client.get()), "") << mode_name(mode);
     }
+}
+
+}  // namespace
+}  // namespace sockhost::test
+
+// User data and error kinds (ABI 1.4) at the Request itself.
+namespace sockhost::test {
+namespace {
+
+// A failed call, then a read_line that has to wait for input: the earlier failure is
+// still what last_error and its kind report.
+class EarlierFailureReporter final : public Handler {
+public:
+    std::string_view name() const override { return "earlier-failure"; }
+    sockhost_status handle(Request &request) override {
+        char byte = 0;
+        if (request.read(&byte, 0) >= 0) return SOCKHOST_ERROR;  // a capacity of 0 is an error
+        char line[64];
+        if (request.read_line(line, sizeof line) <= 0) return SOCKHOST_ERROR;
+        const bool other = request.last_failure() == Request::Failure::other;
+        const std::string answer = std::string(other ? "other" : "not other") + ": " + request.last_error() + "\n";
+        return request.write(answer.data(), answer.size()) ? SOCKHOST_OK : SOCKHOST_ERROR;
+    }
+};
+
+TEST(InProcessServer, ReadLineKeepsWhatAnEarlierFailedCallReported) {
+    ServerOptions options;
+    options.mode = Mode::threading;
+    RunningServer server("tcp://127.0.0.1:0", options, std::make_shared<EarlierFailureReporter>());
+    UniqueFd client = connect_stream(server.address());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // read_line must wait for the line
+    send_all(client.get(), "a line\n");
+    const std::string answer = read_line(client.get());
+    EXPECT_EQ(answer.rfind("other: read", 0), 0u) << answer;
+}
+
+// Attaches user data whose release throws, as a C++ plugin's might: the worker logs it and
+// serves on (it runs in ~Request, on a loop thread or in a fiber, where nothing catches).
+void release_by_throwing(void *) { throw std::runtime_error("release failed"); }
+
+class ThrowingReleaseHandler final : public Handler {
+public:
+    std::string_view name() const override { return "throwing-release"; }
+    bool verify(Request &request) override {
+        request.set_user_data(this, &release_by_throwing);
+        return true;
+    }
+    sockhost_status handle(Request &request) override { return request.write("ok\n", 3) ? SOCKHOST_OK : SOCKHOST_ERROR; }
+};
+
+TEST(InProcessServer, AUserDataReleaseThatThrowsHarmsNoRequest) {
+    for (const Mode mode : {Mode::sync, Mode::threading, Mode::event}) {
+        ServerOptions options;
+        options.mode = mode;
+        RunningServer server("tcp://127.0.0.1:0", options, std::make_shared<ThrowingReleaseHandler>());
+        for (int request = 0; request < 3; ++request) EXPECT_EQ(stream_exchange(server.address(), ""), "ok\n");
+    }
+}
+
+// Under forking, what verify attached is released by the server and, as its copy, by the
+// request's child, even when the child's process_init fails.
+int release_pipe = -1;
+void release_to_pipe(void *) { [[maybe_unused]] const auto written = ::write(release_pipe, "r", 1); }
+
+class FailingChildInitHandler final : public Handler {
+public:
+    std::string_view name() const override { return "failing-child-init"; }
+    Result<void> process_init() override { return fail("process_init failed on purpose"); }
+    bool verify(Request &request) override {
+        request.set_user_data(this, &release_to_pipe);
+        return true;
+    }
+    sockhost_status handle(Request &) override { return SOCKHOST_OK; }
+};
+
+TEST(InProcessServer, UnderForkingTheChildReleasesItsCopyEvenWhenItsProcessInitFails) {
+    int ends[2];
+    ASSERT_EQ(::pipe2(ends, O_CLOEXEC | O_NONBLOCK), 0);
+    UniqueFd read_end(ends[0]);
+    UniqueFd write_end(ends[1]);
+    release_pipe = write_end.get();
+    {
+        ServerOptions options;
+        options.mode = Mode::forking;
+        RunningServer server("tcp://127.0.0.1:0", options, std::make_shared<FailingChildInitHandler>());
+        EXPECT_EQ(stream_exchange(server.address(), "x"), "");
+    }
+    std::string releases;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (releases.size() < 2 && std::chrono::steady_clock::now() < deadline) {
+        char buffer[8];
+        const ssize_t count = ::read(read_end.get(), buffer, sizeof buffer);
+        if (count > 0) releases.append(buffer, static_cast<std::size_t>(count));
+        else std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(releases, "rr") << "one release in the server, one in the child";
+    release_pipe = -1;
 }
 
 }  // namespace

@@ -2,12 +2,15 @@
 // datagram kinds are in stream_request.cpp and datagram_request.cpp.
 #include <sockhost/host/worker/request.hpp>
 
+#include <sockhost/host/shared/log.hpp>
+
 #include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 namespace sockhost {
 
@@ -107,6 +110,19 @@ bool Request::fill_input() {
     return count > 0;
 }
 
+void Request::release_user_data() noexcept {
+    void *data = std::exchange(user_data_, nullptr);
+    const sockhost_release_fn release = std::exchange(release_user_data_, nullptr);
+    if (release == nullptr) return;
+    // A plugin's function like its hooks: what it throws must not end the worker (it may
+    // run in ~Request, on a loop thread or in a fiber).
+    try {
+        release(data);
+    } catch (...) {
+        log_error("the plugin's user data release for " + peer_text() + " threw an exception across the C ABI");
+    }
+}
+
 std::int64_t Request::read_line(char *buffer, std::size_t capacity) {
     if (capacity < 2) {
         fail("read_line: the buffer must hold at least one byte and the NUL");
@@ -127,12 +143,17 @@ std::int64_t Request::read_line(char *buffer, std::size_t capacity) {
             line_length = static_cast<std::size_t>(newline - begin) + 1;
         } else if (!at_end && buffered <= limit) {
             searched = buffered;
-            last_error_.clear();
-            last_failure_ = Failure::none;
+            // fill_input() reports a failure in last_error_, cleared here to tell one from
+            // end of input, and restored when there was none: an earlier call's failure
+            // stays what last_error and last_error_kind report.
+            std::string earlier_error = std::exchange(last_error_, {});
+            const Failure earlier_failure = std::exchange(last_failure_, Failure::none);
             if (!fill_input()) {
                 if (!last_error_.empty()) return -1;
                 at_end = true;
             }
+            last_error_ = std::move(earlier_error);
+            last_failure_ = earlier_failure;
             continue;
         }
         if (line_length > limit) {

@@ -78,7 +78,7 @@ struct InstanceInfo {
     std::uint32_t worker_index = 0;  // 1-based within its generation; 0 outside a worker
     std::uint64_t generation = 0;    // from 1; 0 outside a worker (sockhost --check)
     std::string listener_name;       // empty when the listener has no `name`
-    std::string address;             // the listener's `listen` address
+    std::string address;             // the listener's address as bound (port 0 resolved)
 };
 
 // What the host gives a plugin's constructor besides its config: where the instance runs,

@@ -103,6 +103,7 @@ private:
         bool succeeded = false;
         if (auto initialized = handler_.process_init(); !initialized) {
             log_error(initialized.error().message);
+            request.release_user_data();  // the child's copy of what verify attached
             request.tally().end(RequestOutcome::error, request.peer());
         } else {
             succeeded = run_request(handler_, request);

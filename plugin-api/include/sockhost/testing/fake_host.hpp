@@ -86,13 +86,13 @@ struct FakeHost {
         const std::string &bytes = request.input->bytes;
         const std::size_t remaining = bytes.size() - request.position;
         const std::size_t newline = bytes.find('\n', request.position);
-        if (newline == std::string::npos && request.input->read_error) {
+        const std::size_t length =
+            newline == std::string::npos ? remaining : newline - request.position + 1;
+        if (newline == std::string::npos && request.input->read_error && length <= capacity - 1) {
             // The line never ends: the wait for the rest of it fails.
             fail(request, request.input->read_error_kind, *request.input->read_error);
             return -1;
         }
-        const std::size_t length =
-            newline == std::string::npos ? remaining : newline - request.position + 1;
         if (length > capacity - 1) {
             // As the host does: nothing consumed, so the plugin may read it in pieces.
             fail(request, SOCKHOST_ERROR_KIND_LINE_TOO_LONG,

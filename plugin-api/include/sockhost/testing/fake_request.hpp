@@ -29,7 +29,7 @@ struct FakeRequest {
     std::size_t position = 0;
     std::string last_error;
     std::uint32_t last_error_kind = SOCKHOST_ERROR_KIND_NONE;
-    void *user_data = nullptr;  // set_user_data (ABI 1.4), released by ReleaseAtEnd
+    void *user_data = nullptr;  // set_user_data (ABI 1.4), released at the request's end
     sockhost_release_fn release_user_data = nullptr;
     sockaddr_storage peer_address{};
     socklen_t peer_length = 0;
@@ -106,20 +106,6 @@ inline void parse_address(const std::string &text, sockaddr_storage &address, so
 }
 
 // Marks the request as inside a hook for the duration of one hook call.
-// Releases the request's user data when a served request ends, as the host does after
-// finish, a refusal or a failed setup: declared after the request's LogTo, so that what
-// release logs is the request's.
-class ReleaseAtEnd {
-public:
-    explicit ReleaseAtEnd(FakeRequest &request) noexcept : request_(request) {}
-    ~ReleaseAtEnd() { release_user_data(request_); }
-    ReleaseAtEnd(const ReleaseAtEnd &) = delete;
-    ReleaseAtEnd &operator=(const ReleaseAtEnd &) = delete;
-
-private:
-    FakeRequest &request_;
-};
-
 class InHook {
 public:
     explicit InHook(FakeRequest &request) noexcept : request_(request) {

@@ -149,12 +149,18 @@ inline ForkedResult serve_forked(const Instance &instance, const Input &input) {
     }
 
     int pipe_ends[2];
-    if (::pipe2(pipe_ends, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
+    if (::pipe2(pipe_ends, O_CLOEXEC) != 0) {
+        const int error = errno;
+        detail::release_user_data(request);
+        throw std::runtime_error(std::string("pipe2: ") + std::strerror(error));
+    }
     const pid_t child = ::fork();
     if (child < 0) {
+        const int error = errno;
         ::close(pipe_ends[0]);
         ::close(pipe_ends[1]);
-        throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+        detail::release_user_data(request);
+        throw std::runtime_error(std::string("fork: ") + std::strerror(error));
     }
     if (child == 0) {
         ::close(pipe_ends[0]);

@@ -258,23 +258,25 @@ public:
         detail::parse_address(input.local, request.local_address, request.local_length);
         auto *handle = reinterpret_cast<sockhost_request *>(&request);
         const detail::LogTo log_here(&result.log);
-        const detail::ReleaseAtEnd release_at_end(request);
 
         auto call = [&](const char *name, auto hook) {
             result.hooks.push_back(name);
             const detail::InHook in_hook(request);
             return hook(instance_, handle);
         };
-        if (descriptor_.verify != nullptr) {
-            result.verify = call("verify", descriptor_.verify);
-            if (!*result.verify) return result;
-        }
-        if (descriptor_.setup != nullptr) {
-            result.setup = call("setup", descriptor_.setup);
-            if (*result.setup != SOCKHOST_OK) return result;  // no handle, no finish
-        }
-        result.handle = call("handle", descriptor_.handle);
-        if (descriptor_.finish != nullptr) result.finish = call("finish", descriptor_.finish);
+        [&] {
+            if (descriptor_.verify != nullptr) {
+                result.verify = call("verify", descriptor_.verify);
+                if (!*result.verify) return;
+            }
+            if (descriptor_.setup != nullptr) {
+                result.setup = call("setup", descriptor_.setup);
+                if (*result.setup != SOCKHOST_OK) return;  // no handle, no finish
+            }
+            result.handle = call("handle", descriptor_.handle);
+            if (descriptor_.finish != nullptr) result.finish = call("finish", descriptor_.finish);
+        }();
+        detail::release_user_data(request);  // as the host: after finish, a refusal or a failed setup
         return result;
     }
 

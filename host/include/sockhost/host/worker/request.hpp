@@ -106,11 +106,7 @@ public:
         release_user_data_ = release;
     }
     void *user_data() const { return user_data_; }
-    void release_user_data() {
-        void *data = std::exchange(user_data_, nullptr);
-        if (const sockhost_release_fn release = std::exchange(release_user_data_, nullptr); release != nullptr)
-            release(data);
-    }
+    void release_user_data() noexcept;
 
     // The plugin's between_requests(): see plugin.h. Only streams have requests to be between.
     virtual void mark_between_requests() {}
