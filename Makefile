@@ -6,7 +6,7 @@ FUZZ_BUILD_DIR ?= build-fuzz
 CONFIG         ?= examples/sockhost.json
 JOBS           ?= $(shell nproc)
 
-.PHONY: deps configure build run test test-release test-asan test-tsan test-fuzz bench bench-tools bench-reload clean
+.PHONY: deps configure build run install test test-release test-asan test-tsan test-fuzz bench bench-tools bench-reload clean
 
 deps:
 	@scripts/install-deps
@@ -22,6 +22,12 @@ run: configure
 	@scripts/install-deps --tour
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target sockhost echo http daytime kv
 	$(BUILD_DIR)/bin/sockhost --config $(CONFIG)
+
+# The binary, the bundled plugins, the SDK, the systemd unit, a config (kept if one is
+# there) and the docs, to PREFIX (/usr/local); DESTDIR stages it, as for a package.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 # The whole suite: a release build, then ASan+UBSan, then TSan, then the fuzz targets.
 test: test-release test-asan test-tsan test-fuzz
