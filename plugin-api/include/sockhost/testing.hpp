@@ -30,6 +30,7 @@
 #include <sockhost/testing/forked_run.hpp>   // serve_forked(): a request as forking mode runs it
 #include <sockhost/testing/input.hpp>        // Input: one request as the plugin sees it
 #include <sockhost/testing/instance.hpp>     // Instance: the lifecycle, serve() per request
+#include <sockhost/testing/interleaved_run.hpp>  // serve_interleaved(): requests as event mode runs them
 #include <sockhost/testing/log_capture.hpp>  // take_unattributed_log()
 #include <sockhost/testing/plugin.hpp>       // Plugin: a loaded, checked plugin
 #include <sockhost/testing/results.hpp>      // RequestResult, RunResult, LogLine

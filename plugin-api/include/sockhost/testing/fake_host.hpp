@@ -54,20 +54,44 @@ struct FakeHost {
         return &request;
     }
 
+    enum class Wait { arrived, no_more_turns, timed_out };
+
+    // A read that finds nothing more buffered: waits (in virtual time) for the input's next
+    // turn, unless it is due later than the request's timeout allows (then the read fails,
+    // as the host's would, and the turn stays due).
+    static Wait wait_for_turn(FakeRequest &request) {
+        const std::vector<Turn> &turns = request.input->turns;
+        if (request.next_turn >= turns.size()) return Wait::no_more_turns;
+        VirtualClock &clock = *request.clock;
+        const std::uint64_t timeout = request.result->timeout_ms;
+        if (timeout != 0 && request.turn_due_ms > clock.now_ms() + timeout) {
+            clock.wait_until(clock.now_ms() + timeout);
+            fail(request, SOCKHOST_ERROR_KIND_TIMEOUT, "read timed out after " + std::to_string(timeout) + " ms");
+            return Wait::timed_out;
+        }
+        clock.wait_until(request.turn_due_ms);
+        request.received += turns[request.next_turn].bytes;
+        if (++request.next_turn < turns.size()) request.turn_due_ms += turns[request.next_turn].after_ms;
+        return Wait::arrived;
+    }
+
     static std::int64_t read(sockhost_request *handle, void *buffer, std::size_t capacity) {
         FakeRequest *reader = reader_of(handle, buffer, capacity, "read");
         if (reader == nullptr) return -1;
         FakeRequest &request = *reader;
         if (handed_off(request)) return 0;
-        const std::string &bytes = request.input->bytes;
-        std::size_t count = std::min(capacity, bytes.size() - request.position);
-        if (count == 0) {
+        const std::string &bytes = request.received;
+        while (request.position == bytes.size()) {
+            const Wait wait = wait_for_turn(request);
+            if (wait == Wait::arrived) continue;
+            if (wait == Wait::timed_out) return -1;
             if (request.input->read_error) {
                 fail(request, request.input->read_error_kind, *request.input->read_error);
                 return -1;
             }
             return 0;
         }
+        std::size_t count = std::min(capacity, bytes.size() - request.position);
         if (request.input->max_read_bytes != 0) count = std::min(count, request.input->max_read_bytes);
         std::memcpy(buffer, bytes.data() + request.position, count);
         request.position += count;
@@ -83,15 +107,24 @@ struct FakeHost {
             buffer[0] = '\0';
             return 0;
         }
-        const std::string &bytes = request.input->bytes;
-        const std::size_t remaining = bytes.size() - request.position;
-        const std::size_t newline = bytes.find('\n', request.position);
-        const std::size_t length =
-            newline == std::string::npos ? remaining : newline - request.position + 1;
-        if (newline == std::string::npos && request.input->read_error && length <= capacity - 1) {
-            // The line never ends: the wait for the rest of it fails.
-            fail(request, request.input->read_error_kind, *request.input->read_error);
-            return -1;
+        const std::string &bytes = request.received;
+        std::size_t newline = bytes.find('\n', request.position);
+        std::size_t length = 0;
+        for (;;) {
+            length = newline == std::string::npos ? bytes.size() - request.position : newline - request.position + 1;
+            if (newline != std::string::npos || length > capacity - 1) break;
+            const Wait wait = wait_for_turn(request);  // for the rest of the line
+            if (wait == Wait::timed_out) return -1;
+            if (wait == Wait::arrived) {
+                newline = bytes.find('\n', request.position);
+                continue;
+            }
+            if (request.input->read_error) {
+                // The line never ends: the wait for the rest of it fails.
+                fail(request, request.input->read_error_kind, *request.input->read_error);
+                return -1;
+            }
+            break;  // end of input: the last line as it is
         }
         if (length > capacity - 1) {
             // As the host does: nothing consumed, so the plugin may read it in pieces.
@@ -119,6 +152,10 @@ struct FakeHost {
         }
         if (handed_off(request)) return SOCKHOST_OK;  // the connection is the next generation's
         request.result->output.append(static_cast<const char *>(data), length);
+        auto &timed = request.result->output_at;
+        const std::uint64_t now = request.clock->now_ms();
+        if (timed.empty() || timed.back().at_ms != now) timed.push_back({now, {}});
+        timed.back().bytes.append(static_cast<const char *>(data), length);
         request.result->unflushed_bytes += length;
         ++request.result->write_count;
         return SOCKHOST_OK;
@@ -166,11 +203,12 @@ struct FakeHost {
     static sockhost_status sleep_ms(sockhost_request *handle, std::uint64_t milliseconds) {
         FakeRequest &request = unwrap(handle);
         if (!allowed(request, "sleep_ms")) return SOCKHOST_ERROR;
-        request.result->sleeps_ms.push_back(milliseconds);  // recorded, not waited for
+        request.result->sleeps_ms.push_back(milliseconds);  // in virtual time: nothing waits
         if (request.input->stopping) {
             fail(request, SOCKHOST_ERROR_KIND_CANCELLED, "the host is stopping the request");
             return SOCKHOST_ERROR;
         }
+        request.clock->wait_until(request.clock->now_ms() + milliseconds);
         return SOCKHOST_OK;
     }
     static void log(const sockhost_request *handle, sockhost_log_level level, const char *message) {
@@ -201,7 +239,9 @@ struct FakeHost {
         const auto &hand_off_after = request.input->hand_off_after_bytes_read;
         if (hand_off_after && !result.handed_off && result.bytes_read >= *hand_off_after) {
             result.handed_off = true;
-            result.handed_off_bytes = request.input->bytes.substr(request.position);
+            result.handed_off_bytes = request.received.substr(request.position);
+            for (std::size_t turn = request.next_turn; turn < request.input->turns.size(); ++turn)
+                result.handed_off_bytes += request.input->turns[turn].bytes;
         }
     }
 

@@ -22,11 +22,30 @@
 
 namespace sockhost::sdk::testing::detail {
 
+// The harness's virtual time: a wait moves it on at once (one request), or, under
+// serve_interleaved, lets the other requests run until then.
+class VirtualClock {
+public:
+    virtual ~VirtualClock() = default;
+    virtual std::uint64_t now_ms() const { return now_ms_; }
+    virtual void wait_until(std::uint64_t ms) {
+        if (ms > now_ms_) now_ms_ = ms;
+    }
+
+private:
+    std::uint64_t now_ms_ = 0;
+};
+
 // The harness's sockhost_request: the ABI type is opaque, so this is cast to and from it.
 struct FakeRequest {
     const Input *input = nullptr;
     RequestResult *result = nullptr;
-    std::size_t position = 0;
+    VirtualClock *clock = nullptr;
+    std::uint64_t started_ms = 0;
+    std::string received;        // input bytes and the turns arrived so far
+    std::size_t next_turn = 0;   // of input->turns
+    std::uint64_t turn_due_ms = 0;  // when it arrives
+    std::size_t position = 0;    // in `received`
     std::string last_error;
     std::uint32_t last_error_kind = SOCKHOST_ERROR_KIND_NONE;
     void *user_data = nullptr;  // set_user_data (ABI 1.4), released at the request's end
@@ -106,6 +125,19 @@ inline void parse_address(const std::string &text, sockaddr_storage &address, so
 }
 
 // Marks the request as inside a hook for the duration of one hook call.
+// Sets a request up to serve `input` into `result`, on `clock`.
+inline void start_request(FakeRequest &request, const Input &input, RequestResult &result, VirtualClock &clock) {
+    request.input = &input;
+    request.result = &result;
+    request.clock = &clock;
+    request.started_ms = clock.now_ms();
+    request.received = input.bytes;
+    request.turn_due_ms = request.started_ms + (input.turns.empty() ? 0 : input.turns.front().after_ms);
+    result.timeout_ms = input.timeout_ms;
+    parse_address(input.peer, request.peer_address, request.peer_length);
+    parse_address(input.local, request.local_address, request.local_length);
+}
+
 class InHook {
 public:
     explicit InHook(FakeRequest &request) noexcept : request_(request) {

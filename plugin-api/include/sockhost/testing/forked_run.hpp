@@ -27,11 +27,6 @@ struct ForkedResult : RequestResult {
 
 namespace detail {
 
-struct InstanceAccess {
-    static const sockhost_plugin_descriptor &descriptor(const Instance &i) { return i.descriptor_; }
-    static void *handle(const Instance &i) { return i.instance_; }
-};
-
 // Length-prefixed fields: the child's result as bytes, and back.
 struct ResultWire {
     std::string bytes;
@@ -68,10 +63,25 @@ inline void encode(ResultWire &w, const ForkedResult &r) {
     w.put(r.hooks.size());
     for (const auto &h : r.hooks) w.put(h);
     w.put(r.output);
+    w.put(r.output_at.size());
+    for (const auto &o : r.output_at) {
+        w.put(o.at_ms);
+        w.put(o.bytes);
+    }
+    w.put(r.elapsed_ms);
     w.put(r.write_count);
     w.put(r.flush_count);
     w.put(r.unflushed_bytes);
     w.put(r.bytes_read);
+    w.put(r.between_requests_at.size());
+    for (auto at : r.between_requests_at) w.put(at);
+    w.put(r.stopping_seen_at.size());
+    for (auto at : r.stopping_seen_at) w.put(at);
+    w.put(r.handoff_state);
+    w.put(r.handoff_state_set_at.size());
+    for (auto at : r.handoff_state_set_at) w.put(at);
+    w.put(std::uint64_t{r.handed_off ? 1u : 0u});
+    w.put(r.handed_off_bytes);
     w.put(r.error);
     w.put(r.user_data_releases);
     w.put(r.log.size());
@@ -94,10 +104,23 @@ inline void decode(ResultWire &w, ForkedResult &r) {
     r.finish = w.status();
     for (auto n = w.number(); n > 0; --n) r.hooks.push_back(w.text());
     r.output = w.text();
+    for (auto n = w.number(); n > 0; --n) {
+        TimedOutput o;
+        o.at_ms = w.number();
+        o.bytes = w.text();
+        r.output_at.push_back(std::move(o));
+    }
+    r.elapsed_ms = w.number();
     r.write_count = w.number();
     r.flush_count = w.number();
     r.unflushed_bytes = w.number();
     r.bytes_read = w.number();
+    for (auto n = w.number(); n > 0; --n) r.between_requests_at.push_back(w.number());
+    for (auto n = w.number(); n > 0; --n) r.stopping_seen_at.push_back(w.number());
+    r.handoff_state = w.text();
+    for (auto n = w.number(); n > 0; --n) r.handoff_state_set_at.push_back(w.number());
+    r.handed_off = w.number() != 0;
+    r.handed_off_bytes = w.text();
     r.error = w.text();
     r.user_data_releases = w.number();
     for (auto n = w.number(); n > 0; --n) {
@@ -118,19 +141,14 @@ inline void decode(ResultWire &w, ForkedResult &r) {
 // process_init first and ends with _exit (never destroy). Whatever the child changed in the
 // instance is gone afterwards. Throws std::logic_error as Instance::serve does.
 inline ForkedResult serve_forked(const Instance &instance, const Input &input) {
-    if (!instance.ready()) throw std::logic_error("serve_forked: instance is not ready to serve");
+    detail::InstanceAccess::check_servable(instance, input);
     const sockhost_plugin_descriptor &descriptor = detail::InstanceAccess::descriptor(instance);
     void *plugin_instance = detail::InstanceAccess::handle(instance);
-    if ((descriptor.transports & static_cast<std::uint32_t>(input.transport)) == 0)
-        throw std::logic_error("serve_forked: plugin does not serve " + detail::transport_name(input.transport));
 
     ForkedResult result;
-    result.timeout_ms = input.timeout_ms;
+    detail::VirtualClock clock;
     detail::FakeRequest request;
-    request.input = &input;
-    request.result = &result;
-    detail::parse_address(input.peer, request.peer_address, request.peer_length);
-    detail::parse_address(input.local, request.local_address, request.local_length);
+    detail::start_request(request, input, result, clock);
     auto *handle = reinterpret_cast<sockhost_request *>(&request);
     auto call = [&](const char *name, auto hook) {
         result.hooks.push_back(name);
@@ -186,6 +204,7 @@ inline ForkedResult serve_forked(const Instance &instance, const Input &input) {
             }
             detail::release_user_data(request);  // the child's copy
         }
+        child_result.elapsed_ms = clock.now_ms();
         // `call` records hooks in `result`, the parent's copy: move them over.
         child_result.hooks.insert(child_result.hooks.end(), result.hooks.begin() + (result.verify ? 1 : 0),
                                   result.hooks.end());

@@ -8,13 +8,26 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace sockhost::sdk::testing {
+
+// One turn of a conversation: bytes that arrive `after_ms` (virtual) after the previous
+// turn's, or after the request began for the first.
+struct Turn {
+    std::uint64_t after_ms = 0;
+    std::string bytes;
+};
 
 // One request as the plugin will see it.
 struct Input {
     sockhost_transport transport = SOCKHOST_TRANSPORT_TCP;
-    std::string bytes;  // stream: the bytes before end of input; datagram: the packet
+    std::string bytes;  // stream: the bytes there at once; datagram: the packet
+    // Stream: what arrives later, in virtual time (nothing waits): a read that finds
+    // nothing buffered waits for the next turn, and fails with "read timed out after N
+    // ms" (kind TIMEOUT) when it is due later than the request's timeout (0: none) allows;
+    // sleep_ms moves the clock too. End of input (or read_error) after the last turn.
+    std::vector<Turn> turns;
     std::string peer = "127.0.0.1:40000";  // peer_text; peer_sockaddr is parsed from it
     std::string local = "127.0.0.1:8000";
     std::uint64_t timeout_ms = 0;  // initial timeout_ms()

@@ -25,7 +25,7 @@ namespace sockhost::sdk::testing {
 
 namespace detail {
 
-struct InstanceAccess;  // forked_run.hpp: runs hooks as another mode would
+struct InstanceAccess;  // below: serve_forked and serve_interleaved run hooks as other modes do
 
 inline std::string transport_name(sockhost_transport transport) {
     switch (transport) {
@@ -237,6 +237,25 @@ public:
     // the instance is not ready or the plugin does not serve the input's transport (the
     // host refuses such a listener at start-up).
     RequestResult serve(const Input &input) const {
+        check_servable(input);
+        RequestResult result;
+        detail::VirtualClock clock;
+        detail::FakeRequest request;
+        detail::start_request(request, input, result, clock);
+        {
+            const detail::LogTo log_here(&result.log);
+            run_hooks(request, result);
+            detail::release_user_data(request);  // as the host: after finish, a refusal or a failed setup
+        }
+        result.elapsed_ms = clock.now_ms();
+        return result;
+    }
+
+private:
+    friend struct detail::InstanceAccess;
+
+    // What serve() refuses, as the host would never run it; marks the instance as serving.
+    void check_servable(const Input &input) const {
         if (!ready()) throw std::logic_error(origin_ + ": instance is not ready to serve");
         if ((descriptor_.transports & static_cast<std::uint32_t>(input.transport)) == 0)
             throw std::logic_error(origin_ + ": plugin does not serve " +
@@ -249,39 +268,27 @@ public:
                                              "SOCKHOST_HANDOFF_CONNECTIONS: a reload drains its "
                                              "connections instead (draining_after_bytes_read)");
         served_.store(true);
-        RequestResult result;
-        result.timeout_ms = input.timeout_ms;
-        detail::FakeRequest request;
-        request.input = &input;
-        request.result = &result;
-        detail::parse_address(input.peer, request.peer_address, request.peer_length);
-        detail::parse_address(input.local, request.local_address, request.local_length);
-        auto *handle = reinterpret_cast<sockhost_request *>(&request);
-        const detail::LogTo log_here(&result.log);
+    }
 
+    // The request's hooks in the host's order: verify, setup, handle, finish.
+    void run_hooks(detail::FakeRequest &request, RequestResult &result) const {
+        auto *handle = reinterpret_cast<sockhost_request *>(&request);
         auto call = [&](const char *name, auto hook) {
             result.hooks.push_back(name);
             const detail::InHook in_hook(request);
             return hook(instance_, handle);
         };
-        [&] {
-            if (descriptor_.verify != nullptr) {
-                result.verify = call("verify", descriptor_.verify);
-                if (!*result.verify) return;
-            }
-            if (descriptor_.setup != nullptr) {
-                result.setup = call("setup", descriptor_.setup);
-                if (*result.setup != SOCKHOST_OK) return;  // no handle, no finish
-            }
-            result.handle = call("handle", descriptor_.handle);
-            if (descriptor_.finish != nullptr) result.finish = call("finish", descriptor_.finish);
-        }();
-        detail::release_user_data(request);  // as the host: after finish, a refusal or a failed setup
-        return result;
+        if (descriptor_.verify != nullptr) {
+            result.verify = call("verify", descriptor_.verify);
+            if (!*result.verify) return;
+        }
+        if (descriptor_.setup != nullptr) {
+            result.setup = call("setup", descriptor_.setup);
+            if (*result.setup != SOCKHOST_OK) return;  // no handle, no finish
+        }
+        result.handle = call("handle", descriptor_.handle);
+        if (descriptor_.finish != nullptr) result.finish = call("finish", descriptor_.finish);
     }
-
-private:
-    friend struct detail::InstanceAccess;
 
     // The ABI keeps export_state's bytes valid and unchanged until the next export_state or
     // destroy: checked just before either.
@@ -310,6 +317,20 @@ private:
     LastExport last_export_;
     mutable std::atomic<bool> served_ = false;
 };
+
+namespace detail {
+
+// What serve_forked and serve_interleaved use of an Instance's insides.
+struct InstanceAccess {
+    static const sockhost_plugin_descriptor &descriptor(const Instance &i) { return i.descriptor_; }
+    static void *handle(const Instance &i) { return i.instance_; }
+    static void check_servable(const Instance &i, const Input &input) { i.check_servable(input); }
+    static void run_hooks(const Instance &i, FakeRequest &request, RequestResult &result) {
+        i.run_hooks(request, result);
+    }
+};
+
+}  // namespace detail
 
 }  // namespace sockhost::sdk::testing
 

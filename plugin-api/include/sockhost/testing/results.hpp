@@ -20,6 +20,13 @@ struct LogLine {
 
 // What happened to one request. A hook's status is empty when it did not run: absent
 // from the descriptor, or skipped by the ordering rules.
+// Bytes written at one virtual time (RequestResult::output_at).
+struct TimedOutput {
+    std::uint64_t at_ms = 0;
+    std::string bytes;
+    bool operator==(const TimedOutput &) const = default;
+};
+
 struct RequestResult {
     std::optional<bool> verify;
     std::optional<sockhost_status> setup;
@@ -28,6 +35,10 @@ struct RequestResult {
     std::vector<std::string> hooks;  // the hooks that ran, in order: "verify", "setup", ...
 
     std::string output;             // every byte written (stream), or the reply (datagram)
+    // The same by the virtual time it was written at (Input::turns, sleep_ms), one entry
+    // per time; and the virtual time the request ended at.
+    std::vector<TimedOutput> output_at;
+    std::uint64_t elapsed_ms = 0;
     std::size_t write_count = 0;    // successful write calls
     std::size_t flush_count = 0;    // flush calls on a stream
     std::size_t unflushed_bytes = 0;  // written after the last flush (the host sends them at finish)
