@@ -98,5 +98,23 @@ TEST(FailureLogging, APluginsOwnFailureStaysAnError) {
     EXPECT_EQ(lines_at(host.log(), "error", "kv: handle failed for 127.0.0.1:"), 1) << host.log();
 }
 
+// An answer that cannot be sent because its client is gone (a unix-dgram client that
+// closed and removed its socket) is logged as the other request failures are, and, the
+// peer's doing, at info.
+TEST(FailureLogging, AnAnswerToAClientGoneIsLoggedInTheSameFormAtInfo) {
+    for (const char *mode : {"sync", "threading"}) {
+        SCOPED_TRACE(mode);
+        HostUnderTest host(probe_on(mode, "unix-dgram:probe.sock"), {test_plugin("probe")});
+        ASSERT_TRUE(host.ready()) << host.log();
+        {
+            DatagramClient client(host.listening()[0]);
+            client.send("sleep 300\n");
+        }  // gone, its socket file removed, before the answer is sent
+        ASSERT_TRUE(host.wait_for_log("sending the answer failed for unix:")) << host.log();
+        EXPECT_EQ(lines_at(host.log(), "info", "probe: sending the answer failed for unix:"), 1) << host.log();
+        EXPECT_EQ(lines_at(host.log(), "error", "failed for"), 0) << host.log();
+    }
+}
+
 }  // namespace
 }  // namespace sockhost::test

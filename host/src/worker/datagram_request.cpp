@@ -49,7 +49,11 @@ bool DatagramRequest::complete() {
             if (wait(socket_fd_, POLLOUT, "reply") != WaitResult::ready) return false;
             continue;
         }
-        return fail(std::string("reply to ") + peer_text() + ": " + std::strerror(errno));
+        // A unix-dgram client that closed (refused) or removed its socket (no such file) is
+        // gone: its doing, as a reset is on a stream. The log line names the peer already.
+        const int error = errno;
+        const bool gone = error == ECONNREFUSED || error == ENOENT;
+        return fail(gone ? Failure::peer_gone : Failure::other, std::string("reply: ") + std::strerror(error));
     }
 }
 
