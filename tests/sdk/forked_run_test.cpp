@@ -1,4 +1,6 @@
 // serve_forked(): forking mode's semantics (a child per request, state lost) in a unit test.
+#include "c_test_descriptor.hpp"
+
 #include <sockhost/testing.hpp>
 
 #include <gtest/gtest.h>
@@ -46,13 +48,7 @@ sockhost_status counter_handle(void *instance, sockhost_request *request) {
 const sockhost_plugin_descriptor *counter_entry(const sockhost_host_api *api) {
     host = api;
     static sockhost_plugin_descriptor descriptor = [] {
-        sockhost_plugin_descriptor d{};
-        d.struct_size = sizeof d;
-        d.abi_major = SOCKHOST_ABI_MAJOR;
-        d.abi_minor = SOCKHOST_ABI_MINOR;
-        d.name = "counter";
-        d.version = "1";
-        d.transports = SOCKHOST_TRANSPORTS_ALL;
+        sockhost_plugin_descriptor d = c_test_descriptor("counter", SOCKHOST_TRANSPORTS_ALL);
         d.create = &counter_create;
         d.destroy = &counter_destroy;
         d.process_init = &counter_process_init;

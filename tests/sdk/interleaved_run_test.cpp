@@ -1,5 +1,7 @@
 // serve_interleaved(): event mode's semantics in a unit test. Requests share one thread,
 // switch where a host call waits, and see each other's changes across that call.
+#include "c_test_descriptor.hpp"
+
 #include <sockhost/testing.hpp>
 
 #include <gtest/gtest.h>
@@ -53,13 +55,7 @@ sockhost_status gauge_handle(void *instance, sockhost_request *request) {
 const sockhost_plugin_descriptor *gauge_entry(const sockhost_host_api *api) {
     host = api;
     static sockhost_plugin_descriptor descriptor = [] {
-        sockhost_plugin_descriptor d{};
-        d.struct_size = sizeof d;
-        d.abi_major = SOCKHOST_ABI_MAJOR;
-        d.abi_minor = SOCKHOST_ABI_MINOR;
-        d.name = "gauge";
-        d.version = "1";
-        d.transports = SOCKHOST_TRANSPORTS_ALL;
+        sockhost_plugin_descriptor d = c_test_descriptor("gauge", SOCKHOST_TRANSPORTS_ALL);
         d.create = &gauge_create;
         d.destroy = [](void *) {};
         d.handle = &gauge_handle;

@@ -1,6 +1,8 @@
 // Input::turns: a conversation in timed turns on the harness's virtual clock. Reads wait
 // for the next turn, time out as the host's do, and sleep_ms moves the clock; nothing
 // really waits.
+#include "c_test_descriptor.hpp"
+
 #include <sockhost/testing.hpp>
 
 #include <gtest/gtest.h>
@@ -38,13 +40,7 @@ sockhost_status lines_handle(void *, sockhost_request *request) {
 const sockhost_plugin_descriptor *lines_entry(const sockhost_host_api *api) {
     host = api;
     static sockhost_plugin_descriptor descriptor = [] {
-        sockhost_plugin_descriptor d{};
-        d.struct_size = sizeof d;
-        d.abi_major = SOCKHOST_ABI_MAJOR;
-        d.abi_minor = SOCKHOST_ABI_MINOR;
-        d.name = "lines";
-        d.version = "1";
-        d.transports = SOCKHOST_TRANSPORTS_STREAM;
+        sockhost_plugin_descriptor d = c_test_descriptor("lines", SOCKHOST_TRANSPORTS_STREAM);
         d.handle = &lines_handle;
         return d;
     }();
