@@ -20,6 +20,10 @@
 //       connection the server closes, resets or stops answering is an error and ends that
 //       client (counted in clients_lost). The reload soak's handoff case runs these.
 //
+// --slow-log PATH --slow-us N writes one line per request slower than N µs: its answer's
+// CLOCK_MONOTONIC time in ns, its latency in µs, the connection's index (to line slow
+// requests up with a host's log when looking for their cause).
+//
 // One thread, epoll, non-blocking sockets. --duration 0 runs until SIGTERM/SIGINT.
 // SIGUSR1 / SIGUSR2 switch the recorded phase to "reload" / "steady" (the reload soak).
 // The result is one JSON object on stdout: requests, rate, p50/p90/p99/max latency and the
@@ -66,6 +70,8 @@ struct Options {
     int sources = 0;
     bool http = false;
     bool persistent = false;  // stream mode: one connection per client for its whole life
+    std::string slow_log;
+    std::uint64_t slow_us = 0;
 };
 
 struct PhaseStats {
@@ -109,7 +115,16 @@ public:
             bench::die(options_.target + ": --mode does not match the transport");
         if (options_.persistent && options_.mode != Mode::stream) bench::die("--persistent is for --mode stream only");
         if (options_.size < 8) options_.size = 8;  // room for the sequence number
+        if (!options_.slow_log.empty()) {
+            slow_log_ = std::fopen(options_.slow_log.c_str(), "we");
+            if (slow_log_ == nullptr) bench::die(options_.slow_log + ": " + error_text(errno));
+        }
     }
+    ~LoadGenerator() {
+        if (slow_log_ != nullptr) std::fclose(slow_log_);
+    }
+    LoadGenerator(const LoadGenerator &) = delete;
+    LoadGenerator &operator=(const LoadGenerator &) = delete;
 
     int run() {
         switch (options_.mode) {
@@ -367,7 +382,12 @@ private:
         }
         PhaseStats &stats = phase();
         ++stats.requests;
-        stats.latency.record(bench::now_ns() - connection.started_ns);
+        const std::uint64_t answered_ns = bench::now_ns();
+        stats.latency.record(answered_ns - connection.started_ns);
+        if (slow_log_ != nullptr && answered_ns - connection.started_ns > options_.slow_us * 1000)
+            std::fprintf(slow_log_, "%llu %llu %lld\n", static_cast<unsigned long long>(answered_ns),
+                         static_cast<unsigned long long>((answered_ns - connection.started_ns) / 1000),
+                         static_cast<long long>(&connection - connections_.data()));
         const bool close_announced = options_.http && says_connection_close(connection.received);
         close_announced_ += close_announced;
         connection.server_closes = close_announced && !options_.persistent;  // a naive client ignores it
@@ -605,6 +625,7 @@ private:
     std::uint64_t close_announced_ = 0;  // --http: answers that said "Connection: close"
     PhaseStats phases_[2];
     int other_messages_ = 0;
+    std::FILE *slow_log_ = nullptr;
 };
 
 Options parse_options(int argc, char **argv) {
@@ -634,6 +655,8 @@ Options parse_options(int argc, char **argv) {
         } else if (flag == "--sources") options.sources = std::stoi(value());
         else if (flag == "--http") options.http = true;
         else if (flag == "--persistent") options.persistent = true;
+        else if (flag == "--slow-log") options.slow_log = value();
+        else if (flag == "--slow-us") options.slow_us = std::stoull(value());
         else bench::die("unknown option " + flag + " (see the comment at the top of bench/loadgen.cpp)");
     }
     if (options.target.empty()) bench::die("--target is required");

@@ -108,6 +108,11 @@ HANDOFF_EXIT_PATTERN = re.compile(r"generation \d+ has exited")
 HANDOFF_DRAINS_PATTERN = re.compile(r"reload: (generation \d+) is serving; (generation \d+) drains")
 HANDOFF_EXIT_WAIT = 5 + 15  # drain_timeout, and time for the exit
 HANDOFF_LOG = BUILD / "reload-handoff-sockhost.log"  # the host's log of the last handoff run
+# HANDOFF_TRACE=DIR: each active client's requests slower than HANDOFF_TRACE_US go to
+# DIR/slow-MODE.txt (loadgen --slow-log) and each reload's times to DIR/reloads.txt, all
+# CLOCK_MONOTONIC, to see where in a reload the slow requests fall.
+HANDOFF_TRACE = os.environ.get("HANDOFF_TRACE", "")
+HANDOFF_TRACE_US = int(os.environ.get("HANDOFF_TRACE_US", "300"))
 
 registry = ProcessRegistry()
 
@@ -253,6 +258,7 @@ class Reloads:
         self.failures: list[str] = []
         self.notes: list[str] = []
         self.durations: list[float] = []  # seconds, each reload until its outcome
+        self.timeline: list[tuple[int, int, int]] = []  # CLOCK_MONOTONIC ns: sent, outcome, settled
         self.seconds = 0.0
 
     def run(self, count: int, process: subprocess.Popen, config: Path, log: LogWatch) -> None:
@@ -260,7 +266,9 @@ class Reloads:
         started = time.monotonic()
         for number in range(1, count + 1):
             began = time.monotonic()
+            began_ns = time.monotonic_ns()
             ok, detail = reload_once(self.method, process, config, log)
+            outcome_ns = time.monotonic_ns()
             if not ok and number == 1 and self.method == "command":
                 self.notes.append(f"`sockhost reload` failed ({detail[:200]}); reloading by SIGHUP instead")
                 self.method = "signal+log"
@@ -280,6 +288,7 @@ class Reloads:
                     self.failures.append(f"reload {number}: the old generation did not exit in time")
                 else:
                     self.settle_times.append(waited)
+            self.timeline.append((began_ns, outcome_ns, time.monotonic_ns()))
             consecutive_failures = 0 if ok else consecutive_failures + 1
             if consecutive_failures == 5:  # keeps the run bounded in time
                 self.failures.append(f"stopped after reload {number}: 5 reloads in a row failed")
@@ -508,12 +517,17 @@ def handoff() -> dict:
                 if active:
                     active_loads[mode] = registry.start(
                         [str(BIN / "loadgen"), "--target", address, "--http", "--persistent", "--connections",
-                         str(active), "--duration", "0", "--timeout-ms", str(HANDOFF_TIMEOUT_MS)],
+                         str(active), "--duration", "0", "--timeout-ms", str(HANDOFF_TIMEOUT_MS),
+                         *(["--slow-log", str(Path(HANDOFF_TRACE) / f"slow-{mode}.txt"), "--slow-us",
+                             str(HANDOFF_TRACE_US)] if HANDOFF_TRACE else [])],
                         None, stdout=subprocess.PIPE)
             time.sleep(HANDOFF_STEADY_SECONDS)
             for load in active_loads.values():
                 load.send_signal(signal.SIGUSR1)  # from here on the latency counts as "during reloads"
             reloads.run(HANDOFF_RELOADS, process, config, log)
+            if HANDOFF_TRACE:
+                (Path(HANDOFF_TRACE) / "reloads.txt").write_text(
+                    "".join(f"{sent} {outcome} {settled}\n" for sent, outcome, settled in reloads.timeline))
             # The last old generation hands over what it still holds and exits within its
             # drain_timeout; only then is every idle connection the newest generation's.
             settle_started = time.monotonic()
