@@ -9,8 +9,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace sockhost {
@@ -171,6 +173,85 @@ TEST(EventLoop, StopEndsOnlyIdleWaits) {
     ASSERT_EQ(::send(busy_pair.theirs.get(), "x", 1, 0), 1);
     bench.run_until_done();
     EXPECT_EQ(busy_result, WaitResult::ready);
+}
+
+TEST(EventLoop, AConnectionThatNeverWaitsTakesTurnsWithTheOthers) {
+    // A pipelining client's requests are all there: its fiber would answer every one in a
+    // single run while another connection's request waits for the loop.
+    FiberBench bench;
+    std::vector<char> order;
+    bench.start([&](FiberWaiter &waiter) {
+        for (int request = 0; request < 12; ++request) {
+            order.push_back('P');
+            waiter.between_requests();
+        }
+    });
+    bench.start([&](FiberWaiter &) { order.push_back('o'); });
+    bench.run_until_done();
+    const std::string seen(order.begin(), order.end());
+    const std::string turn(FiberWaiter::kRequestsPerTurn, 'P');
+    EXPECT_EQ(seen.substr(0, turn.size() + 1), turn + "o") << seen;
+    EXPECT_EQ(std::count(seen.begin(), seen.end(), 'P'), 12) << seen;
+}
+
+TEST(EventLoop, ARequestThatWaitsStartsAFreshTurn) {
+    // The turn counts requests run back to back: one that waited for its next request has
+    // given the loop back already, and is not sent to the back of the queue for it.
+    FiberBench bench;
+    SocketPair pair;
+    constexpr unsigned kRequests = 3 * FiberWaiter::kRequestsPerTurn;
+    unsigned waiting_for = 0;  // the request whose bytes the fiber waits for
+    bench.start([&](FiberWaiter &waiter) {
+        EXPECT_TRUE(bench.loop().add(pair.ours.get(), EPOLLIN, waiter.connection()));
+        for (unsigned request = 1; request <= kRequests; ++request) {
+            waiter.between_requests();
+            waiting_for = request;
+            char byte = 0;
+            while (::recv(pair.ours.get(), &byte, 1, 0) != 1)
+                ASSERT_EQ(waiter.wait_for(pair.ours.get(), POLLIN, Clock::now() + std::chrono::seconds(5), true),
+                          WaitResult::ready);
+        }
+    });
+    for (unsigned request = 1; request <= kRequests; ++request) {
+        bench.round(false);
+        EXPECT_EQ(waiting_for, request) << "the fiber went to the back of the queue instead of waiting";
+        ASSERT_EQ(::send(pair.theirs.get(), "r", 1, 0), 1);
+        bench.round(true);
+    }
+    bench.run_until_done();
+}
+
+TEST(EventLoop, AStopLetsIdleWaitsGoAFewPerRound) {
+    // Thousands of idle connections end (or move) when a drain begins: a few per round, so
+    // that a request that is running meanwhile is not held up by all of them at once.
+    FiberBench bench;
+    constexpr std::size_t kIdle = 3 * EventLoop::kStoppedPerRound + 1;
+    std::vector<std::unique_ptr<SocketPair>> pairs;
+    std::size_t ended = 0;
+    for (std::size_t index = 0; index < kIdle; ++index) {
+        auto &pair = *pairs.emplace_back(std::make_unique<SocketPair>());
+        bench.start([&](FiberWaiter &waiter) {
+            EXPECT_TRUE(bench.loop().add(pair.ours.get(), EPOLLIN, waiter.connection()));
+            EXPECT_EQ(waiter.wait_for(pair.ours.get(), POLLIN, std::nullopt, true), WaitResult::stopping);
+            ++ended;
+        });
+    }
+    SocketPair busy;
+    bool answered = false;
+    bench.start([&](FiberWaiter &waiter) {
+        EXPECT_TRUE(bench.loop().add(busy.ours.get(), EPOLLIN, waiter.connection()));
+        EXPECT_EQ(waiter.wait_for(busy.ours.get(), POLLIN, std::nullopt, false), WaitResult::ready);
+        answered = true;
+    });
+    bench.round(false);
+    bench.loop().stop_idle_waits();
+    ASSERT_EQ(::send(busy.theirs.get(), "x", 1, 0), 1);
+    bench.round(true);  // the busy request's readiness is seen
+    bench.round(false);
+    EXPECT_TRUE(answered) << "the running request waited for the idle ones";
+    EXPECT_LE(ended, 2 * EventLoop::kStoppedPerRound);
+    bench.run_until_done();
+    EXPECT_EQ(ended, kIdle);
 }
 
 TEST(EventLoop, AWriterWaitsForRoomAndIsWokenWhenThePeerReads) {

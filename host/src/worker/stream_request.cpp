@@ -85,6 +85,7 @@ void StreamRequest::mark_between_requests() {
     tally().add_bytes_so_far();
     // A stream serves request after request: the deadline bounds each, not the connection.
     restart_deadline();
+    waiter_->between_requests();
 }
 
 bool StreamRequest::may_move() const {

@@ -38,7 +38,7 @@ void EventLoop::remove(int fd) { ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd,
 
 std::span<const epoll_event> EventLoop::poll(std::optional<Clock::time_point> extra_deadline) {
     int timeout_ms = -1;
-    if (!ready_.empty()) {
+    if (!ready_.empty() || !stopped_.empty()) {
         timeout_ms = 0;
     } else {
         std::optional<Clock::time_point> earliest = extra_deadline;
@@ -108,7 +108,17 @@ void EventLoop::wake(FiberWaiter &waiter, WaitResult result) {
     else first_waiting_ = waiter.next_waiting_;
     if (waiter.next_waiting_ != nullptr) waiter.next_waiting_->previous_waiting_ = waiter.previous_waiting_;
     if (waiter.timer_index_ != FiberWaiter::kNoTimer) heap_erase(waiter);
-    ready_.push_back(&waiter);
+    if (result == WaitResult::stopping) stopped_.push_back(&waiter);
+    else ready_.push_back(&waiter);
+}
+
+void EventLoop::take_ready(std::vector<FiberWaiter *> &out) {
+    out.clear();
+    out.swap(ready_);
+    for (std::size_t count = 0; count < kStoppedPerRound && !stopped_.empty(); ++count) {
+        out.push_back(stopped_.front());
+        stopped_.pop_front();
+    }
 }
 
 void EventLoop::expire_timers(Clock::time_point now) {
@@ -175,8 +185,16 @@ WaitResult FiberWaiter::suspend_in_wait(IoSlot *slot, std::uint32_t events, std:
     events_ = events;
     idle_ = idle;
     loop_.begin_wait(*this, slot, deadline);
+    requests_without_wait_ = 0;
     fiber_.suspend();  // until EventLoop::wake
     return result_;
+}
+
+void FiberWaiter::between_requests() {
+    if (++requests_without_wait_ < kRequestsPerTurn) return;
+    requests_without_wait_ = 0;
+    loop_.schedule(*this);
+    fiber_.suspend();  // the next round runs it again, after those woken before
 }
 
 WaitResult FiberWaiter::wait_for(int fd, short events, std::optional<Clock::time_point> deadline, bool idle) {

@@ -28,7 +28,7 @@ constexpr int kAcceptBatch = 128;
 // While connections handed over at a reload are queued (thousands may come at once), fewer
 // per round: adopting one costs more than an accept, and the requests already running
 // wait for the round to end.
-constexpr int kHandedOverBatch = 16;
+constexpr int kHandedOverBatch = 2;
 // Idle fibers kept for the next requests; beyond these, an ended request's fiber and stack
 // are freed, so that the memory of a burst of connections is given back.
 constexpr std::size_t kIdleFibersKept = 1024;
@@ -214,7 +214,10 @@ void EventMode::dispatch(std::unique_ptr<Request> request) {
 }
 
 void EventMode::retire(Task &task) {
-    if (idle_tasks_.size() < kIdleFibersKept) {
+    // A loop that stops keeps them all: they are given back at once when the worker exits,
+    // not one munmap (and its TLB shootdown on the other cores) per connection that ends or
+    // moves to the next generation.
+    if (idle_tasks_.size() < kIdleFibersKept || loop_.stopping()) {
         idle_tasks_.push_back(&task);
         return;
     }

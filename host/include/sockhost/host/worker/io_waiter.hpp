@@ -35,6 +35,10 @@ public:
     // True once the server has begun to stop (its stop eventfd is set); never false again.
     // Asked by the plugin's stopping() (plugin.h), about once per response: it must not wait.
     virtual bool stopping() const = 0;
+    // A stream request is between two requests. A waiter that runs many connections on one
+    // thread may let the others run first; a thread of its own needs nothing (the kernel
+    // shares the CPU).
+    virtual void between_requests() {}
 };
 
 // Waits with poll(2) on the socket and the server's cancel and stop eventfds.

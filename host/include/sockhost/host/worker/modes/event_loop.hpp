@@ -17,6 +17,7 @@
 #include <sys/epoll.h>
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <span>
 #include <vector>
@@ -56,7 +57,10 @@ public:
 
     // From now on every wait fails at once (cancelled), and those in progress end.
     void cancel_all();
-    // From now on idle waits (connections between requests) end (stopping) at once.
+    // From now on idle waits (connections between requests) end (stopping) at once. Those
+    // waiting now are let go a few per round (take_ready): thousands of idle connections
+    // that end (or move to the next generation) at once would otherwise make one round of
+    // the loop last as long as all of their work, and every request still running wait.
     void stop_idle_waits();
     bool cancelled() const { return cancelled_; }
     bool stopping() const { return stopping_; }
@@ -64,11 +68,10 @@ public:
     // Runs `waiter`'s fiber on the next round (a request that starts).
     void schedule(FiberWaiter &waiter) { ready_.push_back(&waiter); }
 
-    // The fibers woken since the last call, in the order they were woken.
-    void take_ready(std::vector<FiberWaiter *> &out) {
-        out.clear();
-        out.swap(ready_);
-    }
+    // The fibers woken since the last call, in the order they were woken, then at most
+    // kStoppedPerRound of the idle ones a stop let go, oldest first.
+    void take_ready(std::vector<FiberWaiter *> &out);
+    static constexpr std::size_t kStoppedPerRound = 8;
 
     // A slot the loop registered for a descriptor requests may also wait on (a datagram
     // listener, for replies), found by FiberWaiter::wait_for.
@@ -93,6 +96,7 @@ private:
     std::vector<epoll_event> events_;
     std::vector<FiberWaiter *> timers_;  // binary min-heap on deadline
     std::vector<FiberWaiter *> ready_;
+    std::deque<FiberWaiter *> stopped_;  // idle waits a stop ended, not yet run
     FiberWaiter *first_waiting_ = nullptr;  // every fiber in a wait, for cancel/stop
     IoSlot *shared_slot_ = nullptr;
     bool cancelled_ = false;
@@ -110,6 +114,12 @@ public:
     WaitResult sleep_until(Clock::time_point wake_time) override;
     // The loop has seen the server's stop eventfd (it polls it every round).
     bool stopping() const override { return loop_.stopping(); }
+    // A connection whose next request is always there when the last one is answered (a
+    // pipelining client, or one on another core) never waits: without a turn it would keep
+    // the loop and every other connection's request waits for it. After
+    // kRequestsPerTurn requests run without a wait, the fiber goes to the back of the queue.
+    void between_requests() override;
+    static constexpr unsigned kRequestsPerTurn = 4;
 
     IoSlot &connection() { return connection_; }
     Fiber &fiber() { return fiber_; }
@@ -136,6 +146,7 @@ private:
     Clock::time_point deadline_{};
     std::size_t timer_index_ = kNoTimer;
     WaitResult result_ = WaitResult::ready;
+    unsigned requests_without_wait_ = 0;
 };
 
 }  // namespace sockhost
