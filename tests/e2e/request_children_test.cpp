@@ -7,8 +7,12 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 namespace sockhost::test {
 namespace {
+
+using namespace std::chrono_literals;
 
 // Kills a process the host left behind, so a failing test leaves nothing running.
 class KilledAtEnd {
@@ -85,6 +89,33 @@ TEST(RequestChildren, DieWithAWorkerKilledForPassingTheStopDeadline) {
     ASSERT_NE(host.log().find("workers still running past the stop deadline; killing them"), std::string::npos)
         << host.log();
     EXPECT_TRUE(ended_within(child.pid)) << "request child " << child.pid << " outlived its killed worker";
+}
+
+// A fork copies every descriptor: a request child of one listener must not hold the
+// connections another listener of the same worker is serving (a connection would stay
+// open, unreset and uncounted, for as long as that child lives).
+TEST(RequestChildren, HoldNoConnectionOfAnotherListener) {
+    auto config = forking_probe(1);
+    config["listeners"].push_back({{"listen", "tcp://127.0.0.1:0"}, {"plugin", "probe"}, {"mode", "threading"}});
+    HostUnderTest host(config, {test_plugin("probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    std::vector<UniqueFd> others;
+    for (int index = 0; index < 3; ++index) {
+        others.push_back(connect_stream(host.listening()[1]));
+        send_all(others.back().get(), "pid\n");
+        ASSERT_FALSE(read_line(others.back().get()).empty()) << host.log();
+    }
+    UniqueFd forked = connect_stream(host.listening()[0]);
+    send_all(forked.get(), "sleep 20000\n");
+    ASSERT_TRUE(host.wait_for_log("sleeping 20000 ms", 10s)) << host.log();
+    const auto children = child_pids(host.worker_pid());
+    ASSERT_EQ(children.size(), 1u) << host.log();
+    const KilledAtEnd child_guard(children[0]);
+    const auto listeners = sockets_but_handoff_channels(host.pid());
+    std::size_t connections = 0;
+    for (const auto &socket : sockets_but_handoff_channels(children[0])) connections += listeners.contains(socket) ? 0 : 1;
+    EXPECT_EQ(connections, 1u) << "the child holds connections of the threading listener";
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();  // the sleep is cancelled at the 1 s deadline
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // StreamRequest: a connected TCP or Unix stream socket (request.hpp).
 #include <sockhost/host/worker/request.hpp>
 
+#include <sockhost/host/worker/connection_registry.hpp>
+
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -30,7 +32,11 @@ bool peer_gone(int error) {
 
 StreamRequest::StreamRequest(UniqueFd connection, Transport transport, SocketAddress peer, SocketAddress local,
                              IoWaiter &waiter, std::chrono::milliseconds timeout)
-    : Request(transport, peer, local, waiter, timeout), connection_(std::move(connection)) {}
+    : Request(transport, peer, local, waiter, timeout), connection_(std::move(connection)) {
+    ConnectionRegistry::add(connection_.get());
+}
+
+StreamRequest::~StreamRequest() { ConnectionRegistry::remove(connection_.get()); }
 
 std::int64_t StreamRequest::receive(char *buffer, std::size_t capacity, bool nothing_pending) {
     if (handed_off_) return 0;  // the socket is another worker's: nothing more is read here

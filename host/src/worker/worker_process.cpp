@@ -14,6 +14,7 @@
 #include <sockhost/host/worker/generation_handoff.hpp>
 #include <sockhost/host/worker/request_activity.hpp>
 #include <sockhost/host/worker/connection_handoff.hpp>
+#include <sockhost/host/worker/connection_registry.hpp>
 #include <sockhost/host/worker/draining_priority.hpp>
 #include <sockhost/host/worker/request_metrics.hpp>
 #include <sockhost/host/worker/server.hpp>
@@ -24,6 +25,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <thread>
 
 namespace sockhost {
@@ -358,6 +360,9 @@ int run_worker(const WorkerArguments &arguments) {
         const timeval send_timeout{2, 0};
         ::setsockopt(channel.fd(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
     }
+    const auto forks = [](const ListenerConfig &listener) { return listener.options.mode == Mode::forking; };
+    if (config->listeners.size() > 1 && std::any_of(config->listeners.begin(), config->listeners.end(), forks))
+        ConnectionRegistry::enable();  // its request children close the other listeners' connections
     auto servers = start_servers(*config, std::move(*inherited), arguments.listeners, channel,
                                  {static_cast<std::uint64_t>(arguments.generation),
                                   static_cast<std::uint32_t>(arguments.index), {}});

@@ -2,6 +2,7 @@
 // The parent reaps only the children it forked (by pid, never waitpid(-1)). A child dies
 // with its worker (RequestForker); one still running at the stop deadline is killed.
 #include <sockhost/host/shared/child_process.hpp>
+#include <sockhost/host/worker/connection_registry.hpp>
 #include <sockhost/host/worker/modes/concurrency_mode.hpp>
 #include <sockhost/host/worker/modes/request_forker.hpp>
 #include <sockhost/host/shared/log.hpp>
@@ -99,6 +100,7 @@ private:
     [[noreturn]] void run_child(Request &request) {
         reset_child_signals();
         for (const int fd : fds_to_close_) ::close(fd);
+        ConnectionRegistry::close_all_but(request.connection_fd());  // other listeners' connections
         request.tally().leave_connection_to_parent();  // which closes it even if this child crashes
         bool succeeded = false;
         if (auto initialized = handler_.process_init(); !initialized) {

@@ -221,6 +221,9 @@ class StreamRequest final : public Request {
 public:
     StreamRequest(UniqueFd connection, Transport transport, SocketAddress peer, SocketAddress local,
                   IoWaiter &waiter, std::chrono::milliseconds timeout);
+    ~StreamRequest() override;
+    StreamRequest(const StreamRequest &) = delete;
+    StreamRequest &operator=(const StreamRequest &) = delete;
 
     bool flush() override;
     bool complete() override;
