@@ -1,6 +1,9 @@
 // The activity table as the supervisor reads it: what a request records comes back, and
 // a table a plugin scribbled over yields only entries whose every field is in range.
 #include <sockhost/host/shared/worker_activity.hpp>
+#include <sockhost/host/worker/io_waiter.hpp>
+#include <sockhost/host/worker/request.hpp>
+#include <sockhost/host/worker/request_activity.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -9,7 +12,9 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <memory>
 #include <random>
+#include <vector>
 
 namespace sockhost {
 namespace {
@@ -79,6 +84,39 @@ TEST(WorkerActivity, ScribbledTableYieldsOnlyEntriesInRange) {
         }
     }
     EXPECT_GT(reported, 0u) << "some slots are in range: the checks above ran";
+}
+
+std::size_t slots_held(const ActivityTable &table) {
+    std::size_t held = 0;
+    for (const auto &slot : table.slots) held += slot.serial.load() % 2;
+    return held;
+}
+
+// More requests than slots (thousands of idle connections): the ones past the last slot go
+// unrecorded, and a slot freed later is taken again by the next request.
+TEST(WorkerActivity, RequestsPastTheLastSlotGoUnrecordedUntilOneIsFreed) {
+    auto mapping = ActivityMapping::create();
+    ASSERT_TRUE(mapping) << mapping.error().message;
+    install_activity_table(&mapping->table());
+    BlockingWaiter waiter{-1, -1};
+    std::vector<std::unique_ptr<DatagramRequest>> requests;
+    std::vector<std::unique_ptr<RequestActivity>> activities;
+    const auto start_request = [&] {
+        requests.push_back(std::make_unique<DatagramRequest>(-1, std::vector<char>{}, Transport::udp, SocketAddress{},
+                                                             SocketAddress{}, waiter, std::chrono::milliseconds(0), 0));
+        activities.push_back(std::make_unique<RequestActivity>(*requests.back(), 0));
+    };
+    for (std::size_t index = 0; index < ActivityTable::kSlots + 10; ++index) start_request();
+    EXPECT_EQ(slots_held(mapping->table()), ActivityTable::kSlots);
+    activities[3].reset();  // a recorded request ends
+    EXPECT_EQ(slots_held(mapping->table()), ActivityTable::kSlots - 1);
+    start_request();
+    EXPECT_EQ(slots_held(mapping->table()), ActivityTable::kSlots) << "the freed slot is taken again";
+    start_request();
+    EXPECT_EQ(slots_held(mapping->table()), ActivityTable::kSlots);
+    activities.clear();
+    EXPECT_EQ(slots_held(mapping->table()), 0u);
+    install_activity_table(nullptr);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <cstring>
 #include <functional>
@@ -24,7 +25,15 @@ void note_own_pid() { own_pid = ::getpid(); }
 // Threads start their search in different places, so they do not contend for slot 0.
 thread_local std::size_t next_slot_hint = std::hash<std::thread::id>{}(std::this_thread::get_id()) % ActivityTable::kSlots;
 
+// Set when a search found every slot taken, cleared when this process frees one: with more
+// requests than slots (thousands of idle keep-alive connections), each new request would
+// otherwise read all 512 slots of the shared table, cache miss after cache miss, to find
+// none. Only this process (and its request children, whose slots it frees) takes slots in
+// its table, so a free slot appears only after one of its own releases.
+std::atomic<bool> table_seen_full{false};
+
 ActivitySlot *take_slot(ActivityTable &table) {
+    if (table_seen_full.load(std::memory_order_relaxed)) return nullptr;
     for (std::size_t tried = 0; tried < ActivityTable::kSlots; ++tried) {
         const std::size_t index = (next_slot_hint + tried) % ActivityTable::kSlots;
         ActivitySlot &slot = table.slots[index];
@@ -36,6 +45,7 @@ ActivitySlot *take_slot(ActivityTable &table) {
         }
         return &slot;
     }
+    table_seen_full.store(true, std::memory_order_relaxed);
     return nullptr;
 }
 
@@ -59,7 +69,8 @@ std::string release_activity_of(pid_t child) {
         std::uint32_t serial = slot.serial.load(std::memory_order_acquire);
         if (serial % 2 == 0 || slot.pid.load(std::memory_order_relaxed) != child) continue;
         slot.plugin_since_ms.store(0, std::memory_order_relaxed);
-        slot.serial.compare_exchange_strong(serial, serial + 1, std::memory_order_acq_rel);
+        if (slot.serial.compare_exchange_strong(serial, serial + 1, std::memory_order_acq_rel))
+            table_seen_full.store(false, std::memory_order_relaxed);
     }
     return site;
 }
@@ -84,6 +95,7 @@ RequestActivity::~RequestActivity() {
     request_.set_activity_slot(nullptr);
     slot_->plugin_since_ms.store(0, std::memory_order_relaxed);
     slot_->serial.fetch_add(1, std::memory_order_release);
+    table_seen_full.store(false, std::memory_order_relaxed);
 }
 
 void RequestActivity::enter(Hook hook) {
