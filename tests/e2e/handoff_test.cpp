@@ -12,11 +12,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <set>
-#include <sstream>
+#include <fstream>
 #include <thread>
 #include <string>
 #include <vector>
@@ -310,46 +307,6 @@ TEST(Handoff, AChangeInTheNumberOfWorkersHandsEveryConnectionOver) {
         EXPECT_EQ(answering.size(), static_cast<std::size_t>(workers)) << "spread over every new worker";
     }
     EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
-}
-
-// A draining worker gives the CPU to the generation that replaced it: every one of its
-// threads runs at the lowest priority until it exits, the new worker's at the usual one.
-std::vector<int> nice_of_threads(pid_t pid) {
-    std::vector<int> values;
-    std::error_code error;
-    for (const auto &task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", error)) {
-        std::ifstream stat(task.path() / "stat");
-        std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-        std::istringstream fields(text.substr(text.rfind(')') + 2));  // from field 3, the state
-        std::string field;
-        for (int index = 3; index <= 19 && fields >> field; ++index)
-            if (index == 19) values.push_back(std::stoi(field));
-    }
-    return values;
-}
-
-TEST(Handoff, ADrainingWorkerRunsAtTheLowestPriority) {
-    for (const char *mode : {"threading", "event"}) {
-        SCOPED_TRACE(mode);
-        HostUnderTest host(handoff_config({handoff_listener(mode, "tcp://127.0.0.1:0")}), {test_plugin("handoff_probe")});
-        ASSERT_TRUE(host.ready()) << host.log();
-        UniqueFd client = connect_stream(host.listening()[0]);
-        const pid_t old_worker = std::stoi(ask(client.get(), "pid"));
-        EXPECT_EQ(nice_of_threads(old_worker), std::vector<int>(nice_of_threads(old_worker).size(), 0));
-        send_all(client.get(), "stopping-after 3000\n");  // in flight through the drain
-        ASSERT_EQ(reload(host).exit_code, 0) << host.log();
-        ASSERT_TRUE(host.wait_for_log("draining for a reload", 10s)) << host.log();
-        const auto draining = nice_of_threads(old_worker);
-        ASSERT_FALSE(draining.empty());
-        EXPECT_EQ(draining, std::vector<int>(draining.size(), 19)) << "every thread of the draining worker";
-        for (const pid_t worker : host.worker_pids()) {
-            if (worker == old_worker) continue;
-            const auto serving = nice_of_threads(worker);
-            EXPECT_EQ(serving, std::vector<int>(serving.size(), 0)) << "the new generation's worker";
-        }
-        EXPECT_EQ(read_line(client.get()), "no\n");
-        EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
-    }
 }
 
 // A SIGTERM stop is no reload: nothing is handed over (the workers never drain for one),

@@ -15,7 +15,6 @@
 #include <sockhost/host/worker/request_activity.hpp>
 #include <sockhost/host/worker/connection_handoff.hpp>
 #include <sockhost/host/worker/connection_registry.hpp>
-#include <sockhost/host/worker/draining_priority.hpp>
 #include <sockhost/host/worker/request_metrics.hpp>
 #include <sockhost/host/worker/server.hpp>
 
@@ -290,11 +289,9 @@ void stop_servers(std::vector<std::unique_ptr<Server>> &servers, ListenerLoops &
     const auto deadline = Clock::now() + (graceful ? drain_timeout : std::chrono::milliseconds(0));
     const auto next_check = [&] { return std::min(deadline, Clock::now() + std::chrono::milliseconds(50)); };
     bool fast = !graceful;
-    if (kind == StopKind::reload_drain) {
-        lower_priority_for_drain();
+    if (kind == StopKind::reload_drain)
         for (auto &server : servers)
             if (server->handoff() != nullptr) server->handoff()->begin_reload_drain();
-    }
     for (auto &server : servers)
         if (server->handoff() != nullptr) server->handoff()->refuse_from_now();
     for (auto &server : servers) {
