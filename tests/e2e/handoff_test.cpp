@@ -102,6 +102,80 @@ INSTANTIATE_TEST_SUITE_P(EveryMode, IdleConnections,
                          });
 
 
+// Connections that say nothing after they moved are parked by the worker that took them
+// (no request until their next byte) and move on at the next reload from its main thread,
+// up to 64 to a packet: with their state, their socket untouched, nothing left behind.
+class SilentConnections : public ::testing::TestWithParam<ModeAndTransport> {};
+
+TEST_P(SilentConnections, MoveOnInBatchesThroughReloadsAndKeepTheirState) {
+    const auto [mode, unix_socket] = GetParam();
+    const std::string listen = unix_socket ? "unix:handoff.sock" : "tcp://127.0.0.1:0";
+    auto listener = handoff_listener(mode, listen);
+    if (std::string(mode) == "forking") listener["max_children"] = 100;
+    HostUnderTest host(handoff_config({listener}), {test_plugin("handoff_probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const int supervisor_fds = open_fd_count(host.pid());
+    const int kConnections = std::string(mode) == "sync" ? 1 : 100;  // two batches, the second partly full
+    std::vector<UniqueFd> clients;
+    for (int index = 0; index < kConnections; ++index) {
+        clients.push_back(connect_stream(host.listening()[0]));
+        ASSERT_EQ(ask(clients.back().get(), "remember client-" + std::to_string(index)), "OK");
+    }
+    const int worker_fds = open_fd_count(host.worker_pid());
+    const std::string all = std::to_string(kConnections);
+    for (int reloads = 1; reloads <= 3; ++reloads) {
+        ASSERT_EQ(reload(host).exit_code, 0) << host.log();
+        ASSERT_TRUE(host.wait_for_log("generation " + std::to_string(reloads) + " has exited", 20s)) << host.log();
+    }
+    // Generation 1's requests offered theirs; generations 2 and 3 held them parked.
+    const std::string log = host.log();
+    std::size_t batched = 0;
+    for (auto at = log.find("handed " + all + " of " + all + " parked connection(s)"); at != std::string::npos;
+         at = log.find("handed " + all + " of " + all + " parked connection(s)", at + 1))
+        ++batched;
+    EXPECT_EQ(batched, 2u) << log;
+    const auto workers = host.worker_pids();
+    for (int index = 0; index < kConnections; ++index) {
+        SCOPED_TRACE("client " + std::to_string(index));
+        const std::string pid = ask(clients[index].get(), "pid");
+        EXPECT_TRUE(is_one_of(pid, workers)) << "answered by '" << pid << "', not generation 4\n" << host.log();
+        EXPECT_EQ(ask(clients[index].get(), "recall"), "client-" + std::to_string(index));
+    }
+    for (int wait = 0; wait < 200 && open_fd_count(host.pid()) != supervisor_fds; ++wait) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(open_fd_count(host.pid()), supervisor_fds) << "supervisor";
+    EXPECT_EQ(open_fd_count(host.worker_pid()), worker_fds) << "worker";
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+    for (auto &client : clients) EXPECT_EQ(read_until_eof(client.get()), "") << "closed at the stop, not before";
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryMode, SilentConnections,
+                         ::testing::Values(ModeAndTransport{"sync", false}, ModeAndTransport{"threading", false},
+                                           ModeAndTransport{"forking", true}, ModeAndTransport{"event", false},
+                                           ModeAndTransport{"event", true}),
+                         [](const ::testing::TestParamInfo<ModeAndTransport> &case_info) {
+                             return std::string(case_info.param.mode) + (case_info.param.unix_socket ? "Unix" : "Tcp");
+                         });
+
+// A parked connection whose next generation does not take connections over (its listener
+// turned handoff off) ends at that reload, as an idle connection without handoff does.
+TEST(Handoff, AParkedConnectionEndsWhenTheNextGenerationTurnsHandoffOff) {
+    auto config = handoff_config({handoff_listener("event", "tcp://127.0.0.1:0")});
+    HostUnderTest host(config, {test_plugin("handoff_probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    UniqueFd client = connect_stream(host.listening()[0]);
+    ASSERT_FALSE(ask(client.get(), "pid").empty());
+    ASSERT_EQ(reload(host).exit_code, 0) << host.log();
+    ASSERT_TRUE(host.wait_for_log("generation 1 has exited", 20s)) << host.log();  // parked in generation 2
+    auto off = config;
+    off["listeners"][0]["handoff"] = false;
+    off["plugin_dir"] = host.plugin_dir().string();
+    std::ofstream(host.config_path()) << off.dump();
+    ASSERT_EQ(reload(host).exit_code, 0) << host.log();
+    EXPECT_EQ(read_until_eof(client.get()), "") << "closed by generation 2\n" << host.log();
+    EXPECT_TRUE(host.wait_for_log("handed 0 of 1 parked connection(s)", 20s)) << host.log();
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
+
 // What the host had received and the plugin had not read moves with the connection.
 TEST(Handoff, BytesReceivedAndNotReadMoveWithTheConnection) {
     HostUnderTest host(handoff_config({handoff_listener("threading", "tcp://127.0.0.1:0")}), {test_plugin("handoff_probe")});

@@ -4,16 +4,21 @@
 #include <sockhost/host/shared/handoff_channel.hpp>
 #include <sockhost/host/worker/connection_handoff.hpp>
 #include <sockhost/host/worker/io_waiter.hpp>
+#include <sockhost/host/worker/parked_handover.hpp>
 
 #include <gtest/gtest.h>
 
 #include <dirent.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <chrono>
 #include <future>
+#include <thread>
+#include <vector>
 #include <string>
 
 namespace {
@@ -126,6 +131,161 @@ TEST(ConnectionHandoff, HandedOverConnectionsQueueUntilTheLoopTakesThem) {
     ASSERT_TRUE(taken);
     EXPECT_EQ(taken->unread, "un");
     EXPECT_FALSE(sides.handoff->take_handed_over()) << "one count per queued connection";
+}
+
+// A connected pair: the client's end, and the end a worker would hold.
+std::pair<UniqueFd, UniqueFd> stream_pair() {
+    int fds[2];
+    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds), 0);
+    return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+// What an offer's reply socket says, as its offerer reads it: the byte, or 0 at end of file.
+char reply_byte(int reply_read) {
+    pollfd set{reply_read, POLLIN, 0};
+    if (::poll(&set, 1, 2000) != 1) return '?';
+    char byte = 0;
+    return ::read(reply_read, &byte, 1) == 1 ? byte : 0;
+}
+
+// A taken connection with nothing unread is answered at once and parked: no request until
+// its client sends a byte, and then one for the loop.
+TEST(ConnectionHandoff, AConnectionWithNothingUnreadIsTakenAtOnceAndParkedUntilItsClientSpeaks) {
+    Sides sides;
+    auto [reply_read, reply_write] = stream_pair();
+    sides.handoff->queue({std::move(sides.connection), std::move(reply_write), "", "login=ann"});
+    EXPECT_EQ(reply_byte(reply_read.get()), kTakenByte) << "answered before the loop took anything";
+    EXPECT_EQ(sides.handoff->parked(), 1u);
+    EXPECT_FALSE(sides.handoff->take_handed_over()) << "nothing for the loop while it is silent";
+    pollfd parked{sides.handoff->parked_fd(), POLLIN, 0};
+    EXPECT_EQ(::poll(&parked, 1, 0), 0);
+    ASSERT_EQ(::write(sides.client.get(), "G", 1), 1);
+    ASSERT_EQ(::poll(&parked, 1, 2000), 1) << "the parked set is readable once the client speaks";
+    sides.handoff->wake_parked();
+    EXPECT_EQ(sides.handoff->parked(), 0u);
+    auto taken = sides.handoff->take_handed_over();
+    ASSERT_TRUE(taken);
+    EXPECT_TRUE(taken->held);
+    EXPECT_FALSE(taken->reply) << "answered already";
+    EXPECT_EQ(taken->connection_state, "login=ann");
+    char byte = 0;
+    EXPECT_EQ(::read(taken->connection.get(), &byte, 1), 1) << "the byte waits in the socket for the request";
+    EXPECT_EQ(::poll(&parked, 1, 0), 0) << "no longer watched";
+}
+
+// Offered with one reply socket for many, from a draining worker's main thread; no answer
+// (the taker died) means offered again; 'T' means they are the taker's now.
+TEST(ParkedHandover, HeldConnectionsGoInBatchesAndAreOfferedAgainUntilTaken) {
+    Sides sides;
+    const int before = open_fds();
+    constexpr std::size_t kHeld = HandoffChannel::kMaxBatch + 6;
+    std::vector<UniqueFd> clients;
+    std::vector<ParkedConnection> batch;
+    for (std::size_t index = 0; index < kHeld; ++index) {
+        auto [client, connection] = stream_pair();
+        clients.push_back(std::move(client));
+        batch.push_back({std::move(connection), "state-" + std::to_string(index)});
+    }
+    ASSERT_TRUE(sides.handoff->park_batch(std::move(batch)));
+    sides.handoff->refuse_from_now();  // as at a drain: what is held stays held
+    EXPECT_EQ(sides.handoff->parked(), kHeld);
+    auto handing = std::async(std::launch::async, [&] {
+        hand_over_held_connections(sides.worker, {sides.handoff.get()}, Clock::now() + std::chrono::seconds(10),
+                                   [] { return false; });
+    });
+    // First round: both batches dropped unanswered, as by a taker that died with them.
+    std::size_t offered = 0;
+    std::vector<std::size_t> sizes;
+    while (offered < kHeld) {
+        HandoffMessage offer = sides.received_offer();
+        ASSERT_EQ(offer.type, HandoffType::offer);
+        ASSERT_GE(offer.fds.size(), 2u);
+        sizes.push_back(offer.fds.size() - 1);
+        offered += offer.fds.size() - 1;
+    }
+    EXPECT_EQ(sizes, (std::vector<std::size_t>{HandoffChannel::kMaxBatch, 6}));
+    const auto dropped_at = Clock::now();
+    // Offered again; taken this time.
+    std::vector<UniqueFd> taken(kHeld);  // by the index its state names (no order is promised)
+    for (offered = 0; offered < kHeld;) {
+        HandoffMessage offer = sides.received_offer();
+        ASSERT_GE(offer.fds.size(), 2u);
+        const std::size_t count = offer.fds.size() - 1;
+        std::string problem;
+        const auto states = decode_batch_states(offer.connection_state, count, problem);
+        ASSERT_EQ(problem, "");
+        for (std::size_t index = 0; index < count; ++index) {
+            ASSERT_EQ(states[index].rfind("state-", 0), 0u) << states[index];
+            const std::size_t client = std::stoul(states[index].substr(6));
+            ASSERT_LT(client, kHeld);
+            EXPECT_FALSE(taken[client]) << "offered once";
+            taken[client] = std::move(offer.fds[index]);
+        }
+        offered += count;
+        answer_offer(offer.fds.back().get(), kTakenByte);
+    }
+    EXPECT_GE(Clock::now() - dropped_at, std::chrono::milliseconds(200)) << "not offered again at once";
+    handing.get();
+    EXPECT_EQ(sides.handoff->parked(), 0u);
+    // Each connection works through the taker's copy; the offerer kept none.
+    for (std::size_t index = 0; index < kHeld; ++index) {
+        ASSERT_EQ(::write(clients[index].get(), "x", 1), 1);
+        char byte = 0;
+        pollfd readable{taken[index].get(), POLLIN, 0};
+        ASSERT_EQ(::poll(&readable, 1, 2000), 1);
+        EXPECT_EQ(::read(taken[index].get(), &byte, 1), 1);
+    }
+    taken.clear();
+    for (auto &client : clients) {
+        char byte = 0;
+        EXPECT_EQ(::read(client.get(), &byte, 1), 0) << "end of file: the offerer closed its copy, the taker its own";
+    }
+    clients.clear();
+    EXPECT_EQ(open_fds(), before);
+}
+
+// A next generation that does not take this listener's connections answers 'C': they end
+// here, as without handoff. One nobody answers ends at the deadline.
+TEST(ParkedHandover, RefusedOrUnansweredConnectionsEndHere) {
+    for (const bool answered : {true, false}) {
+        SCOPED_TRACE(answered ? "refused" : "never answered");
+        Sides sides;
+        std::vector<ParkedConnection> one;
+        one.push_back({std::move(sides.connection), ""});
+        ASSERT_TRUE(sides.handoff->park_batch(std::move(one)));
+        sides.handoff->refuse_from_now();
+        auto handing = std::async(std::launch::async, [&] {
+            hand_over_held_connections(sides.worker, {sides.handoff.get()}, Clock::now() + std::chrono::milliseconds(500),
+                                       [] { return false; });
+        });
+        HandoffMessage offer = sides.received_offer();
+        ASSERT_EQ(offer.fds.size(), 2u) << "one connection and its reply";
+        EXPECT_EQ(offer.connection_state, "") << "a batch of one carries its state as it is";
+        if (answered) {
+            offer.fds[0].reset();
+            answer_offer(offer.fds[1].get(), kCloseByte);
+        }
+        handing.get();
+        offer.fds.clear();
+        char byte = 0;
+        pollfd readable{sides.client.get(), POLLIN, 0};
+        ASSERT_EQ(::poll(&readable, 1, 2000), 1);
+        EXPECT_EQ(::read(sides.client.get(), &byte, 1), 0) << "end of input for the client";
+    }
+}
+
+TEST(HandoffChannel, BatchStatesDecodeExactlyOrNotAtAll) {
+    const std::vector<std::string> states{"", "a", std::string(300, 'z')};
+    const std::string encoded = encode_batch_states(states);
+    std::string problem;
+    EXPECT_EQ(decode_batch_states(encoded, 3, problem), states);
+    EXPECT_EQ(problem, "");
+    for (const auto &[bytes, count] : std::vector<std::pair<std::string, std::size_t>>{
+             {encoded, 4}, {encoded, 2}, {encoded.substr(0, encoded.size() - 1), 3}, {std::string("\xff\xff\xff\xff"), 1}}) {
+        problem.clear();
+        EXPECT_TRUE(decode_batch_states(bytes, count, problem).empty());
+        EXPECT_NE(problem, "") << count;
+    }
 }
 
 TEST(HandoffChannel, MalformedMessagesAreRefusedAndTheirDescriptorsClosed) {

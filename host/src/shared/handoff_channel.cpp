@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -20,6 +21,42 @@ struct Header {
 };
 
 }  // namespace
+
+std::string encode_batch_states(const std::vector<std::string> &states) {
+    std::string encoded;
+    for (const std::string &state : states) {
+        const auto length = static_cast<std::uint32_t>(state.size());
+        encoded.append(reinterpret_cast<const char *>(&length), sizeof length);
+        encoded.append(state);
+    }
+    return encoded;
+}
+
+std::vector<std::string> decode_batch_states(std::string_view encoded, std::size_t count, std::string &problem) {
+    std::vector<std::string> states;
+    states.reserve(std::min(count, HandoffChannel::kMaxBatch));
+    for (std::size_t index = 0; index < count; ++index) {
+        std::uint32_t length = 0;
+        if (encoded.size() < sizeof length) {
+            problem = "a batch whose states end before its connection " + std::to_string(index + 1) + " of " +
+                      std::to_string(count);
+            return {};
+        }
+        std::memcpy(&length, encoded.data(), sizeof length);
+        encoded.remove_prefix(sizeof length);
+        if (length > encoded.size()) {
+            problem = "a batch whose state " + std::to_string(index + 1) + " is longer than the message";
+            return {};
+        }
+        states.emplace_back(encoded.substr(0, length));
+        encoded.remove_prefix(length);
+    }
+    if (!encoded.empty()) {
+        problem = "a batch with " + std::to_string(encoded.size()) + " bytes past its " + std::to_string(count) + " states";
+        return {};
+    }
+    return states;
+}
 
 void answer_offer(int reply_fd, char answer) {
     [[maybe_unused]] const ssize_t sent = ::send(reply_fd, &answer, 1, MSG_DONTWAIT | MSG_NOSIGNAL);

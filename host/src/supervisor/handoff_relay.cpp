@@ -20,8 +20,10 @@ namespace {
 // Ends an offer that cannot move: the offerer then ends the connection as without handoff.
 void answer_close(HandoffMessage &offer) {
     if (offer.fds.size() < 2) return;
-    offer.fds[0].reset();  // our copy of the connection goes first: the offerer's is the last
-    answer_offer(offer.fds[1].get(), kCloseByte);
+    // Our copies of the connections go first: the offerer's are the last.
+    UniqueFd reply = std::move(offer.fds.back());
+    offer.fds.clear();
+    answer_offer(reply.get(), kCloseByte);
 }
 
 std::optional<std::size_t> route_index(const Generation &generation, const std::string &key) {
@@ -106,7 +108,9 @@ void Supervisor::on_handoff_message(Generation &generation, Worker &worker, Hand
 }
 
 void Supervisor::relay_offer(Generation &from, Worker &offerer, HandoffMessage offer) {
-    if (offer.fds.size() != 2) return;  // not an offer the worker side makes: its fds close
+    // Connections and their reply socket (a batch: many connections, one reply); anything
+    // else is no offer the worker side makes, and its fds close.
+    if (offer.fds.size() < 2) return;
     Generation *to = generations_.serving.get();
     // Only a worker told to drain offers, and only its own group's listeners: a worker runs
     // plugin code, and must not pass connections off as another plugin's.

@@ -1,7 +1,11 @@
 #include <sockhost/host/worker/connection_handoff.hpp>
 
+#include <sockhost/host/shared/worker_metrics.hpp>
+#include <sockhost/host/worker/request_metrics.hpp>
+
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <pthread.h>
@@ -13,8 +17,9 @@
 namespace sockhost {
 
 // Every live ConnectionHandoff of the process, for the fork handlers: before a fork each
-// queue is locked (so no child copies one half changed), and in the child each queue is
-// emptied, closing its copies of the queued connections and reply sockets.
+// queue is locked (so no child copies one half changed), and in the child each queue and
+// parked set is emptied, closing its copies of the connections and reply sockets. Never
+// EPOLL_CTL_DEL there: the child shares the parent's epoll set, and would empty it.
 struct ForkSafety {
     static std::mutex &registry_mutex() {
         static std::mutex mutex;
@@ -36,6 +41,8 @@ struct ForkSafety {
         for (ConnectionHandoff *handoff : registry()) {
             handoff->queued_.clear();
             handoff->queued_count_.store(0, std::memory_order_relaxed);
+            handoff->parked_.clear();
+            handoff->parked_epoll_.reset();
             handoff->mutex_.unlock();
         }
         registry_mutex().unlock();
@@ -57,9 +64,9 @@ std::unique_lock<std::mutex> ConnectionHandoff::hold_off_forks() {
 }
 
 ConnectionHandoff::ConnectionHandoff(const HandoffChannel &channel, int listener_index, bool enabled,
-                                     UniqueFd reload_fd, UniqueFd queue_fd)
+                                     UniqueFd reload_fd, UniqueFd queue_fd, UniqueFd parked_epoll)
     : channel_(channel), listener_index_(listener_index), enabled_(enabled), reload_fd_(std::move(reload_fd)),
-      queue_fd_(std::move(queue_fd)) {
+      queue_fd_(std::move(queue_fd)), parked_epoll_(std::move(parked_epoll)), counters_(listener_counters(listener_index)) {
     ForkSafety::add(this);
 }
 
@@ -70,9 +77,11 @@ Result<std::unique_ptr<ConnectionHandoff>> ConnectionHandoff::create(const Hando
     UniqueFd reload_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     UniqueFd queue_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE));
     if (!reload_fd || !queue_fd) return fail_errno("handoff: eventfd");
+    UniqueFd parked_epoll(::epoll_create1(EPOLL_CLOEXEC));
+    if (!parked_epoll) return fail_errno("handoff: epoll_create1 for parked connections");
     return std::unique_ptr<ConnectionHandoff>(new ConnectionHandoff(channel, listener_index,
                                                                     enabled && channel.open(), std::move(reload_fd),
-                                                                    std::move(queue_fd)));
+                                                                    std::move(queue_fd), std::move(parked_epoll)));
 }
 
 void ConnectionHandoff::begin_reload_drain() { ::eventfd_write(reload_fd_.get(), 1); }
@@ -124,23 +133,108 @@ ConnectionHandoff::Offered ConnectionHandoff::offer(int connection_fd, std::stri
     }
 }
 
+void ConnectionHandoff::count_open(std::int64_t change) const {
+    if (counters_ != nullptr && change != 0) counters_->connections_open.fetch_add(change, std::memory_order_relaxed);
+}
+
 void ConnectionHandoff::refuse_from_now() {
     std::deque<HandedOverConnection> refused;
     const std::lock_guard lock(mutex_);
     refusing_ = true;
     refused.swap(queued_);
     queued_count_.store(0, std::memory_order_relaxed);
+    // Nothing is queued now: a stopping loop must not see its queue readable for ever.
+    for (eventfd_t count = 0; ::eventfd_read(queue_fd_.get(), &count) == 0;) {
+    }
+    // Ours already (the client spoke after it was parked; the loop had not taken it yet):
+    // held with the parked ones, for take_held or close_held.
+    for (auto &connection : refused)
+        if (connection.held) {
+            const int fd = connection.connection.get();
+            parked_.emplace(fd, ParkedConnection{std::move(connection.connection), std::move(connection.connection_state)});
+        }
+}
+
+void ConnectionHandoff::push_queued(HandedOverConnection connection) {
+    queued_.push_back(std::move(connection));
+    queued_count_.fetch_add(1, std::memory_order_release);
+    ::eventfd_write(queue_fd_.get(), 1);
+}
+
+void ConnectionHandoff::park(ParkedConnection connection) {
+    const int fd = connection.connection.get();
+    epoll_event event{};
+    event.events = EPOLLIN | EPOLLRDHUP;
+    event.data.fd = fd;
+    if (::epoll_ctl(parked_epoll_.get(), EPOLL_CTL_ADD, fd, &event) != 0) {
+        // Cannot be watched (out of memory): the loop serves it as a request at once.
+        push_queued({std::move(connection.connection), {}, {}, std::move(connection.connection_state), true});
+        return;
+    }
+    parked_.emplace(fd, std::move(connection));
 }
 
 void ConnectionHandoff::queue(HandedOverConnection connection) {
-    {
-        const std::lock_guard lock(mutex_);
-        if (refusing_) return;  // stopping: dropping it answers its offerer
-        queued_.push_back(std::move(connection));
-        queued_count_.fetch_add(1, std::memory_order_release);
+    const std::lock_guard lock(mutex_);
+    if (refusing_) return;  // stopping: dropping it answers its offerer
+    if (!connection.unread.empty()) {
+        push_queued(std::move(connection));  // answered when the loop takes it
+        return;
     }
-    ::eventfd_write(queue_fd_.get(), 1);
+    answer_offer(connection.reply.get(), kTakenByte);
+    connection.reply.reset();
+    count_open(1);
+    park({std::move(connection.connection), std::move(connection.connection_state)});
 }
+
+bool ConnectionHandoff::park_batch(std::vector<ParkedConnection> connections) {
+    const std::lock_guard lock(mutex_);
+    if (refusing_) return false;
+    count_open(static_cast<std::int64_t>(connections.size()));
+    for (auto &connection : connections) park(std::move(connection));
+    return true;
+}
+
+void ConnectionHandoff::wake_parked() {
+    epoll_event events[HandoffChannel::kMaxBatch];
+    for (;;) {
+        const int count = ::epoll_wait(parked_epoll_.get(), events, std::size(events), 0);
+        if (count <= 0) return;
+        const std::lock_guard lock(mutex_);
+        for (int index = 0; index < count; ++index) {
+            const int fd = events[index].data.fd;
+            ::epoll_ctl(parked_epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+            const auto found = parked_.find(fd);
+            if (found == parked_.end()) continue;
+            push_queued({std::move(found->second.connection), {}, {}, std::move(found->second.connection_state), true});
+            parked_.erase(found);
+        }
+        if (static_cast<std::size_t>(count) < std::size(events)) return;
+    }
+}
+
+std::size_t ConnectionHandoff::parked() const {
+    const std::lock_guard lock(mutex_);
+    return parked_.size();
+}
+
+std::vector<ParkedConnection> ConnectionHandoff::take_held() {
+    std::vector<ParkedConnection> held;
+    const std::lock_guard lock(mutex_);
+    held.reserve(parked_.size());
+    for (auto &[fd, connection] : parked_) {
+        // Before the descriptor leaves: a registration outlives our close while the next
+        // generation holds the same socket.
+        ::epoll_ctl(parked_epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+        held.push_back(std::move(connection));
+    }
+    parked_.clear();
+    return held;
+}
+
+void ConnectionHandoff::forget(std::size_t count) { count_open(-static_cast<std::int64_t>(count)); }
+
+void ConnectionHandoff::close_held() { forget(take_held().size()); }
 
 std::optional<HandedOverConnection> ConnectionHandoff::take_handed_over() {
     if (queued_count_.load(std::memory_order_acquire) == 0) return std::nullopt;
@@ -151,6 +245,7 @@ std::optional<HandedOverConnection> ConnectionHandoff::take_handed_over() {
     HandedOverConnection connection = std::move(queued_.front());
     queued_.pop_front();
     queued_count_.fetch_sub(1, std::memory_order_relaxed);
+    if (connection.held) count_open(-1);  // the request it becomes counts it from now
     return connection;
 }
 

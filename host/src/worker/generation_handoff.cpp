@@ -125,18 +125,38 @@ void on_handoff_message(const HandoffChannel &channel, const Servers &servers, H
     switch (message.type) {
     case HandoffType::take: {
         Server *server = server_of(servers, message.listener);
-        // Not for a listener here (the supervisor knows better), or two fds missing:
-        // dropping it closes them, and the offerer keeps its connection.
-        if (server == nullptr || server->handoff() == nullptr || message.fds.size() != 2) return;
+        // Not for a listener here (the supervisor knows better), or descriptors missing:
+        // dropping it closes them, and the offerer keeps its connections.
+        if (server == nullptr || server->handoff() == nullptr || message.fds.size() < 2) return;
+        UniqueFd reply = std::move(message.fds.back());
+        message.fds.pop_back();
         if (!server->handoff()->enabled()) {
             // This generation's plugin (or listener) does not take connections over: the
-            // offerer ends it as it would without handoff.
-            message.fds[0].reset();
-            answer_offer(message.fds[1].get(), kCloseByte);
+            // offerer ends them as it would without handoff.
+            message.fds.clear();
+            answer_offer(reply.get(), kCloseByte);
             return;
         }
-        server->handoff()->queue({std::move(message.fds[0]), std::move(message.fds[1]), std::move(message.unread),
-                                  std::move(message.connection_state)});
+        if (message.fds.size() == 1) {
+            server->handoff()->queue({std::move(message.fds[0]), std::move(reply), std::move(message.unread),
+                                      std::move(message.connection_state)});
+            return;
+        }
+        // A batch: connections with nothing unread, parked here at once.
+        std::string problem;
+        auto states = decode_batch_states(message.connection_state, message.fds.size(), problem);
+        if (!problem.empty() || !message.unread.empty()) {
+            const std::size_t count = message.fds.size();
+            message.fds.clear();  // before the log line: its offerer keeps them
+            log_warning("handoff channel: ignored a batch of " + std::to_string(count) + " connections: " +
+                        (problem.empty() ? std::string("it has unread bytes") : problem));
+            return;
+        }
+        std::vector<ParkedConnection> batch;
+        batch.reserve(message.fds.size());
+        for (std::size_t index = 0; index < message.fds.size(); ++index)
+            batch.push_back({std::move(message.fds[index]), std::move(states[index])});
+        if (server->handoff()->park_batch(std::move(batch))) answer_offer(reply.get(), kTakenByte);
         return;
     }
     case HandoffType::export_state: answer_export(channel, servers, message, config); return;

@@ -12,6 +12,7 @@
 #include <sockhost/host/shared/worker_channel.hpp>
 #include <sockhost/host/shared/privileges.hpp>
 #include <sockhost/host/worker/generation_handoff.hpp>
+#include <sockhost/host/worker/parked_handover.hpp>
 #include <sockhost/host/worker/request_activity.hpp>
 #include <sockhost/host/worker/connection_handoff.hpp>
 #include <sockhost/host/worker/connection_registry.hpp>
@@ -149,8 +150,16 @@ StopKind serve_until_stop(const HandoffChannel &channel, const Servers &servers,
     const sigset_t signals = stop_signals();
     UniqueFd signal_fd(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
     bool channel_open = channel.open();
+    // Parked connections (connection_handoff.hpp) are watched here until their first byte.
+    std::vector<ConnectionHandoff *> parking;
+    for (const auto &server : servers)
+        if (server->handoff() != nullptr && server->handoff()->enabled()) parking.push_back(server->handoff());
+    std::vector<pollfd> watched(2 + parking.size());
     for (;;) {
-        pollfd watched[2] = {{signal_fd.get(), POLLIN, 0}, {channel_open ? channel.fd() : -1, POLLIN, 0}};
+        watched[0] = {signal_fd.get(), POLLIN, 0};
+        watched[1] = {channel_open ? channel.fd() : -1, POLLIN, 0};
+        for (std::size_t index = 0; index < parking.size(); ++index)
+            watched[2 + index] = {parking[index]->parked_fd(), POLLIN, 0};
         if (!signal_fd) {  // no signalfd (out of descriptors): signals alone, as before
             siginfo_t info{};
             const int signal_number = ::sigwaitinfo(&signals, &info);
@@ -158,7 +167,9 @@ StopKind serve_until_stop(const HandoffChannel &channel, const Servers &servers,
             if (signal_number == SIGINT || signal_number == SIGQUIT) return StopKind::fast;
             continue;
         }
-        if (::poll(watched, 2, -1) < 0) continue;  // EINTR
+        if (::poll(watched.data(), watched.size(), -1) < 0) continue;  // EINTR
+        for (std::size_t index = 0; index < parking.size(); ++index)
+            if (watched[2 + index].revents != 0) parking[index]->wake_parked();
         signalfd_siginfo info{};
         while (::read(signal_fd.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
             const int signal_number = static_cast<int>(info.ssi_signo);
@@ -278,7 +289,7 @@ private:
 // requests in flight finish until the deadline (a fast-stop signal cuts it short), then
 // cancel what is left, join the loops and close every server.
 void stop_servers(std::vector<std::unique_ptr<Server>> &servers, ListenerLoops &loops, StopKind kind,
-                  std::chrono::milliseconds drain_timeout, int status_fd) {
+                  std::chrono::milliseconds drain_timeout, int status_fd, const HandoffChannel &channel) {
     const bool graceful = kind != StopKind::fast;
     if (kind == StopKind::graceful)
         log_info("SIGTERM: stopping gracefully, in-flight requests have " + std::to_string(drain_timeout.count()) + " ms");
@@ -303,6 +314,17 @@ void stop_servers(std::vector<std::unique_ptr<Server>> &servers, ListenerLoops &
     // asked for the reload that new connections go to the new generation.
     report_status(status_fd, WorkerStatus::draining);
     ::close(status_fd);
+    // Connections parked here since they came move on from this thread, in batches; the
+    // loops' idle requests offer their own meanwhile.
+    std::vector<ConnectionHandoff *> handoffs;
+    for (auto &server : servers)
+        if (server->handoff() != nullptr) handoffs.push_back(server->handoff());
+    if (kind == StopKind::reload_drain)
+        hand_over_held_connections(channel, handoffs, deadline, [&] {
+            fast = fast || fast_stop_requested(signals, Clock::now());
+            return fast;
+        });
+    for (ConnectionHandoff *handoff : handoffs) handoff->close_held();
     // A sync listener's loop runs its request itself: wait for the loops, then for the
     // threading and forking modes' requests, each until the deadline or a fast-stop signal.
     while (!fast && loops.any_running() && Clock::now() < deadline) fast = fast_stop_requested(signals, next_check());
@@ -375,7 +397,7 @@ int run_worker(const WorkerArguments &arguments) {
         report_status(arguments.status_fd, WorkerStatus::ready);
         stop = serve_until_stop(channel, *servers, *config);
     }
-    stop_servers(*servers, loops, stop, config->drain_timeout, arguments.status_fd);
+    stop_servers(*servers, loops, stop, config->drain_timeout, arguments.status_fd, channel);
     log_info(who + " stopped");
     return loops.failed() ? exit_runtime_failure : exit_ok;
 }

@@ -7,13 +7,17 @@
 //   supervisor -> worker   drain   stop accepting and hand idle connections over
 //   worker -> supervisor   offer   listener, unread bytes, connection state; fds: the
 //                                  connection and the write end of the offer's reply pipe
+//                                  or a batch: up to kMaxBatch connections that have no
+//                                  unread bytes, their states (encode_batch_states), and
+//                                  one reply pipe for them all (the last fd)
 //   supervisor -> worker   take    the same, for a worker of the next generation
 //   worker -> supervisor   state_wanted   before READY: the listener's previous state
 //   supervisor -> worker   export_state   the serving worker: export that listener's
 //   worker -> supervisor   exported       id; text: why not; fd: a sealed memfd
 //   supervisor -> worker   state          status; text: why not; fd: the memfd
 //
-// An offer is answered on its own pipe: kTakenByte when a worker took the connection,
+// An offer is answered on its own pipe: kTakenByte when a worker took the connection (a
+// batch: all of them),
 // kCloseByte when it cannot move (end it as without handoff), or end of file with no byte
 // when no worker took it yet (the taker died, none is ready): the offerer keeps serving
 // it and offers it again later. So nobody keeps a table of offers, and a death anywhere
@@ -52,9 +56,18 @@ inline constexpr char kCloseByte = 'C';
 // hostile worker may have passed in its place (send fails on what is not a socket).
 void answer_offer(int reply_fd, char answer);
 
+// A batch's per-connection states in an offer's connection_state: a 32-bit length and the
+// bytes, for each connection in turn.
+std::string encode_batch_states(const std::vector<std::string> &states);
+// The `count` states of a batch, or empty with `problem` set (the bytes come from a worker).
+std::vector<std::string> decode_batch_states(std::string_view encoded, std::size_t count, std::string &problem);
+
 class HandoffChannel {
 public:
-    static constexpr std::size_t kMaxFds = 2;
+    // Connections per batch: a draining worker's parked connections move this many to a
+    // packet. Far below SCM_MAX_FD (253), and a take of 64 costs a loop one short pass.
+    static constexpr std::size_t kMaxBatch = 64;
+    static constexpr std::size_t kMaxFds = kMaxBatch + 1;
     // Header plus bytes: unread input and connection state are bounded well below this.
     static constexpr std::size_t kMaxPacket = 128 * 1024;
     static constexpr std::size_t kMaxUnread = 64 * 1024;
