@@ -222,13 +222,13 @@ std::vector<ParkedConnection> ConnectionHandoff::take_held() {
     std::vector<ParkedConnection> held;
     const std::lock_guard lock(mutex_);
     held.reserve(parked_.size());
-    for (auto &[fd, connection] : parked_) {
-        // Before the descriptor leaves: a registration outlives our close while the next
-        // generation holds the same socket.
-        ::epoll_ctl(parked_epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
-        held.push_back(std::move(connection));
-    }
+    for (auto &[fd, connection] : parked_) held.push_back(std::move(connection));
     parked_.clear();
+    // Before the descriptors leave: a registration outlives our close while the next
+    // generation holds the same socket. Closing the set drops them all in one call, not
+    // one EPOLL_CTL_DEL each (10,000 system calls for 10,000 idle clients). Nothing is
+    // parked after a stop began (refuse_from_now).
+    parked_epoll_.reset();
     return held;
 }
 

@@ -87,9 +87,9 @@ public:
     int parked_fd() const { return parked_epoll_.get(); }
     void wake_parked();
     std::size_t parked() const;
-    // Main thread, at a reload drain (after refuse_from_now): every connection this worker
-    // holds without a request (parked, or queued after its first byte), to be offered on.
-    // They stay counted open until forget() or close_held().
+    // Main thread, at a stop, after refuse_from_now: every connection this worker holds
+    // without a request (parked, or queued after its first byte), to be offered on; the
+    // parked set is closed. They stay counted open until forget() or close_held().
     std::vector<ParkedConnection> take_held();
     // Connections that left this worker (handed over, or closed) after take_held().
     void forget(std::size_t count);
