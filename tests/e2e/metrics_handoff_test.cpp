@@ -1,6 +1,7 @@
 // A connection handed to the next generation at a reload, as /metrics counts it
 // (docs/operations.md, "When the counters move", Reloads): accepted once, open once while
-// held, no request in the old worker, one fresh request in the new one; bytes in both.
+// held (also parked, and moved on from there), no request in the old workers, one fresh
+// request in the last one; bytes in both that served it.
 #include "admin_client.hpp"
 #include "clients.hpp"
 #include "host_under_test.hpp"
@@ -9,6 +10,7 @@
 
 #include <fstream>
 #include <thread>
+#include <vector>
 
 namespace sockhost::test {
 namespace {
@@ -59,9 +61,17 @@ TEST_P(MetricsHandoff, AnIdleConnectionMovedAtAReloadIsCountedOnce) {
     EXPECT_EQ(metric_value(held, open), "1");
     EXPECT_EQ(metric_value(held, ok), "0") << "handed over, not ended, in generation 1";
     EXPECT_EQ(metric_value(held, durations), "0");
+    // Silent since it moved: parked in generation 2, it moves on with a batch from there.
+    const auto again = run_sockhost_command("reload -c " + host.config_path().string());
+    ASSERT_EQ(again.exit_code, 0) << again.output << host.log();
+    ASSERT_TRUE(host.wait_for_log("generation 2 has exited", 20s)) << host.log();
+    const std::string parked = http_get(admin, "/metrics").body;
+    EXPECT_EQ(metric_value(parked, open), "1") << "open once, in generation 3\n" << parked;
+    EXPECT_EQ(metric_value(parked, accepted), "1");
+    EXPECT_EQ(metric_value(parked, ok), "0") << "no request in generation 2";
 
     const std::string second_pid = ask(client.get(), "pid");
-    EXPECT_NE(second_pid, first_pid) << "generation 2 answers";
+    EXPECT_NE(second_pid, first_pid) << "generation 3 answers";
     client.reset();
     const std::string after = scrape_until(admin, {{ok, "1"}, {open, "0"}});
     EXPECT_EQ(metric_value(after, ok), "1") << after;
@@ -74,7 +84,7 @@ TEST_P(MetricsHandoff, AnIdleConnectionMovedAtAReloadIsCountedOnce) {
     EXPECT_EQ(metric_value(after, series("sockhost_sent_bytes_total")),
               std::to_string(first_pid.size() + second_pid.size() + 2));
 
-    // One access log line, from generation 2, which ended the request: its own bytes.
+    // One access log line, from generation 3, which ended the request: its own bytes.
     EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
     std::ifstream log(host.dir() / "access.log");
     std::vector<nlohmann::json> lines;
@@ -117,6 +127,43 @@ TEST(MetricsHandoffBytes, BytesMovedUnreadAreCountedOnce) {
     EXPECT_EQ(metric_value(exposition, series("sockhost_received_bytes_total")), "8") << "pid\\n, pi, d\\n";
     EXPECT_EQ(metric_value(exposition, series("sockhost_sent_bytes_total")),
               std::to_string(first_pid.size() + second_pid.size() + 2));
+}
+
+// Silent connections parked by one generation move on to the next in one batch: each is
+// open once throughout, and none is a request until it speaks.
+TEST(MetricsHandoffBatch, ConnectionsMovedOnInABatchAreOpenOnceAndNoRequest) {
+    HostUnderTest host({{"admin", "unix:admin.sock"},
+                        {"control_socket", "control.sock"},
+                        {"listeners", {{{"listen", kListen}, {"plugin", "handoff_probe"}, {"mode", "event"}}}}},
+                       {test_plugin("handoff_probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const std::string admin = admin_of(host);
+    auto series = [&](const std::string &name, const std::string &extra = {}) {
+        return listener_series(name, kListen, "handoff_probe", "event", extra);
+    };
+    const std::string open = series("sockhost_connections_open");
+    const std::string ok = series("sockhost_requests_total", "outcome=\"ok\"");
+    std::vector<UniqueFd> clients;
+    for (int index = 0; index < 3; ++index) {
+        clients.push_back(connect_stream(host.listening()[0]));
+        ASSERT_FALSE(ask(clients.back().get(), "pid").empty());
+    }
+    for (int generation = 1; generation <= 2; ++generation) {
+        const auto reload = run_sockhost_command("reload -c " + host.config_path().string());
+        ASSERT_EQ(reload.exit_code, 0) << reload.output << host.log();
+        ASSERT_TRUE(host.wait_for_log("generation " + std::to_string(generation) + " has exited", 20s)) << host.log();
+    }
+    ASSERT_TRUE(host.wait_for_log("handed 3 of 3 parked connection(s)", 5s)) << "one batch\n" << host.log();
+    const std::string moved = http_get(admin, "/metrics").body;
+    EXPECT_EQ(metric_value(moved, open), "3") << moved;
+    EXPECT_EQ(metric_value(moved, ok), "0");
+    EXPECT_EQ(metric_value(moved, series("sockhost_connections_accepted_total")), "3");
+    for (auto &client : clients) EXPECT_FALSE(ask(client.get(), "pid").empty());
+    clients.clear();
+    const std::string after = scrape_until(admin, {{ok, "3"}, {open, "0"}});
+    EXPECT_EQ(metric_value(after, ok), "3") << after;
+    EXPECT_EQ(metric_value(after, open), "0");
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
 }
 
 }  // namespace

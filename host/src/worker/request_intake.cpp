@@ -50,7 +50,8 @@ RequestIntake::Taken RequestIntake::take() {
 // for an answer. It is a new request here, through the allow/deny lists and verify.
 RequestIntake::Taken RequestIntake::take_handed_over(HandedOverConnection handed_over) {
     // From now this worker owns it: the offerer closes its copy (connection_handoff.hpp).
-    answer_offer(handed_over.reply.get(), kTakenByte);
+    // A parked one was answered when it was parked.
+    if (handed_over.reply) answer_offer(handed_over.reply.get(), kTakenByte);
     handed_over.reply.reset();
     SocketAddress peer;
     peer.length = sizeof peer.storage;
