@@ -133,6 +133,23 @@ TEST(ConnectionHandoff, HandedOverConnectionsQueueUntilTheLoopTakesThem) {
     EXPECT_FALSE(sides.handoff->take_handed_over()) << "one count per queued connection";
 }
 
+// A stop drops what was queued and not taken; its loop, still running its last requests,
+// must not find the queue readable for ever (an event loop would spin on it).
+TEST(ConnectionHandoff, AStopLeavesTheQueueUnreadable) {
+    Sides sides;
+    int fds[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    UniqueFd reply_read(fds[0]);
+    sides.handoff->queue({std::move(sides.connection), UniqueFd(fds[1]), "un", ""});
+    pollfd queue{sides.handoff->queue_fd(), POLLIN, 0};
+    ASSERT_EQ(::poll(&queue, 1, 0), 1);
+    sides.handoff->refuse_from_now();
+    EXPECT_EQ(::poll(&queue, 1, 0), 0) << "nothing is queued any more";
+    char byte = 'x';
+    EXPECT_EQ(::read(reply_read.get(), &byte, 1), 0) << "its offerer sees end of file and keeps it";
+    EXPECT_FALSE(sides.handoff->take_handed_over());
+}
+
 // A connected pair: the client's end, and the end a worker would hold.
 std::pair<UniqueFd, UniqueFd> stream_pair() {
     int fds[2];
