@@ -195,8 +195,14 @@ StopKind serve_until_stop(const HandoffChannel &channel, const Servers &servers,
             if (received.message.type == HandoffType::drain) return StopKind::reload_drain;
             // A take's descriptors are queued before a fork may copy them; anything else
             // (an export runs plugin code) is handled with forks allowed again.
-            if (received.message.type != HandoffType::take) no_fork.unlock();
+            const bool take = received.message.type == HandoffType::take;
+            if (!take) no_fork.unlock();
             on_handoff_message(channel, servers, std::move(received.message), config);
+            // A burst of takes can keep this thread here until the next drain arrives right
+            // behind it (reloads in quick succession): a connection taken with a request on
+            // its way goes to the loop now, to be served by this generation.
+            if (take)
+                for (ConnectionHandoff *handoff : parking) handoff->wake_parked();
         }
     }
 }
