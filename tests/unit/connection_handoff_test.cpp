@@ -190,6 +190,23 @@ TEST(ConnectionHandoff, AConnectionWithNothingUnreadIsTakenAtOnceAndParkedUntilI
     EXPECT_EQ(::poll(&parked, 1, 0), 0) << "no longer watched";
 }
 
+// A busy client's next request may be in the socket already when its connection is taken:
+// it goes to the loop at once, answered, without waiting in the parked set.
+TEST(ConnectionHandoff, AConnectionWhoseClientAlreadySpokeGoesStraightToTheLoop) {
+    Sides sides;
+    auto [reply_read, reply_write] = stream_pair();
+    ASSERT_EQ(::write(sides.client.get(), "G", 1), 1);
+    sides.handoff->queue({std::move(sides.connection), std::move(reply_write), "", "login=ann"});
+    EXPECT_EQ(reply_byte(reply_read.get()), kTakenByte);
+    EXPECT_EQ(sides.handoff->parked(), 0u);
+    auto taken = sides.handoff->take_handed_over();
+    ASSERT_TRUE(taken);
+    EXPECT_TRUE(taken->held);
+    EXPECT_EQ(taken->connection_state, "login=ann");
+    char byte = 0;
+    EXPECT_EQ(::read(taken->connection.get(), &byte, 1), 1) << "only peeked at";
+}
+
 // Offered with one reply socket for many, from a draining worker's main thread; no answer
 // (the taker died) means offered again; 'T' means they are the taker's now.
 TEST(ParkedHandover, HeldConnectionsGoInBatchesAndAreOfferedAgainUntilTaken) {

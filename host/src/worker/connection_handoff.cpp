@@ -184,6 +184,13 @@ void ConnectionHandoff::queue(HandedOverConnection connection) {
     answer_offer(connection.reply.get(), kTakenByte);
     connection.reply.reset();
     count_open(1);
+    // A busy client's next request is often here already: straight to the loop, without
+    // a round through the parked set and this thread.
+    char byte = 0;
+    if (::recv(connection.connection.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0) {
+        push_queued({std::move(connection.connection), {}, {}, std::move(connection.connection_state), true});
+        return;
+    }
     park({std::move(connection.connection), std::move(connection.connection_state)});
 }
 
