@@ -6,7 +6,9 @@
 #include "clients.hpp"
 #include "host_under_test.hpp"
 
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -155,6 +157,26 @@ INSTANTIATE_TEST_SUITE_P(EveryMode, SilentConnections,
                          [](const ::testing::TestParamInfo<ModeAndTransport> &case_info) {
                              return std::string(case_info.param.mode) + (case_info.param.unix_socket ? "Unix" : "Tcp");
                          });
+
+// A parked connection is as idle as a request waiting for its next byte: the listener's
+// `timeout` ends it in the worker that holds it, counted from the takeover.
+TEST(Handoff, AParkedConnectionEndsAtTheListenersTimeout) {
+    auto listener = handoff_listener("event", "tcp://127.0.0.1:0");
+    listener["timeout"] = 1;
+    HostUnderTest host(handoff_config({listener}), {test_plugin("handoff_probe")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    UniqueFd client = connect_stream(host.listening()[0]);
+    ASSERT_FALSE(ask(client.get(), "pid").empty());
+    const auto reloaded = std::chrono::steady_clock::now();
+    ASSERT_EQ(reload(host).exit_code, 0) << host.log();
+    pollfd readable{client.get(), POLLIN, 0};
+    ASSERT_EQ(::poll(&readable, 1, 10000), 1) << "still open 10 s after the reload\n" << host.log();
+    char byte = 0;
+    EXPECT_EQ(::recv(client.get(), &byte, 1, 0), 0) << "end of input";
+    EXPECT_GE(std::chrono::steady_clock::now() - reloaded, 900ms) << "not before its timeout";
+    EXPECT_TRUE(host.wait_for_log("generation 1 has exited", 20s)) << host.log();
+    EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
+}
 
 // A parked connection whose next generation does not take connections over (its listener
 // turned handoff off) ends at that reload, as an idle connection without handoff does.

@@ -190,6 +190,36 @@ TEST(ConnectionHandoff, AConnectionWithNothingUnreadIsTakenAtOnceAndParkedUntilI
     EXPECT_EQ(::poll(&parked, 1, 0), 0) << "no longer watched";
 }
 
+// A parked connection is idle like a request waiting for its next byte: the listener's
+// `timeout` ends it (counted from its takeover); one whose client spoke in time goes on.
+TEST(ConnectionHandoff, AParkedConnectionEndsAtTheListenersTimeout) {
+    Sides sides;
+    auto made = ConnectionHandoff::create(sides.worker, 3, true, std::chrono::milliseconds(100));
+    ASSERT_TRUE(made);
+    auto &handoff = **made;
+    auto [speaks, speaks_here] = stream_pair();
+    auto [reply_read, reply_write] = stream_pair();
+    auto [other_read, other_write] = stream_pair();
+    handoff.queue({std::move(sides.connection), std::move(reply_write), "", ""});
+    handoff.queue({std::move(speaks_here), std::move(other_write), "", ""});
+    ASSERT_EQ(handoff.parked(), 2u);
+    const auto expiry = handoff.next_idle_expiry();
+    ASSERT_TRUE(expiry);
+    EXPECT_LE(*expiry, Clock::now() + std::chrono::milliseconds(100));
+    ASSERT_EQ(::write(speaks.get(), "G", 1), 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    handoff.wake_parked();  // it spoke before its time was up
+    handoff.close_idle_expired(Clock::now());
+    EXPECT_EQ(handoff.parked(), 1u) << "not yet";
+    std::this_thread::sleep_for(std::chrono::milliseconds(80));
+    handoff.close_idle_expired(Clock::now());
+    EXPECT_EQ(handoff.parked(), 0u);
+    EXPECT_FALSE(handoff.next_idle_expiry());
+    char byte = 0;
+    EXPECT_EQ(::read(sides.client.get(), &byte, 1), 0) << "end of input, as at an idle timeout";
+    EXPECT_TRUE(handoff.take_handed_over()) << "the one that spoke is the loop's";
+}
+
 // A busy client's next request may be in the socket already when its connection is taken:
 // it goes to the loop at once, answered, without waiting in the parked set.
 TEST(ConnectionHandoff, AConnectionWhoseClientAlreadySpokeGoesStraightToTheLoop) {

@@ -42,6 +42,7 @@ struct ForkSafety {
             handoff->queued_.clear();
             handoff->queued_count_.store(0, std::memory_order_relaxed);
             handoff->parked_.clear();
+            handoff->expiry_.clear();
             handoff->parked_epoll_.reset();
             handoff->mutex_.unlock();
         }
@@ -64,16 +65,19 @@ std::unique_lock<std::mutex> ConnectionHandoff::hold_off_forks() {
 }
 
 ConnectionHandoff::ConnectionHandoff(const HandoffChannel &channel, int listener_index, bool enabled,
-                                     UniqueFd reload_fd, UniqueFd queue_fd, UniqueFd parked_epoll)
+                                     UniqueFd reload_fd, UniqueFd queue_fd, UniqueFd parked_epoll,
+                                     std::chrono::milliseconds idle_timeout)
     : channel_(channel), listener_index_(listener_index), enabled_(enabled), reload_fd_(std::move(reload_fd)),
-      queue_fd_(std::move(queue_fd)), parked_epoll_(std::move(parked_epoll)), counters_(listener_counters(listener_index)) {
+      queue_fd_(std::move(queue_fd)), parked_epoll_(std::move(parked_epoll)), counters_(listener_counters(listener_index)),
+      idle_timeout_(idle_timeout) {
     ForkSafety::add(this);
 }
 
 ConnectionHandoff::~ConnectionHandoff() { ForkSafety::remove(this); }
 
 Result<std::unique_ptr<ConnectionHandoff>> ConnectionHandoff::create(const HandoffChannel &channel, int listener_index,
-                                                                     bool enabled) {
+                                                                     bool enabled,
+                                                                     std::chrono::milliseconds idle_timeout) {
     UniqueFd reload_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     UniqueFd queue_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE));
     if (!reload_fd || !queue_fd) return fail_errno("handoff: eventfd");
@@ -81,7 +85,8 @@ Result<std::unique_ptr<ConnectionHandoff>> ConnectionHandoff::create(const Hando
     if (!parked_epoll) return fail_errno("handoff: epoll_create1 for parked connections");
     return std::unique_ptr<ConnectionHandoff>(new ConnectionHandoff(channel, listener_index,
                                                                     enabled && channel.open(), std::move(reload_fd),
-                                                                    std::move(queue_fd), std::move(parked_epoll)));
+                                                                    std::move(queue_fd), std::move(parked_epoll),
+                                                                    idle_timeout));
 }
 
 void ConnectionHandoff::begin_reload_drain() { ::eventfd_write(reload_fd_.get(), 1); }
@@ -171,7 +176,33 @@ void ConnectionHandoff::park(ParkedConnection connection) {
         push_queued({std::move(connection.connection), {}, {}, std::move(connection.connection_state), true});
         return;
     }
+    connection.since = Clock::now();
+    if (idle_timeout_.count() > 0) expiry_.emplace_back(connection.since, fd);
     parked_.emplace(fd, std::move(connection));
+}
+
+std::optional<Clock::time_point> ConnectionHandoff::next_idle_expiry() {
+    const std::lock_guard lock(mutex_);
+    while (!expiry_.empty()) {
+        const auto found = parked_.find(expiry_.front().second);
+        if (found != parked_.end() && found->second.since == expiry_.front().first)
+            return expiry_.front().first + idle_timeout_;
+        expiry_.pop_front();  // it left the parked set
+    }
+    return std::nullopt;
+}
+
+void ConnectionHandoff::close_idle_expired(Clock::time_point now) {
+    const std::lock_guard lock(mutex_);
+    while (!expiry_.empty() && expiry_.front().first + idle_timeout_ <= now) {
+        const auto [since, fd] = expiry_.front();
+        expiry_.pop_front();
+        const auto found = parked_.find(fd);
+        if (found == parked_.end() || found->second.since != since) continue;
+        ::epoll_ctl(parked_epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+        parked_.erase(found);  // closes it: no other process holds it now
+        count_open(-1);
+    }
 }
 
 void ConnectionHandoff::queue(HandedOverConnection connection) {
@@ -231,6 +262,7 @@ std::vector<ParkedConnection> ConnectionHandoff::take_held() {
     held.reserve(parked_.size());
     for (auto &[fd, connection] : parked_) held.push_back(std::move(connection));
     parked_.clear();
+    expiry_.clear();
     // Before the descriptors leave: a registration outlives our close while the next
     // generation holds the same socket. Closing the set drops them all in one call, not
     // one EPOLL_CTL_DEL each (10,000 system calls for 10,000 idle clients). Nothing is

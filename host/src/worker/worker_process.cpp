@@ -128,7 +128,8 @@ Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &con
         std::unique_ptr<ConnectionHandoff> handoff;
         if (!is_datagram(listener.address.transport)) {
             auto created = ConnectionHandoff::create(
-                channel, (*handler)->listener_index(), (*handler)->hands_off_connections() && listener.options.handoff);
+                channel, (*handler)->listener_index(), (*handler)->hands_off_connections() && listener.options.handoff,
+                listener.options.timeout);
             if (!created) return std::unexpected(created.error());
             handoff = std::move(*created);
         }
@@ -167,9 +168,19 @@ StopKind serve_until_stop(const HandoffChannel &channel, const Servers &servers,
             if (signal_number == SIGINT || signal_number == SIGQUIT) return StopKind::fast;
             continue;
         }
-        if (::poll(watched.data(), watched.size(), -1) < 0) continue;  // EINTR
-        for (std::size_t index = 0; index < parking.size(); ++index)
+        std::optional<Clock::time_point> expiry;
+        for (ConnectionHandoff *handoff : parking)
+            if (const auto next = handoff->next_idle_expiry(); next && (!expiry || *next < *expiry)) expiry = next;
+        int wait_ms = -1;
+        if (expiry) {
+            const auto left = std::clamp<Clock::duration>(*expiry - Clock::now(), Clock::duration::zero(), std::chrono::hours(1));
+            wait_ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count());
+        }
+        if (::poll(watched.data(), watched.size(), wait_ms) < 0) continue;  // EINTR
+        for (std::size_t index = 0; index < parking.size(); ++index) {
             if (watched[2 + index].revents != 0) parking[index]->wake_parked();
+            if (expiry) parking[index]->close_idle_expired(Clock::now());
+        }
         signalfd_siginfo info{};
         while (::read(signal_fd.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
             const int signal_number = static_cast<int>(info.ssi_signo);

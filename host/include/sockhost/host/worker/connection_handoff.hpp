@@ -42,18 +42,22 @@ struct HandedOverConnection {
     bool held = false;  // this worker's already (it was parked): counted open here
 };
 
-// A connection this worker took over and holds without a request: idle since it came.
+// A connection this worker took over and holds without a request.
 struct ParkedConnection {
     UniqueFd connection;
     std::string connection_state;  // what it came with: it goes on with it
+    Clock::time_point since{};     // parked then: the listener's `timeout` counts from there
 };
 
 class ConnectionHandoff {
 public:
     // `channel`: the worker's handoff channel (may be closed: nothing moves); `enabled`:
-    // the plugin opted in and the listener's `handoff` option is on.
+    // the plugin opted in and the listener's `handoff` option is on; `idle_timeout`: the
+    // listener's `timeout`, after which a parked connection is closed (0: never), as an
+    // idle request's wait for its next byte ends.
     static Result<std::unique_ptr<ConnectionHandoff>> create(const HandoffChannel &channel, int listener_index,
-                                                             bool enabled);
+                                                             bool enabled,
+                                                             std::chrono::milliseconds idle_timeout = {});
     ~ConnectionHandoff();
     ConnectionHandoff(const ConnectionHandoff &) = delete;
     ConnectionHandoff &operator=(const ConnectionHandoff &) = delete;
@@ -88,6 +92,10 @@ public:
     int parked_fd() const { return parked_epoll_.get(); }
     void wake_parked();
     std::size_t parked() const;
+    // Main thread: when the longest-parked connection reaches the listener's `timeout`, and
+    // closing those that did (their clients see end of input, as at an idle timeout).
+    std::optional<Clock::time_point> next_idle_expiry();
+    void close_idle_expired(Clock::time_point now);
     // Main thread, at a stop, after refuse_from_now: every connection this worker holds
     // without a request (parked, or queued after its first byte), to be offered on; the
     // parked set is closed. They stay counted open until forget() or close_held().
@@ -112,7 +120,7 @@ public:
 
 private:
     ConnectionHandoff(const HandoffChannel &channel, int listener_index, bool enabled, UniqueFd reload_fd,
-                      UniqueFd queue_fd, UniqueFd parked_epoll);
+                      UniqueFd queue_fd, UniqueFd parked_epoll, std::chrono::milliseconds idle_timeout);
     void park(ParkedConnection connection);  // under mutex_
     void push_queued(HandedOverConnection connection);  // under mutex_: and counts it on queue_fd_
     void count_open(std::int64_t change) const;
@@ -131,7 +139,11 @@ private:
     ListenerCounters *counters_;  // a parked connection is open here; may be null
     mutable std::mutex mutex_;
     std::deque<HandedOverConnection> queued_;
-    std::unordered_map<int, ParkedConnection> parked_;  // by descriptor; each in parked_epoll_
+    std::unordered_map<int, ParkedConnection> parked_;  // by descriptor; in parked_epoll_ until a stop
+    // Parked connections in the order they were parked (one timeout for all: the order of
+    // their expiry); an entry whose descriptor left, or was parked again since, is skipped.
+    std::deque<std::pair<Clock::time_point, int>> expiry_;
+    std::chrono::milliseconds idle_timeout_;
     // How many are queued, read without the lock: the loop asks before every accept, and
     // almost always none is.
     std::atomic<std::size_t> queued_count_{0};
