@@ -49,7 +49,9 @@ void Supervisor::send_to_worker(Worker &worker, HandoffMessage message) {
     // does not read): its descriptors close here, which answers an offer by itself.
     if (!worker.handoff.open()) return;
     if (worker.outbox.empty() && worker.handoff.send(message, false) != HandoffChannel::SendResult::would_block) return;
-    if (worker.outbox.size() >= kMaxOutbox) return;
+    // A batch brings up to 65 descriptors: fewer of those wait, so that a taker that does
+    // not read holds at most about 16,000 of ours (4,096 offers of 2, and 128 batches).
+    if (worker.outbox.size() >= (message.fds.size() > 2 ? kMaxOutbox / 32 : kMaxOutbox)) return;
     worker.outbox.push_back(std::move(message));
 }
 
@@ -111,6 +113,11 @@ void Supervisor::relay_offer(Generation &from, Worker &offerer, HandoffMessage o
     // Connections and their reply socket (a batch: many connections, one reply); anything
     // else is no offer the worker side makes, and its fds close.
     if (offer.fds.size() < 2) return;
+    if (offer.fds.size() > 2 && !offer.unread.empty()) {
+        log_warning(from.describe(offerer, offerer.process.pid()) + ": handoff channel: refused a batch of " +
+                    std::to_string(offer.fds.size() - 1) + " connections with unread bytes, which no worker sends");
+        return;
+    }
     Generation *to = generations_.serving.get();
     // Only a worker told to drain offers, and only its own group's listeners: a worker runs
     // plugin code, and must not pass connections off as another plugin's.

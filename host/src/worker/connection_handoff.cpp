@@ -265,8 +265,8 @@ std::vector<ParkedConnection> ConnectionHandoff::take_held() {
     expiry_.clear();
     // Before the descriptors leave: a registration outlives our close while the next
     // generation holds the same socket. Closing the set drops them all in one call, not
-    // one EPOLL_CTL_DEL each (10,000 system calls for 10,000 idle clients). Nothing is
-    // parked after a stop began (refuse_from_now).
+    // one EPOLL_CTL_DEL each (10,000 system calls for 10,000 idle clients). Only called
+    // after refuse_from_now: nothing is registered in the set from then.
     parked_epoll_.reset();
     return held;
 }
@@ -284,7 +284,6 @@ std::optional<HandedOverConnection> ConnectionHandoff::take_handed_over() {
     HandedOverConnection connection = std::move(queued_.front());
     queued_.pop_front();
     queued_count_.fetch_sub(1, std::memory_order_relaxed);
-    if (connection.held) count_open(-1);  // the request it becomes counts it from now
     return connection;
 }
 

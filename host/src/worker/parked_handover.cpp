@@ -43,7 +43,8 @@ void add_batches(ConnectionHandoff &handoff, std::vector<ParkedConnection> held,
     }
 }
 
-// Sends the batch's offer; false when the channel is full (try again soon).
+// Sends the batch's offer; false when it cannot go now: the channel is full, or out of
+// descriptors (tried again soon, until the deadline).
 bool offer(const HandoffChannel &channel, Batch &batch) {
     int pipe_fds[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pipe_fds) != 0) return false;
@@ -90,6 +91,7 @@ void hand_over_held_connections(const HandoffChannel &channel, const std::vector
     }
     if (batches.empty()) return;
     std::size_t moved = 0;
+    std::size_t refused = 0;  // the next generation does not take this listener's connections
     std::vector<pollfd> watched;
     std::vector<Batch *> watched_batches;
     while (!batches.empty() && Clock::now() < deadline && !fast_stop()) {
@@ -120,6 +122,7 @@ void hand_over_held_connections(const HandoffChannel &channel, const std::vector
                 moved += batch.connections.size();
                 finish(batch);
             } else if (count == 1 && answer == kCloseByte) {
+                refused += batch.connections.size();
                 finish(batch);
             } else {  // every write end closed without an answer: nobody took them yet
                 batch.reply.reset();
@@ -136,7 +139,8 @@ void hand_over_held_connections(const HandoffChannel &channel, const std::vector
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
     log_info("handed " + std::to_string(moved) + " of " + std::to_string(held) +
              " parked connection(s) to the next generation in " + std::to_string(took.count()) + " ms" +
-             (left == 0 ? std::string() : "; closed " + std::to_string(left) + " no worker took before the stop"));
+             (refused == 0 ? std::string() : "; closed " + std::to_string(refused) + " it does not take") +
+             (left == 0 ? std::string() : "; closed " + std::to_string(left) + " not taken by the deadline"));
 }
 
 }  // namespace sockhost

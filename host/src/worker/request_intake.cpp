@@ -66,6 +66,7 @@ RequestIntake::Taken RequestIntake::take_handed_over(HandedOverConnection handed
     auto request = std::make_unique<StreamRequest>(std::move(handed_over.connection), listener_.transport(), peer,
                                                    local, waiter_, options_.timeout);
     request->tally().start(&accounting_, true, false);  // accepted by the worker it came from
+    if (handed_over.held) handoff_->forget(1);          // counted by its request from now
     request->adopt_handed_over(handed_over.unread, std::move(handed_over.connection_state));
     request->start_deadline(options_.request_deadline);
     request->set_handoff(moves_connections_);

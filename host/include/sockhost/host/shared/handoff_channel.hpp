@@ -7,9 +7,10 @@
 //   supervisor -> worker   drain   stop accepting and hand idle connections over
 //   worker -> supervisor   offer   listener, unread bytes, connection state; fds: the
 //                                  connection and the write end of the offer's reply pipe
-//                                  or a batch: up to kMaxBatch connections that have no
+//                                  or a batch: 2 to kMaxBatch connections that have no
 //                                  unread bytes, their states (encode_batch_states), and
-//                                  one reply pipe for them all (the last fd)
+//                                  one reply pipe for them all (the last fd); a batch of
+//                                  one is sent as a plain offer
 //   supervisor -> worker   take    the same, for a worker of the next generation
 //   worker -> supervisor   state_wanted   before READY: the listener's previous state
 //   supervisor -> worker   export_state   the serving worker: export that listener's
@@ -17,10 +18,9 @@
 //   supervisor -> worker   state          status; text: why not; fd: the memfd
 //
 // An offer is answered on its own pipe: kTakenByte when a worker took the connection (a
-// batch: all of them),
-// kCloseByte when it cannot move (end it as without handoff), or end of file with no byte
-// when no worker took it yet (the taker died, none is ready): the offerer keeps serving
-// it and offers it again later. So nobody keeps a table of offers, and a death anywhere
+// batch: all of them), kCloseByte when it cannot move (end it as without handoff), or end
+// of file with no byte when no worker took it yet (the taker died, none is ready): the
+// offerer keeps it and offers it again later. So nobody keeps a table of offers, and a death anywhere
 // answers by itself.
 #pragma once
 
@@ -65,7 +65,7 @@ std::vector<std::string> decode_batch_states(std::string_view encoded, std::size
 class HandoffChannel {
 public:
     // Connections per batch: a draining worker's parked connections move this many to a
-    // packet. Far below SCM_MAX_FD (253), and a take of 64 costs a loop one short pass.
+    // packet. Far below SCM_MAX_FD (253); the taker's main thread parks them in one pass.
     static constexpr std::size_t kMaxBatch = 64;
     static constexpr std::size_t kMaxFds = kMaxBatch + 1;
     // Header plus bytes: unread input and connection state are bounded well below this.

@@ -12,8 +12,9 @@
 // or plugin call until its client sends a byte; then it is queued for the loop like any
 // handed-over connection. A connection still parked when this generation drains in turn
 // is offered on by the main thread, up to HandoffChannel::kMaxBatch to a packet
-// (parked_handover.hpp): an idle client costs a reload about 6.5 µs of CPU in all (in the
-// three processes), not a request.
+// (parked_handover.hpp): an idle client costs a reload a few microseconds of CPU, not a
+// request (docs/benchmarks.md, "Reload handoff"). A parked connection ends at its
+// listener's `timeout`, counted from its takeover.
 #pragma once
 
 #include <sockhost/host/shared/handoff_channel.hpp>
@@ -100,7 +101,8 @@ public:
     // without a request (parked, or queued after its first byte), to be offered on; the
     // parked set is closed. They stay counted open until forget() or close_held().
     std::vector<ParkedConnection> take_held();
-    // Connections that left this worker (handed over, or closed) after take_held().
+    // Held connections that left (handed over, closed, or taken by the loop: its request
+    // counts it from then) come off connections_open.
     void forget(std::size_t count);
     // Main thread, held from receiving a take message until its descriptors are queued (or
     // closed): no request child is forked meanwhile, since one forked while they sit only
