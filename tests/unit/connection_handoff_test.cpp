@@ -190,6 +190,26 @@ TEST(ConnectionHandoff, AConnectionWithNothingUnreadIsTakenAtOnceAndParkedUntilI
     EXPECT_EQ(::poll(&parked, 1, 0), 0) << "no longer watched";
 }
 
+// A parked connection whose client spoke waits in the queue for the loop; a drain that
+// comes first keeps it (it is this worker's, answered already) to hand it on with the rest.
+TEST(ConnectionHandoff, AStopKeepsHeldConnectionsTheLoopHasNotTakenForTheHandover) {
+    Sides sides;
+    auto [reply_read, reply_write] = stream_pair();
+    sides.handoff->queue({std::move(sides.connection), std::move(reply_write), "", "login=ann"});
+    ASSERT_EQ(::write(sides.client.get(), "G", 1), 1);
+    pollfd parked{sides.handoff->parked_fd(), POLLIN, 0};
+    ASSERT_EQ(::poll(&parked, 1, 2000), 1);
+    sides.handoff->wake_parked();
+    ASSERT_EQ(sides.handoff->parked(), 0u) << "queued for the loop";
+    sides.handoff->refuse_from_now();
+    EXPECT_FALSE(sides.handoff->take_handed_over());
+    auto held = sides.handoff->take_held();
+    ASSERT_EQ(held.size(), 1u) << "not dropped: nobody else has it";
+    EXPECT_EQ(held[0].connection_state, "login=ann");
+    char byte = 0;
+    EXPECT_EQ(::recv(held[0].connection.get(), &byte, 1, MSG_PEEK), 1) << "its request waits in the socket";
+}
+
 // A parked connection is idle like a request waiting for its next byte: the listener's
 // `timeout` ends it (counted from its takeover); one whose client spoke in time goes on.
 TEST(ConnectionHandoff, AParkedConnectionEndsAtTheListenersTimeout) {
