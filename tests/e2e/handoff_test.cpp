@@ -123,7 +123,15 @@ TEST_P(SilentConnections, MoveOnInBatchesThroughReloadsAndKeepTheirState) {
         clients.push_back(connect_stream(host.listening()[0]));
         ASSERT_EQ(ask(clients.back().get(), "remember client-" + std::to_string(index)), "OK");
     }
-    const int worker_fds = open_fd_count(host.worker_pid());
+    // Settled: a forking worker closes its copy of a connection just after its child forks,
+    // which may be after the child answered.
+    int worker_fds = open_fd_count(host.worker_pid());
+    for (int wait = 0; wait < 40; ++wait) {
+        std::this_thread::sleep_for(50ms);
+        const int now = open_fd_count(host.worker_pid());
+        if (now == worker_fds) break;
+        worker_fds = now;
+    }
     const std::string all = std::to_string(kConnections);
     for (int reloads = 1; reloads <= 3; ++reloads) {
         ASSERT_EQ(reload(host).exit_code, 0) << host.log();
@@ -145,6 +153,7 @@ TEST_P(SilentConnections, MoveOnInBatchesThroughReloadsAndKeepTheirState) {
     }
     for (int wait = 0; wait < 200 && open_fd_count(host.pid()) != supervisor_fds; ++wait) std::this_thread::sleep_for(10ms);
     EXPECT_EQ(open_fd_count(host.pid()), supervisor_fds) << "supervisor";
+    for (int wait = 0; wait < 200 && open_fd_count(host.worker_pid()) != worker_fds; ++wait) std::this_thread::sleep_for(10ms);
     EXPECT_EQ(open_fd_count(host.worker_pid()), worker_fds) << "worker";
     EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
     for (auto &client : clients) EXPECT_EQ(read_until_eof(client.get()), "") << "closed at the stop, not before";
