@@ -26,6 +26,15 @@ std::string ask(int fd, const std::string &command) {
     return line;
 }
 
+// Reloads and waits until generation `old_generation` has exited: every connection moved.
+::testing::AssertionResult reload_until_exited(const HostUnderTest &host, int old_generation) {
+    const auto reload = run_sockhost_command("reload -c " + host.config_path().string());
+    if (reload.exit_code != 0) return ::testing::AssertionFailure() << reload.output << host.log();
+    if (!host.wait_for_log("generation " + std::to_string(old_generation) + " has exited", 20s))
+        return ::testing::AssertionFailure() << host.log();
+    return ::testing::AssertionSuccess();
+}
+
 class MetricsHandoff : public ::testing::TestWithParam<const char *> {};
 
 TEST_P(MetricsHandoff, AnIdleConnectionMovedAtAReloadIsCountedOnce) {
@@ -52,9 +61,7 @@ TEST_P(MetricsHandoff, AnIdleConnectionMovedAtAReloadIsCountedOnce) {
     EXPECT_EQ(metric_value(before, open), "1");
     EXPECT_EQ(metric_value(before, ok), "0");
 
-    const auto reload = run_sockhost_command("reload -c " + host.config_path().string());
-    ASSERT_EQ(reload.exit_code, 0) << reload.output << host.log();
-    ASSERT_TRUE(host.wait_for_log("generation 1 has exited", 20s)) << host.log();
+    ASSERT_TRUE(reload_until_exited(host, 1));
     // Held by generation 2 now; the old worker's counters are kept by the supervisor.
     const std::string held = http_get(admin, "/metrics").body;
     EXPECT_EQ(metric_value(held, accepted), "1") << "not accepted again\n" << held;
@@ -62,9 +69,7 @@ TEST_P(MetricsHandoff, AnIdleConnectionMovedAtAReloadIsCountedOnce) {
     EXPECT_EQ(metric_value(held, ok), "0") << "handed over, not ended, in generation 1";
     EXPECT_EQ(metric_value(held, durations), "0");
     // Silent since it moved: parked in generation 2, it moves on with a batch from there.
-    const auto again = run_sockhost_command("reload -c " + host.config_path().string());
-    ASSERT_EQ(again.exit_code, 0) << again.output << host.log();
-    ASSERT_TRUE(host.wait_for_log("generation 2 has exited", 20s)) << host.log();
+    ASSERT_TRUE(reload_until_exited(host, 2));
     const std::string parked = http_get(admin, "/metrics").body;
     EXPECT_EQ(metric_value(parked, open), "1") << "open once, in generation 3\n" << parked;
     EXPECT_EQ(metric_value(parked, accepted), "1");
@@ -112,9 +117,7 @@ TEST(MetricsHandoffBytes, BytesMovedUnreadAreCountedOnce) {
     const std::string first_pid = ask(client.get(), "pid");
     send_all(client.get(), "pi");  // half a request: read by the host, not by the plugin
     std::this_thread::sleep_for(100ms);
-    const auto reload = run_sockhost_command("reload -c " + host.config_path().string());
-    ASSERT_EQ(reload.exit_code, 0) << reload.output << host.log();
-    ASSERT_TRUE(host.wait_for_log("generation 1 has exited", 20s)) << host.log();
+    ASSERT_TRUE(reload_until_exited(host, 1));
     const std::string second_pid = ask(client.get(), "d");
     EXPECT_NE(second_pid, first_pid);
     client.reset();
@@ -149,9 +152,7 @@ TEST(MetricsHandoffBatch, ConnectionsMovedOnInABatchAreOpenOnceAndNoRequest) {
         ASSERT_FALSE(ask(clients.back().get(), "pid").empty());
     }
     for (int generation = 1; generation <= 2; ++generation) {
-        const auto reload = run_sockhost_command("reload -c " + host.config_path().string());
-        ASSERT_EQ(reload.exit_code, 0) << reload.output << host.log();
-        ASSERT_TRUE(host.wait_for_log("generation " + std::to_string(generation) + " has exited", 20s)) << host.log();
+        ASSERT_TRUE(reload_until_exited(host, generation));
     }
     ASSERT_TRUE(host.wait_for_log("handed 3 of 3 parked connection(s)", 5s)) << "one batch\n" << host.log();
     const std::string moved = http_get(admin, "/metrics").body;
