@@ -30,6 +30,24 @@ std::string_view hook_name(Hook hook) {
 }
 
 
+void ActivitySlot::store_peer(const void *address, std::size_t length) {
+    length = std::min(length, kPeerCapacity);
+    std::uint64_t words[kPeerWords] = {};
+    std::memcpy(words, address, length);
+    for (std::size_t index = 0; index < kPeerWords; ++index)
+        peer_words[index].store(words[index], std::memory_order_relaxed);
+    peer_length.store(static_cast<std::uint32_t>(length), std::memory_order_relaxed);
+}
+
+std::size_t ActivitySlot::load_peer(void *out) const {
+    const std::size_t length = std::min<std::size_t>(peer_length.load(std::memory_order_acquire), kPeerCapacity);
+    std::uint64_t words[kPeerWords];
+    for (std::size_t index = 0; index < kPeerWords; ++index)
+        words[index] = peer_words[index].load(std::memory_order_relaxed);
+    std::memcpy(out, words, length);
+    return length;
+}
+
 std::vector<PluginActivity> activities_in_plugin_code(const ActivityTable &table, std::int64_t now_ms,
                                                       int listener_count) {
     std::vector<PluginActivity> found;
@@ -50,8 +68,7 @@ std::vector<PluginActivity> activities_in_plugin_code(const ActivityTable &table
             continue;
         activity.hook = static_cast<Hook>(hook);
         SocketAddress peer;
-        peer.length = std::min<socklen_t>(slot.peer_length.load(std::memory_order_acquire), ActivitySlot::kPeerCapacity);
-        std::memcpy(&peer.storage, slot.peer, peer.length);
+        peer.length = static_cast<socklen_t>(slot.load_peer(&peer.storage));
         activity.peer = format_address(peer);
         // A Unix peer's path is any bytes: only printable ASCII goes into a log line.
         std::replace_if(activity.peer.begin(), activity.peer.end(),

@@ -49,6 +49,17 @@ ActivitySlot *take_slot(ActivityTable &table) {
     return nullptr;
 }
 
+// The next holder writes its fields only after it has made the serial odd, so a reader
+// that sees the odd serial could otherwise still see this holder's time and pid: the
+// time would report a request that is not in plugin code, and the pid would let
+// release_activity_of free the new holder's slot for a dead child. Cleared before the
+// releasing serial store, they read as zero until the new holder writes them.
+void clear_before_release(ActivitySlot &slot) {
+    slot.plugin_since_ms.store(0, std::memory_order_relaxed);
+    slot.pid.store(0, std::memory_order_relaxed);
+    slot.hook.store(0, std::memory_order_relaxed);
+}
+
 }  // namespace
 
 void install_activity_table(ActivityTable *table) {
@@ -68,7 +79,7 @@ std::string release_activity_of(pid_t child) {
         ActivitySlot &slot = installed_table->slots[index];
         std::uint32_t serial = slot.serial.load(std::memory_order_acquire);
         if (serial % 2 == 0 || slot.pid.load(std::memory_order_relaxed) != child) continue;
-        slot.plugin_since_ms.store(0, std::memory_order_relaxed);
+        clear_before_release(slot);
         if (slot.serial.compare_exchange_strong(serial, serial + 1, std::memory_order_acq_rel))
             table_seen_full.store(false, std::memory_order_relaxed);
     }
@@ -84,16 +95,14 @@ RequestActivity::RequestActivity(Request &request, int listener) : request_(requ
     slot_->pid.store(own_pid, std::memory_order_relaxed);
     slot_->listener.store(listener, std::memory_order_relaxed);
     const SocketAddress &peer = request.peer();
-    const std::size_t length = std::min<std::size_t>(peer.length, ActivitySlot::kPeerCapacity);
-    std::memcpy(slot_->peer, &peer.storage, length);
-    slot_->peer_length.store(static_cast<std::uint32_t>(length), std::memory_order_relaxed);
+    slot_->store_peer(&peer.storage, peer.length);
     request_.set_activity_slot(slot_);
 }
 
 RequestActivity::~RequestActivity() {
     if (slot_ == nullptr) return;
     request_.set_activity_slot(nullptr);
-    slot_->plugin_since_ms.store(0, std::memory_order_relaxed);
+    clear_before_release(*slot_);
     slot_->serial.fetch_add(1, std::memory_order_release);
     table_seen_full.store(false, std::memory_order_relaxed);
 }

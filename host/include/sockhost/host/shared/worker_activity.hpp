@@ -48,9 +48,15 @@ struct ActivitySlot {
     // while the host has it.
     std::atomic<std::int64_t> plugin_since_ms{0};
     // The peer's socket address as accept or recvfrom gave it (formatted by the reader:
-    // most requests are never reported), written before `hook` is set.
+    // most requests are never reported), written before `hook` is set. Atomic words, not
+    // bytes: the reader may copy them while the slot's next request writes its own.
     std::atomic<std::uint32_t> peer_length{0};
-    unsigned char peer[kPeerCapacity] = {};
+    static constexpr std::size_t kPeerWords = (kPeerCapacity + 7) / 8;
+    std::atomic<std::uint64_t> peer_words[kPeerWords] = {};
+
+    void store_peer(const void *address, std::size_t length);
+    // Copies at most kPeerCapacity bytes into `out`; returns how many.
+    std::size_t load_peer(void *out) const;
 };
 
 struct ActivityTable {
