@@ -1,6 +1,7 @@
 #include <sockhost/host/shared/effective_config.hpp>
 
 #include <sockhost/host/shared/plugin_directory.hpp>
+#include <sockhost/host/shared/tls_context.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -20,6 +21,36 @@ Result<std::string> read_file(const std::filesystem::path &file, const std::stri
     return text.str();
 }
 
+// A certificate, key, CA bundle or CRL: PEM text, far below this.
+constexpr std::uintmax_t kMaxTlsFileSize = 4 * 1024 * 1024;
+
+// Reads each file a `tls` object names into the snapshot (once, however many listeners
+// name it) and into the config, then builds each listener's context: a missing file, a
+// wrong key or an expired certificate fails here, before any worker starts.
+Result<void> read_tls_files(HostConfig &config, ConfigSnapshot &snapshot) {
+    for (auto &listener : config.listeners) {
+        if (!listener.options.tls) continue;
+        for (TlsFile *file : listener.options.tls->files()) {
+            auto known = snapshot.tls_files.find(file->path);
+            if (known == snapshot.tls_files.end()) {
+                const std::string what = "listener " + listener.address.text() + ": TLS file";
+                std::error_code error;
+                const auto size = std::filesystem::file_size(file->path, error);
+                if (error) return fail(what + " " + file->path + ": " + error.message());
+                if (size > kMaxTlsFileSize)
+                    return fail(what + " " + file->path + ": " + std::to_string(size) + " bytes; a PEM file is far smaller");
+                auto text = read_file(file->path, what);
+                if (!text) return std::unexpected(text.error());
+                known = snapshot.tls_files.emplace(file->path, std::move(*text)).first;
+            }
+            file->pem = known->second;
+        }
+        auto context = TlsContext::create(*listener.options.tls, "listener " + listener.address.text(), std::nullopt);
+        if (!context) return std::unexpected(context.error());
+    }
+    return {};
+}
+
 }  // namespace
 
 std::string ConfigSnapshot::to_json() const {
@@ -34,6 +65,8 @@ std::string ConfigSnapshot::to_json() const {
     for (const auto &file : plugin_files)
         document["plugin_files"].push_back({{"name", file.name}, {"device", file.device}, {"inode", file.inode},
                                             {"size", file.size}, {"modified_ns", file.modified_ns}});
+    document["tls_files"] = tls_files;
+    document["tls_ticket_secret"] = tls_ticket_secret;
     return document.dump();
 }
 
@@ -52,6 +85,8 @@ Result<ConfigSnapshot> ConfigSnapshot::from_json(std::string_view text) {
             snapshot.plugin_files.push_back({file.at("name").get<std::string>(), file.at("device").get<std::uint64_t>(),
                                              file.at("inode").get<std::uint64_t>(), file.at("size").get<std::int64_t>(),
                                              file.at("modified_ns").get<std::int64_t>()});
+        snapshot.tls_files = document.at("tls_files").get<std::map<std::string, std::string>>();
+        snapshot.tls_ticket_secret = document.at("tls_ticket_secret").get<std::string>();
         return snapshot;
     } catch (const nlohmann::json::exception &error) {
         return fail(std::string("configuration from the supervisor is unreadable: ") + error.what());
@@ -89,6 +124,8 @@ Result<EffectiveConfig> read_effective_config(const std::filesystem::path &confi
         if (!identity) return fail("config " + snapshot.config_file + ": " + identity.error().message);
         snapshot.plugin_files.push_back(std::move(*identity));
     }
+    if (auto tls = read_tls_files(*composed, snapshot); !tls)
+        return fail("config " + snapshot.config_file + ": " + tls.error().message);
     effective.config = std::move(*composed);
     return effective;
 }
@@ -97,7 +134,20 @@ Result<HostConfig> compose_config(const ConfigSnapshot &snapshot) {
     auto config = parse_config(snapshot.config_text, snapshot.base_dir, snapshot.config_file);
     if (!config) return std::unexpected(config.error());
     config->plugin_files = snapshot.plugin_files;
-    return add_sidecar_listeners(std::move(*config), snapshot);
+    config->tls_ticket_secret = snapshot.tls_ticket_secret;
+    auto composed = add_sidecar_listeners(std::move(*config), snapshot);
+    if (!composed) return composed;
+    for (auto &listener : composed->listeners) {
+        if (!listener.options.tls) continue;
+        for (TlsFile *file : listener.options.tls->files()) {
+            const auto known = snapshot.tls_files.find(file->path);
+            if (known == snapshot.tls_files.end())
+                return fail("listener " + listener.address.text() + ": TLS file " + file->path +
+                            " is not in the supervisor's snapshot");
+            file->pem = known->second;
+        }
+    }
+    return composed;
 }
 
 Result<HostConfig> add_sidecar_listeners(HostConfig config, const ConfigSnapshot &snapshot) {

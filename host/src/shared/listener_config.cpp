@@ -148,6 +148,18 @@ const ListenerOption kListenerOptions[] = {
      [](ObjectReader &r, std::string_view k, ListenerConfig &l) { return read_cidr_list(r, k, l.options.access.deny); }},
 };
 
+Result<void> read_tls(ObjectReader &reader, const std::filesystem::path &base_dir, ListenerConfig &listener) {
+    const json *object = reader.find("tls");
+    if (object == nullptr) return {};
+    if (is_datagram(listener.address.transport))
+        return fail(reader.key_path("tls") +
+                    ": only tcp and unix listeners carry TLS (datagrams would need DTLS, which sockhost does not speak)");
+    auto tls = parse_tls_config(*object, reader.key_path("tls"), base_dir);
+    if (!tls) return std::unexpected(tls.error());
+    listener.options.tls = std::move(*tls);
+    return {};
+}
+
 // What every listener has: where it listens, its name, plugin, mode and plugin config.
 Result<void> read_identity(ObjectReader &reader, const std::filesystem::path &base_dir,
                            const std::string &implied_plugin, ListenerConfig &listener) {
@@ -211,6 +223,7 @@ Result<ListenerConfig> parse_listener(const json &object, const std::string &pat
     ListenerConfig listener;
     SOCKHOST_TRY(read_identity(reader, base_dir, implied_plugin, listener));
     SOCKHOST_TRY(read_access_log(reader, base_dir, listener));
+    SOCKHOST_TRY(read_tls(reader, base_dir, listener));
     const unsigned transport = bit(listener.address.transport);
     const unsigned mode = bit(listener.options.mode);
     for (const ListenerOption &option : kListenerOptions) {

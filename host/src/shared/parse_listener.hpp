@@ -2,6 +2,7 @@
 #pragma once
 
 #include <sockhost/host/shared/listener_config.hpp>
+#include <sockhost/host/shared/tls_config.hpp>
 
 #include "json_object_reader.hpp"
 
@@ -15,5 +16,8 @@ namespace sockhost {
 // be left out, and must be that plugin if present.
 Result<ListenerConfig> parse_listener(const json &object, const std::string &path, const std::filesystem::path &base_dir,
                                       const std::string &implied_plugin = {});
+
+// A listener's `tls` object (tls_config.cpp): paths resolved against `base_dir`, files not read.
+Result<TlsConfig> parse_tls_config(const json &object, const std::string &path, const std::filesystem::path &base_dir);
 
 }  // namespace sockhost

@@ -13,6 +13,7 @@ std::string_view outcome_name(RequestOutcome outcome) {
     case RequestOutcome::refused: return "refused";
     case RequestOutcome::denied: return "denied";
     case RequestOutcome::cancelled: return "cancelled";
+    case RequestOutcome::handshake_failed: return "handshake_failed";
     }
     return "?";
 }

@@ -39,6 +39,7 @@ void Supervisor::begin_reload() {
     auto effective = read_effective_config(config_file_);
     if (!effective) return reload_failed(effective.error().message);
     for (const auto &note : effective->notes) log_info(note);
+    effective->snapshot.tls_ticket_secret = ticket_secret_;
     auto generation = start_generation(next_generation_++, binary_, *effective, listeners_);
     if (!generation) {
         retire_unused_listeners();

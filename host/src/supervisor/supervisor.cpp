@@ -17,6 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sockhost/host/shared/tls_context.hpp>
+
 #include <algorithm>
 #include <memory>
 
@@ -28,6 +30,10 @@ Result<void> Supervisor::start() {
     auto effective = read_effective_config(config_file_);
     if (!effective) return std::unexpected(effective.error());
     set_log_threshold(effective->config.log_level);
+    auto ticket_secret = TicketSecret::random();
+    if (!ticket_secret) return std::unexpected(ticket_secret.error());
+    ticket_secret_ = ticket_secret->to_hex();
+    effective->snapshot.tls_ticket_secret = ticket_secret_;
     for (const auto &note : effective->notes) log_info(note);
     const sigset_t handled = stop_signals();
     signals_ = UniqueFd(::signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK));

@@ -164,6 +164,9 @@ private:
     std::optional<Handover> handover_;
     Generations generations_;
     int next_generation_ = 1;
+    // What every generation's TLS session-ticket keys derive from (tls_context.hpp), made
+    // once: a client resumes its session across reloads.
+    std::string ticket_secret_;
     std::optional<Clock::time_point> stop_deadline_;  // set once stopping
     Clock::time_point next_watch_{};
     std::vector<PendingExport> pending_exports_;

@@ -29,12 +29,12 @@ bool is_wildcard(const SocketAddress &address) {
 
 RequestIntake::RequestIntake(const ListenerSocket &listener, const ServerOptions &options, Handler &handler,
                              IoWaiter &waiter, int stop_fd, int cancel_fd, ConnectionHandoff *handoff,
-                             const ListenerAccounting &accounting)
+                             const ListenerAccounting &accounting, std::shared_ptr<const TlsContext> tls)
     : listener_(listener), options_(options), handler_(handler), waiter_(waiter), stop_fd_(stop_fd),
       cancel_fd_(cancel_fd), handoff_(handoff),
       moves_connections_(handoff != nullptr && handoff->enabled() ? handoff : nullptr),
       listener_text_(listener.bound_text()), accounting_(accounting),
-      local_is_wildcard_(is_wildcard(listener.local_address())) {
+      local_is_wildcard_(is_wildcard(listener.local_address())), tls_(std::move(tls)) {
     if (is_datagram(listener_.transport())) datagram_buffer_.resize(options_.max_packet_size);
 }
 
@@ -115,6 +115,7 @@ RequestIntake::Taken RequestIntake::accept_connection() {
     request->tally().start(&accounting_, true, true);
     request->start_deadline(options_.request_deadline);  // counts from the accept, through verify
     request->set_handoff(moves_connections_);
+    if (tls_) request->use_tls(tls_);
     return admitted_or_dropped(std::move(request));
 }
 

@@ -67,13 +67,9 @@ bool counted(Request &request, bool succeeded, bool handle_ended_between_request
 
 }  // namespace
 
-bool admit_request(Handler &handler, const AccessList &access, Request &request) {
-    if (!access.permits(request.peer())) {
-        log_info(std::string(handler.name()) + ": refused " + request.peer_text() + " by the allow/deny lists");
-        request.end_refused();
-        request.tally().end(RequestOutcome::denied, request.peer());
-        return false;
-    }
+namespace {
+
+bool verified_by_plugin(Handler &handler, Request &request) {
     RequestActivity activity(request, handler.listener_index());
     activity.enter(Hook::verify);
     const bool verified = handler.verify(request);
@@ -88,7 +84,36 @@ bool admit_request(Handler &handler, const AccessList &access, Request &request)
     return true;
 }
 
+// The handshake's failure is logged as the peer's doing (info): a scanner, a client
+// that does not trust the certificate, or one with no client certificate.
+bool secured(Handler &handler, Request &request) {
+    if (request.handshake()) return true;
+    std::string note;
+    if (handler.hook_failure_log().admit(note))
+        log_info(std::string(handler.name()) + ": TLS handshake failed for " + request.peer_text() + ": " +
+                 request.last_error() + note);
+    request.end_refused();
+    request.tally().end(RequestOutcome::handshake_failed, request.peer());
+    return false;
+}
+
+}  // namespace
+
+bool admit_request(Handler &handler, const AccessList &access, Request &request) {
+    if (!access.permits(request.peer())) {
+        log_info(std::string(handler.name()) + ": refused " + request.peer_text() + " by the allow/deny lists");
+        request.end_refused();
+        request.tally().end(RequestOutcome::denied, request.peer());
+        return false;
+    }
+    // verify may ask who the TLS peer is: it runs after the handshake, in run_request.
+    if (request.awaits_handshake()) return true;
+    return verified_by_plugin(handler, request);
+}
+
 bool run_request(Handler &handler, Request &request) {
+    if (request.awaits_handshake() && (!secured(handler, request) || !verified_by_plugin(handler, request)))
+        return false;  // counted, logged and closed
     RequestActivity activity(request, handler.listener_index());
     request.clear_failure();
     activity.enter(Hook::setup);

@@ -30,13 +30,14 @@ Result<std::unique_ptr<ConcurrencyMode>> make_mode(const ServerOptions &options,
 Result<std::unique_ptr<Server>> Server::create(ListenerSocket listener, ServerOptions options,
                                                std::shared_ptr<Handler> handler,
                                                std::unique_ptr<ConnectionHandoff> handoff,
-                                               std::unique_ptr<AccessLog> access_log) {
+                                               std::unique_ptr<AccessLog> access_log,
+                                               std::shared_ptr<const TlsContext> tls) {
     UniqueFd stop_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     UniqueFd cancel_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!stop_fd || !cancel_fd) return fail_errno(listener.bound_text() + ": eventfd");
     std::unique_ptr<Server> server(
         new Server(std::move(listener), std::move(options), std::move(handler), std::move(stop_fd), std::move(cancel_fd),
-                   std::move(handoff), std::move(access_log)));
+                   std::move(handoff), std::move(access_log), std::move(tls)));
     // A request's child keeps what it needs: its connection, or for datagrams the socket
     // it replies on, and the stop and cancel fds, which reach it through fork.
     std::vector<int> child_closes;
@@ -48,7 +49,8 @@ Result<std::unique_ptr<Server>> Server::create(ListenerSocket listener, ServerOp
 }
 
 Server::Server(ListenerSocket listener, ServerOptions options, std::shared_ptr<Handler> handler, UniqueFd stop_fd,
-               UniqueFd cancel_fd, std::unique_ptr<ConnectionHandoff> handoff, std::unique_ptr<AccessLog> access_log)
+               UniqueFd cancel_fd, std::unique_ptr<ConnectionHandoff> handoff, std::unique_ptr<AccessLog> access_log,
+               std::shared_ptr<const TlsContext> tls)
     : listener_(std::move(listener)),
       options_(std::move(options)),
       handler_(std::move(handler)),
@@ -59,7 +61,8 @@ Server::Server(ListenerSocket listener, ServerOptions options, std::shared_ptr<H
       accounting_{listener_counters(handler_->listener_index()), access_log_.get(), listener_.bound_text(),
                   std::string(handler_->name())},
       waiter_(cancel_fd_.get(), stop_fd_.get()),
-      intake_(listener_, options_, *handler_, waiter_, stop_fd_.get(), cancel_fd_.get(), handoff_.get(), accounting_) {}
+      intake_(listener_, options_, *handler_, waiter_, stop_fd_.get(), cancel_fd_.get(), handoff_.get(), accounting_,
+              std::move(tls)) {}
 
 Server::~Server() {
     if (!closed_ && mode_) close(Clock::now());

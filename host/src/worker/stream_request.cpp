@@ -38,22 +38,50 @@ StreamRequest::StreamRequest(UniqueFd connection, Transport transport, SocketAdd
 
 StreamRequest::~StreamRequest() { ConnectionRegistry::remove(connection_.get()); }
 
+StreamRequest::Attempt StreamRequest::try_receive(char *buffer, std::size_t capacity) {
+    Attempt attempt;
+    if (tls_) {
+        const auto step = tls_->read(buffer, capacity);
+        if (!step.error.empty()) {
+            attempt.failure = step.peer_gone ? Failure::peer_gone : Failure::other;
+            attempt.error = step.error;
+        } else if (step.want == TlsConnection::Want::nothing) {
+            attempt.count = step.count;
+        } else {
+            attempt.wait_events = step.want == TlsConnection::Want::readable ? POLLIN : POLLOUT;
+        }
+        return attempt;
+    }
+    for (;;) {
+        const ssize_t count = ::recv(connection_.get(), buffer, capacity, MSG_DONTWAIT);
+        if (count >= 0) {
+            attempt.count = count;
+        } else if (errno == EINTR) {
+            continue;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            attempt.wait_events = POLLIN;
+        } else {
+            const int error = errno;
+            attempt.failure = peer_gone(error) ? Failure::peer_gone : Failure::other;
+            attempt.error = std::string("read: ") + std::strerror(error);
+        }
+        return attempt;
+    }
+}
+
 std::int64_t StreamRequest::receive(char *buffer, std::size_t capacity, bool nothing_pending) {
     if (handed_off_) return 0;  // the socket is another worker's: nothing more is read here
     for (;;) {
-        const ssize_t count = ::recv(connection_.get(), buffer, capacity, MSG_DONTWAIT);
-        if (count > 0) {
-            tally().add_received(static_cast<std::size_t>(count));
+        const Attempt attempt = try_receive(buffer, capacity);
+        if (attempt.count > 0) {
+            tally().add_received(static_cast<std::size_t>(attempt.count));
             received_anything_ = true;
             between_requests_ = false;
         }
-        if (count == 0) saw_end_of_input_ = true;
-        if (count >= 0) return count;
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            const int error = errno;
-            fail(peer_gone(error) ? Failure::peer_gone : Failure::other, std::string("read: ") + std::strerror(error),
-                 idle_between_requests(nothing_pending));
+        if (attempt.count == 0) saw_end_of_input_ = true;
+        if (attempt.count >= 0) return attempt.count;
+        if (attempt.failure != Failure::none) {
+            fail(attempt.failure, attempt.error, idle_between_requests(nothing_pending));
             return -1;
         }
         // About to wait for the peer: what the handler wrote must reach it first, or a
@@ -61,7 +89,7 @@ std::int64_t StreamRequest::receive(char *buffer, std::size_t capacity, bool not
         if (!output_.empty() && !flush()) return -1;
         const bool idle = idle_between_requests(nothing_pending);
         const bool movable = may_move();
-        switch (wait(connection_.get(), POLLIN, "read", idle, movable)) {
+        switch (wait(connection_.get(), attempt.wait_events, "read", idle, movable)) {
         case WaitResult::ready: continue;
         case WaitResult::stopping:
             if (movable) {
@@ -97,14 +125,16 @@ void StreamRequest::mark_between_requests() {
 bool StreamRequest::may_move() const {
     // Between requests: the plugin has read nothing since it said so (or since the start).
     // Bytes the host received meanwhile move with the connection.
-    return handoff_ != nullptr && !move_declined_ && !handed_off_ && !consumed_since_between_requests() &&
+    // A TLS session's state is in this process: it cannot move (see docs/security.md), and
+    // ends with a close_notify as any connection of a stopping server.
+    return handoff_ != nullptr && !tls_context_ && !move_declined_ && !handed_off_ && !consumed_since_between_requests() &&
            buffered_input().size() <= HandoffChannel::kMaxUnread;
 }
 
 bool StreamRequest::stopping() const {
     if (!waiter_->stopping()) return false;
     // A connection that will move is kept: the plugin should not end it (plugin.h).
-    return handoff_ == nullptr || move_declined_ || !handoff_->reload_draining();
+    return handoff_ == nullptr || tls_context_ || move_declined_ || !handoff_->reload_draining();
 }
 
 StreamRequest::Move StreamRequest::move_to_next_generation() {
@@ -166,22 +196,48 @@ bool StreamRequest::wait_out_idle_stop_grace() {
     return waiter_->wait_for(connection_.get(), POLLIN, idle_close_at_, false) == WaitResult::ready;
 }
 
-bool StreamRequest::send_all(const char *data, std::size_t length) {
-    while (length > 0) {
+StreamRequest::Attempt StreamRequest::try_send(const char *data, std::size_t length) {
+    Attempt attempt;
+    if (tls_) {
+        const auto step = tls_->write(data, length);
+        if (!step.error.empty()) {
+            attempt.failure = step.peer_gone ? Failure::peer_gone : Failure::other;
+            attempt.error = step.error;
+        } else if (step.want == TlsConnection::Want::nothing) {
+            attempt.count = step.count;
+        } else {
+            attempt.wait_events = step.want == TlsConnection::Want::readable ? POLLIN : POLLOUT;
+        }
+        return attempt;
+    }
+    for (;;) {
         const ssize_t sent = ::send(connection_.get(), data, length, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (sent >= 0) {
-            tally().add_sent(static_cast<std::size_t>(sent));
-            data += sent;
-            length -= static_cast<std::size_t>(sent);
+            attempt.count = sent;
+        } else if (errno == EINTR) {
+            continue;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            attempt.wait_events = POLLOUT;
+        } else {
+            const int error = errno;
+            attempt.failure = peer_gone(error) ? Failure::peer_gone : Failure::other;
+            attempt.error = std::string("write: ") + std::strerror(error);
+        }
+        return attempt;
+    }
+}
+
+bool StreamRequest::send_all(const char *data, std::size_t length) {
+    while (length > 0) {
+        const Attempt attempt = try_send(data, length);
+        if (attempt.count >= 0) {
+            tally().add_sent(static_cast<std::size_t>(attempt.count));
+            data += attempt.count;
+            length -= static_cast<std::size_t>(attempt.count);
             continue;
         }
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            const int error = errno;
-            return fail(peer_gone(error) ? Failure::peer_gone : Failure::other,
-                        std::string("write: ") + std::strerror(error));
-        }
-        if (wait(connection_.get(), POLLOUT, "write") != WaitResult::ready) return false;
+        if (attempt.failure != Failure::none) return fail(attempt.failure, attempt.error);
+        if (wait(connection_.get(), attempt.wait_events, "write") != WaitResult::ready) return false;
     }
     return true;
 }
@@ -207,10 +263,55 @@ bool StreamRequest::complete() {
     // Handed over: no FIN, no lingering read; the destructor only closes this copy.
     if (handed_off_) return true;
     const bool flushed = flush();
+    if (flushed) send_close_notify();
     // Send FIN now; close() follows when the request is destroyed.
     ::shutdown(connection_.get(), SHUT_WR);
     if (flushed && !saw_end_of_input_ && unread_input_pending()) linger();
     return flushed;
+}
+
+bool StreamRequest::handshake() {
+    awaiting_handshake_ = false;
+    auto connection = TlsConnection::start(*tls_context_, connection_.get());
+    if (!connection) return fail(connection.error().message);
+    tls_.emplace(std::move(*connection));
+    const auto timeout = tls_context_->config().handshake_timeout;
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+        const auto step = tls_->handshake();
+        if (step.want == TlsConnection::Want::nothing && step.error.empty()) {
+            tls_peer_ = tls_->peer();
+            return true;
+        }
+        if (!step.error.empty()) {
+            tls_.reset();  // failed: no close_notify follows the alert OpenSSL sent
+            return fail(step.peer_gone ? Failure::peer_gone : Failure::other, step.error);
+        }
+        const short events = step.want == TlsConnection::Want::readable ? POLLIN : POLLOUT;
+        switch (waiter_->wait_for(connection_.get(), events, deadline, false)) {
+        case WaitResult::ready:
+        case WaitResult::stopping: continue;
+        case WaitResult::timed_out:
+            tls_.reset();
+            return fail(Failure::timeout, "TLS handshake: not finished within handshake_timeout (" +
+                                              std::to_string(timeout.count()) + " ms)");
+        case WaitResult::cancelled: tls_.reset(); return fail(Failure::cancelled, "TLS handshake: cancelled by the stop");
+        }
+    }
+}
+
+void StreamRequest::send_close_notify() {
+    if (!tls_ || !tls_peer_) return;
+    // A peer that reads nothing gets up to `timeout` to take it (as any write); a
+    // failure here changes nothing of how the request ended.
+    const auto deadline = Clock::now() + (timeout().count() > 0 ? timeout() : kLongestWait);
+    for (;;) {
+        const auto want = tls_->close_notify();
+        if (want == TlsConnection::Want::nothing) return;
+        if (waiter_->wait_for(connection_.get(), want == TlsConnection::Want::readable ? POLLIN : POLLOUT, deadline,
+                              false) != WaitResult::ready)
+            return;
+    }
 }
 
 bool StreamRequest::unread_input_pending() {
@@ -228,6 +329,9 @@ void StreamRequest::linger() {
 }
 
 void StreamRequest::end_refused() {
+    // Refused after its handshake (by verify): the client learns it from a close_notify. In
+    // the accepting loop a refusal is before any handshake, so this never waits there.
+    send_close_notify();
     ::shutdown(connection_.get(), SHUT_WR);
     // In the accepting loop: never waits, so a refused client cannot hold the loop.
     drop_input(std::nullopt);

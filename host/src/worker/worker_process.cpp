@@ -11,6 +11,7 @@
 #include <sockhost/host/shared/descriptor_limit.hpp>
 #include <sockhost/host/shared/worker_channel.hpp>
 #include <sockhost/host/shared/privileges.hpp>
+#include <sockhost/host/shared/tls_context.hpp>
 #include <sockhost/host/worker/generation_handoff.hpp>
 #include <sockhost/host/worker/parked_handover.hpp>
 #include <sockhost/host/worker/request_activity.hpp>
@@ -116,9 +117,24 @@ Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &con
         log_info("loaded plugin " + plugin->file().string() + ": " + descriptor.name + " " + descriptor.version +
                  ", ABI " + std::to_string(descriptor.abi_major) + "." + std::to_string(descriptor.abi_minor));
     }
+    std::optional<TicketSecret> ticket_secret;
+    if (!config.tls_ticket_secret.empty()) {
+        auto secret = TicketSecret::from_hex(config.tls_ticket_secret);
+        if (!secret) return std::unexpected(secret.error());
+        ticket_secret = *secret;
+    }
     std::vector<std::unique_ptr<Server>> servers;
     for (std::size_t index = 0; index < config.listeners.size(); ++index) {
         const auto &listener = config.listeners[index];
+        std::shared_ptr<const TlsContext> tls;
+        if (listener.options.tls) {
+            auto context = TlsContext::create(*listener.options.tls, "listener " + listener.address.text(), ticket_secret);
+            if (!context) return std::unexpected(context.error());
+            if (listener.options.tls->kernel_tls && !(*context)->kernel_tls_available())
+                log_warning("listener " + listener.address.text() +
+                            ": tls.kernel_tls: this kernel offers no kernel TLS (no tls module): records stay in OpenSSL");
+            tls = std::move(*context);
+        }
         auto handler = create_listener_handler(
             *plugins, listener, group_listeners.empty() ? static_cast<int>(index) : group_listeners[index],
             {worker.generation, worker.index, (*sockets)[index].bound_text()});
@@ -128,14 +144,15 @@ Result<std::vector<std::unique_ptr<Server>>> start_servers(const HostConfig &con
         std::unique_ptr<ConnectionHandoff> handoff;
         if (!is_datagram(listener.address.transport)) {
             auto created = ConnectionHandoff::create(
-                channel, (*handler)->listener_index(), (*handler)->hands_off_connections() && listener.options.handoff,
-                listener.options.timeout);
+                channel, (*handler)->listener_index(),
+                // A TLS session cannot move to another process (docs/security.md).
+                (*handler)->hands_off_connections() && listener.options.handoff && !tls, listener.options.timeout);
             if (!created) return std::unexpected(created.error());
             handoff = std::move(*created);
         }
         auto server = Server::create(std::move((*sockets)[index]), listener.options,
                                      std::shared_ptr<Handler>(std::move(*handler)), std::move(handoff),
-                                     std::move((*access_logs)[index]));
+                                     std::move((*access_logs)[index]), std::move(tls));
         if (!server) return std::unexpected(server.error());
         servers.push_back(std::move(*server));
     }

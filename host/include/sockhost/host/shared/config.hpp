@@ -25,6 +25,9 @@ struct HostConfig {
     // Not a key: the plugin files as the supervisor found them, from its snapshot
     // (compose_config), which a worker's loads must match; empty when read directly.
     std::vector<PluginFileIdentity> plugin_files;
+    // Not a key either: the secret TLS session-ticket keys derive from (tls_context.hpp), as
+    // hex, from the supervisor's snapshot; empty: no tickets.
+    std::string tls_ticket_secret;
     std::chrono::milliseconds drain_timeout{10000};  // SIGTERM: in-flight requests get this long
     LogLevel log_level = LogLevel::info;
     int workers = 1;                                 // worker processes per group ("auto": cores)

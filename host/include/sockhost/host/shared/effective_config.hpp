@@ -8,6 +8,7 @@
 #include <sockhost/host/shared/config.hpp>
 #include <sockhost/host/shared/plugin_file_identity.hpp>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@ struct ConfigSnapshot {
     // The plugin files its listeners use, as they were when it was read: every worker of
     // the generation loads these very files (plugin_file_identity.hpp).
     std::vector<PluginFileIdentity> plugin_files;
+    // Every file a listener's `tls` names (by its resolved path), and what it held: read
+    // by the supervisor, which may run as a user its workers are not.
+    std::map<std::string, std::string> tls_files;
+    std::string tls_ticket_secret;  // hex (tls_context.hpp); set by the supervisor
 
     std::string to_json() const;
     static Result<ConfigSnapshot> from_json(std::string_view text);
@@ -41,8 +46,8 @@ struct EffectiveConfig {
 // Reads the config file and scans its plugin_dir, then composes the two.
 Result<EffectiveConfig> read_effective_config(const std::filesystem::path &config_file);
 
-// Parses the config in `snapshot`, then add_sidecar_listeners: the worker's one parse of
-// what the supervisor read.
+// Parses the config in `snapshot`, then add_sidecar_listeners, and fills each `tls` file
+// with the bytes the snapshot holds: the worker's one parse of what the supervisor read.
 Result<HostConfig> compose_config(const ConfigSnapshot &snapshot);
 
 // Parses the sidecars in `snapshot`, appends each one's listeners (`plugin` implied) to

@@ -6,6 +6,7 @@
 
 #include <sockhost/host/shared/access_list.hpp>
 #include <sockhost/host/shared/privileges.hpp>
+#include <sockhost/host/shared/tls_config.hpp>
 
 #include <sys/types.h>
 
@@ -61,6 +62,8 @@ struct ServerOptions {
     // A file the worker appends one JSON line per request to (as resolved against the
     // config file's directory); empty: no access log.
     std::string access_log;
+    // Streams: TLS on every connection (tls_config.hpp); none: plain bytes.
+    std::optional<TlsConfig> tls;
 };
 
 }  // namespace sockhost

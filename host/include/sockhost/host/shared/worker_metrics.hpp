@@ -28,8 +28,9 @@ enum class RequestOutcome : std::uint32_t {
     refused,    // the plugin's verify said no
     denied,     // the listener's allow/deny lists said no
     cancelled,  // cut off by a stop or a drain deadline
+    handshake_failed,  // a TLS listener's handshake failed, or did not end within handshake_timeout
 };
-inline constexpr std::size_t kRequestOutcomes = 6;
+inline constexpr std::size_t kRequestOutcomes = 7;
 std::string_view outcome_name(RequestOutcome outcome);
 
 // The request duration histogram's upper bounds in seconds (`le`); a last bucket, +Inf,

@@ -9,11 +9,13 @@
 #include <sockhost/host/worker/hook_trace.hpp>
 #include <sockhost/host/worker/io_waiter.hpp>
 #include <sockhost/host/worker/request_tally.hpp>
+#include <sockhost/host/worker/tls_connection.hpp>
 #include <sockhost/host/shared/unique_fd.hpp>
 #include <sockhost/plugin.h>
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -130,6 +132,14 @@ public:
     // The connected socket the request owns, or -1 (a datagram replies on its listener's).
     virtual int connection_fd() const { return -1; }
 
+    // A TLS connection's handshake comes first, in the request's own thread, child or
+    // fiber (it waits for the peer), and then verify (request_lifecycle.cpp).
+    virtual bool awaits_handshake() const { return false; }
+    // Runs it to its end within the listener's handshake_timeout: false with last_error set.
+    virtual bool handshake() { return true; }
+    // After the handshake: what the TLS peer proved and agreed; none for plain requests.
+    virtual const TlsPeer *tls_peer() const { return nullptr; }
+
     // Moves the request to the waiter of the thread or fiber that will run it.
     void set_waiter(IoWaiter &waiter) { waiter_ = &waiter; }
     IoWaiter &waiter() const { return *waiter_; }
@@ -241,12 +251,32 @@ public:
     // A connection handed over by the previous owner: between requests, with the input it
     // had received and not read, and its plugin's state.
     void adopt_handed_over(std::string_view unread, std::string connection_state);
+    // Its bytes are TLS records under `context`: a handshake comes before any hook.
+    void use_tls(std::shared_ptr<const TlsContext> context) {
+        tls_context_ = std::move(context);
+        awaiting_handshake_ = true;
+    }
+    bool awaits_handshake() const override { return awaiting_handshake_; }
+    bool handshake() override;
+    const TlsPeer *tls_peer() const override { return tls_peer_ ? &*tls_peer_ : nullptr; }
 
 protected:
     std::int64_t receive(char *buffer, std::size_t capacity, bool nothing_pending) override;
     bool queue_output(const char *data, std::size_t length) override;
 
 private:
+    // One attempt to move bytes without waiting: a count (0 at end of input), or -1 with
+    // `wait_events` set to what to wait for, or -1 with `failure` set.
+    struct Attempt {
+        std::int64_t count = -1;
+        short wait_events = 0;
+        Failure failure = Failure::none;
+        std::string error;
+    };
+    Attempt try_receive(char *buffer, std::size_t capacity);
+    Attempt try_send(const char *data, std::size_t length);
+    // A TLS connection's close_notify before its FIN (within `timeout`; not after a failed handshake).
+    void send_close_notify();
     bool send_all(const char *data, std::size_t length);
     // After an idle wait saw the server stopping: true if a request arrives within the grace.
     bool wait_out_idle_stop_grace();
@@ -277,6 +307,10 @@ private:
     bool move_declined_ = false;  // a stop, not a reload, or the next generation said no
     std::string handoff_state_;   // set_handoff_state's, offered with the connection
     std::optional<std::string> received_handoff_state_;
+    std::shared_ptr<const TlsContext> tls_context_;  // none: plain bytes
+    std::optional<TlsConnection> tls_;               // from the handshake's start
+    std::optional<TlsPeer> tls_peer_;                // once the handshake succeeded
+    bool awaiting_handshake_ = false;
 };
 
 // One datagram received on a listener socket (not owned), and the reply to it.

@@ -37,8 +37,10 @@ public:
     // `handoff` (may be null): connections handed over by another worker are taken before
     // new ones are accepted, and accepted ones may move at a reload.
     // `accounting`: what its requests count to (request_tally.hpp); it outlives them.
+    // `tls`: accepted connections are TLS sessions made from it (none: plain).
     RequestIntake(const ListenerSocket &listener, const ServerOptions &options, Handler &handler, IoWaiter &waiter,
-                  int stop_fd, int cancel_fd, ConnectionHandoff *handoff, const ListenerAccounting &accounting);
+                  int stop_fd, int cancel_fd, ConnectionHandoff *handoff, const ListenerAccounting &accounting,
+                  std::shared_ptr<const TlsContext> tls = nullptr);
 
     int listener_fd() const { return listener_.fd(); }
     int stop_fd() const { return stop_fd_; }
@@ -73,6 +75,7 @@ private:
     LogRateLimit truncated_log_;        // datagrams longer than max_packet_size
     LogRateLimit receive_errors_log_;
     bool local_is_wildcard_ = false;
+    std::shared_ptr<const TlsContext> tls_;
     SocketAddress last_peer_;  // accept4 and recvfrom write it in place
     std::vector<char> datagram_buffer_;
 };

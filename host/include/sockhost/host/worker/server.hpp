@@ -24,10 +24,12 @@ public:
     // `handoff`: how its connections move at a reload, and those handed to it (none: never).
     // Its requests count to the installed metrics table (request_metrics.hpp) at the
     // handler's listener index, and are written to `access_log` (none: not logged).
+    // `tls`: its connections' sessions are made from it (none: plain bytes).
     static Result<std::unique_ptr<Server>> create(ListenerSocket listener, ServerOptions options,
                                                   std::shared_ptr<Handler> handler,
                                                   std::unique_ptr<ConnectionHandoff> handoff = nullptr,
-                                                  std::unique_ptr<AccessLog> access_log = nullptr);
+                                                  std::unique_ptr<AccessLog> access_log = nullptr,
+                                                  std::shared_ptr<const TlsContext> tls = nullptr);
     ~Server();  // closes with an immediate deadline if close() was not called
 
     // Accepts (or receives) and dispatches until shutdown(); requests may still be in
@@ -60,7 +62,8 @@ public:
 
 private:
     Server(ListenerSocket listener, ServerOptions options, std::shared_ptr<Handler> handler, UniqueFd stop_fd,
-           UniqueFd cancel_fd, std::unique_ptr<ConnectionHandoff> handoff, std::unique_ptr<AccessLog> access_log);
+           UniqueFd cancel_fd, std::unique_ptr<ConnectionHandoff> handoff, std::unique_ptr<AccessLog> access_log,
+           std::shared_ptr<const TlsContext> tls);
 
     ListenerSocket listener_;
     ServerOptions options_;
