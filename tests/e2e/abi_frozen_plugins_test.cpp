@@ -3,7 +3,7 @@
 // plugin.h (plugin-api/abi/1.N) and uses every member that minor had; each build runs in
 // the real host here: its answers, its log lines, and what its minor added (1.1 stopping
 // in a drain, 1.2 a connection and state moved across a reload, 1.3 metrics on /metrics,
-// 1.4 error kinds, user data and instance info).
+// 1.4 error kinds, user data and instance info, 1.5 the peer's identity).
 #include "admin_client.hpp"
 #include "clients.hpp"
 #include "host_under_test.hpp"
@@ -15,6 +15,8 @@
 #include <csignal>
 #include <string>
 #include <thread>
+
+#include <unistd.h>
 
 namespace sockhost::test {
 namespace {
@@ -171,9 +173,21 @@ TEST_P(FrozenAbiPlugin, TheInstanceIsToldWhereItRunsFrom1_4) {
         << host.log();
 }
 
-static_assert(SOCKHOST_ABI_MINOR == 4,
+// 1.5: a Unix peer's credentials come through peer_identity.
+TEST_P(FrozenAbiPlugin, ItLearnsAUnixPeersUidFrom1_5) {
+    if (minor() < 5) GTEST_SKIP() << "peer_identity came in ABI 1.5";
+    TempDir socket_dir;
+    const std::string listen = "unix:" + (socket_dir / "exerciser.sock").string();
+    HostUnderTest host({{"listeners", {{{"listen", listen}, {"plugin", name()}, {"mode", "event"}}}}}, plugins());
+    ASSERT_TRUE(host.ready()) << host.log();
+    UniqueFd client = connect_stream(host.listening()[0]);
+    send_all(client.get(), "identity\n");
+    EXPECT_EQ(read_line(client.get()), "flags=8 uid=" + std::to_string(::getuid()) + " tls= subject=\n");
+}
+
+static_assert(SOCKHOST_ABI_MINOR == 5,
               "a new minor needs its frozen header, an exerciser build (tests/plugins/CMakeLists.txt) and a value here");
-INSTANTIATE_TEST_SUITE_P(EachReleasedMinor, FrozenAbiPlugin, ::testing::Values(0, 1, 2, 3, 4),
+INSTANTIATE_TEST_SUITE_P(EachReleasedMinor, FrozenAbiPlugin, ::testing::Values(0, 1, 2, 3, 4, 5),
                          [](const ::testing::TestParamInfo<int> &minor) {
                              return "abi_1_" + std::to_string(minor.param);
                          });

@@ -21,7 +21,8 @@
  *         (gauge_set, gauge_add), exerciser_line_bytes (histogram_observe), declared in
  *         create_with_context
  *   1.4   create logs its instance_info; verify attaches user data, released with a log
- *         line; "user" -> "user_data=attached"; "long" adds last_error_kind. */
+ *         line; "user" -> "user_data=attached"; "long" adds last_error_kind.
+ *   1.5   "identity" -> "flags=F uid=U tls=VERSION subject=S" (peer_identity). */
 #include <sockhost/plugin.h>
 
 #include <stdatomic.h>
@@ -221,6 +222,12 @@ static bool serve_line(exerciser *self, sockhost_request *request, char *line, s
 #if SOCKHOST_ABI_MINOR >= 4
     } else if (strcmp(line, "user") == 0) {
         snprintf(reply, sizeof reply, "user_data=%s", host->user_data(request) != NULL ? "attached" : "none");
+#endif
+#if SOCKHOST_ABI_MINOR >= 5
+    } else if (strcmp(line, "identity") == 0) {
+        const sockhost_peer_identity *identity = host->peer_identity(request);
+        snprintf(reply, sizeof reply, "flags=%u uid=%lld tls=%s subject=%s", identity->flags, (long long)identity->uid,
+                 identity->tls_version, identity->subject);
 #endif
     } else {
         snprintf(reply, sizeof reply, "unknown command");

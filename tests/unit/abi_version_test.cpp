@@ -136,7 +136,7 @@ TEST(AbiVersion, LayoutOfVersion1_4IsFrozen) {
     EXPECT_EQ(offsetof(sockhost_host_api, set_user_data), 8u + 25 * sizeof(void *));
     EXPECT_EQ(offsetof(sockhost_host_api, user_data), 8u + 26 * sizeof(void *));
     EXPECT_EQ(offsetof(sockhost_host_api, instance_info), 8u + 27 * sizeof(void *));
-    EXPECT_EQ(sizeof(sockhost_host_api), 8u + 28 * sizeof(void *));
+    EXPECT_EQ(offsetof(sockhost_host_api, instance_info) + sizeof(void *), 8u + 28 * sizeof(void *));
     EXPECT_EQ(sizeof(sockhost_plugin_descriptor), 32u + 11 * sizeof(void *));
     EXPECT_EQ(SOCKHOST_ERROR_KIND_NONE, 0u);
     EXPECT_EQ(SOCKHOST_ERROR_KIND_TIMEOUT, 1u);
@@ -161,6 +161,41 @@ TEST(AbiVersion, LayoutOfVersion1_4IsFrozen) {
     for (const void *member : {(const void *)host->last_error_kind, (const void *)host->set_user_data,
                                (const void *)host->user_data, (const void *)host->instance_info})
         EXPECT_NE(member, nullptr);
+}
+
+// 1.5 appended peer_identity to the host table, right after 1.4's last member
+// (`instance_info`); the descriptor is 1.3's.
+TEST(AbiVersion, LayoutOfVersion1_5IsFrozen) {
+    EXPECT_EQ(offsetof(sockhost_host_api, peer_identity), 8u + 28 * sizeof(void *));
+    EXPECT_EQ(sizeof(sockhost_host_api), 8u + 29 * sizeof(void *));
+    EXPECT_EQ(sizeof(sockhost_plugin_descriptor), 32u + 11 * sizeof(void *));
+    EXPECT_EQ(SOCKHOST_PEER_TLS, 1u);
+    EXPECT_EQ(SOCKHOST_PEER_CERTIFICATE, 2u);
+    EXPECT_EQ(SOCKHOST_PEER_VERIFIED, 4u);
+    EXPECT_EQ(SOCKHOST_PEER_CREDENTIALS, 8u);
+    EXPECT_EQ(SOCKHOST_PEER_RESUMED, 16u);
+    EXPECT_EQ(offsetof(sockhost_peer_identity, struct_size), 0u);
+    EXPECT_EQ(offsetof(sockhost_peer_identity, flags), 4u);
+    EXPECT_EQ(offsetof(sockhost_peer_identity, uid), 8u);
+    EXPECT_EQ(offsetof(sockhost_peer_identity, gid), 16u);
+    EXPECT_EQ(offsetof(sockhost_peer_identity, pid), 24u);
+    EXPECT_EQ(offsetof(sockhost_peer_identity, subject), 32u);
+    EXPECT_EQ(offsetof(sockhost_peer_identity, alt_names), 32u + sizeof(void *));
+    EXPECT_EQ(offsetof(sockhost_peer_identity, alt_name_count), 32u + 2 * sizeof(void *));
+    EXPECT_EQ(offsetof(sockhost_peer_identity, verify_error), 32u + 3 * sizeof(void *));
+    EXPECT_EQ(offsetof(sockhost_peer_identity, alpn), 32u + 4 * sizeof(void *));
+    EXPECT_EQ(offsetof(sockhost_peer_identity, server_name), 32u + 5 * sizeof(void *));
+    EXPECT_EQ(offsetof(sockhost_peer_identity, tls_version), 32u + 6 * sizeof(void *));
+    EXPECT_EQ(offsetof(sockhost_peer_identity, tls_cipher), 32u + 7 * sizeof(void *));
+    EXPECT_EQ(sizeof(sockhost_peer_identity), 32u + 8 * sizeof(void *));
+    const sockhost_host_api *host = sockhost::host_api_table();
+    EXPECT_TRUE(SOCKHOST_HOST_API_HAS(host, peer_identity));
+    EXPECT_NE(host->peer_identity, nullptr);
+    const sockhost_peer_identity *none = host->peer_identity(nullptr);
+    ASSERT_NE(none, nullptr);
+    EXPECT_EQ(none->flags, 0u);
+    EXPECT_EQ(none->uid, -1);
+    EXPECT_STREQ(none->subject, "");
 }
 
 // A plugin asks the table before calling what a later minor added: a 1.0 table (ending at

@@ -97,4 +97,10 @@ bool AccessList::permits(const SocketAddress &peer) const {
     return allow.empty() || std::any_of(allow.begin(), allow.end(), matches);
 }
 
+bool AccessList::permits_credentials(uid_t uid, gid_t gid) const {
+    if (!checks_credentials()) return true;
+    return std::find(allow_users.begin(), allow_users.end(), uid) != allow_users.end() ||
+           std::find(allow_groups.begin(), allow_groups.end(), gid) != allow_groups.end();
+}
+
 }  // namespace sockhost

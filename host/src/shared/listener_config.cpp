@@ -32,6 +32,32 @@ Result<std::vector<Cidr>> read_cidrs(ObjectReader &reader, std::string_view key)
     return cidrs;
 }
 
+// Users or groups by name or numeric id, resolved now: a name that does not exist is an
+// error at load, not a silent "nobody may connect".
+template <typename Id>
+Result<void> read_ids(ObjectReader &reader, std::string_view key, Result<Id> (*resolve)(std::string_view),
+                      std::vector<Id> &out) {
+    const json *value = reader.find(key);
+    if (value == nullptr) return {};
+    if (!value->is_array() || value->empty()) return reader.type_error(key, "a non-empty array of names or ids", *value);
+    for (std::size_t index = 0; index < value->size(); ++index) {
+        const json &item = (*value)[index];
+        const std::string item_path = reader.key_path(key) + "[" + std::to_string(index) + "]";
+        std::string text;
+        if (item.is_number_unsigned())
+            text = std::to_string(item.get<unsigned long long>());
+        else if (item.is_string())
+            text = item.get<std::string>();
+        else
+            return fail(item_path + ": expected a name or a numeric id, got " + std::string(item.type_name()));
+        if (auto refused = reader.refuse_nul(key, text); !refused) return refused;
+        auto id = resolve(text);
+        if (!id) return fail(item_path + ": " + id.error().message);
+        out.push_back(*id);
+    }
+    return {};
+}
+
 Result<Mode> parse_mode(const std::string &text, const std::string &path) {
     if (text == "sync") return Mode::sync;
     if (text == "threading") return Mode::threading;
@@ -146,6 +172,16 @@ const ListenerOption kListenerOptions[] = {
      [](ObjectReader &r, std::string_view k, ListenerConfig &l) { return read_cidr_list(r, k, l.options.access.allow); }},
     {"deny", kInet, kAnyMode, "allow/deny lists apply to tcp and udp listeners only",
      [](ObjectReader &r, std::string_view k, ListenerConfig &l) { return read_cidr_list(r, k, l.options.access.deny); }},
+    {"allow_users", bit(Transport::unix_stream), kAnyMode,
+     "only a unix (stream) listener knows its peer's user (SO_PEERCRED)",
+     [](ObjectReader &r, std::string_view k, ListenerConfig &l) {
+         return read_ids<uid_t>(r, k, resolve_user_id, l.options.access.allow_users);
+     }},
+    {"allow_groups", bit(Transport::unix_stream), kAnyMode,
+     "only a unix (stream) listener knows its peer's group (SO_PEERCRED)",
+     [](ObjectReader &r, std::string_view k, ListenerConfig &l) {
+         return read_ids<gid_t>(r, k, resolve_group_id, l.options.access.allow_groups);
+     }},
 };
 
 Result<void> read_tls(ObjectReader &reader, const std::filesystem::path &base_dir, ListenerConfig &listener) {

@@ -96,6 +96,18 @@ Result<UserEntry> resolve_user(std::string_view text) {
     return **entry;
 }
 
+}  // namespace
+
+Result<uid_t> resolve_user_id(std::string_view text) {
+    auto user = resolve_user(text);
+    if (!user) return std::unexpected(user.error());
+    return user->uid;
+}
+
+Result<gid_t> resolve_group_id(std::string_view text) { return resolve_group(text); }
+
+namespace {
+
 Result<std::vector<gid_t>> supplementary_groups(const std::string &name, gid_t primary) {
     if (name.empty()) return std::vector<gid_t>{primary};
     std::vector<gid_t> groups(32);

@@ -106,6 +106,19 @@ bool admit_request(Handler &handler, const AccessList &access, Request &request)
         request.tally().end(RequestOutcome::denied, request.peer());
         return false;
     }
+    if (access.checks_credentials()) {
+        const auto credentials = request.peer_credentials();
+        if (!credentials || !access.permits_credentials(credentials->uid, credentials->gid)) {
+            log_info(std::string(handler.name()) + ": refused " + request.peer_text() +
+                     (credentials ? " (uid " + std::to_string(credentials->uid) + ", gid " +
+                                        std::to_string(credentials->gid) + ", pid " + std::to_string(credentials->pid) + ")"
+                                  : std::string(" (credentials unknown)")) +
+                     " by allow_users/allow_groups");
+            request.end_refused();
+            request.tally().end(RequestOutcome::denied, request.peer());
+            return false;
+        }
+    }
     // verify may ask who the TLS peer is: it runs after the handshake, in run_request.
     if (request.awaits_handshake()) return true;
     return verified_by_plugin(handler, request);

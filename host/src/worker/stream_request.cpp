@@ -314,6 +314,17 @@ void StreamRequest::send_close_notify() {
     }
 }
 
+std::optional<ucred> StreamRequest::peer_credentials() {
+    if (!credentials_)
+        credentials_ = transport() == Transport::unix_stream ? sockhost::peer_credentials(connection_.get()) : std::nullopt;
+    return *credentials_;
+}
+
+const sockhost_peer_identity &StreamRequest::peer_identity() {
+    if (!identity_) identity_ = std::make_unique<PeerIdentity>(peer_credentials(), tls_peer());
+    return identity_->abi();
+}
+
 bool StreamRequest::unread_input_pending() {
     if (has_buffered_input()) return true;
     char probe = 0;

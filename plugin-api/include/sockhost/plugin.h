@@ -1,12 +1,13 @@
 /*
- * sockhost plugin ABI, version 1.4: 1.0; plus `stopping` at the end of sockhost_host_api
+ * sockhost plugin ABI, version 1.5: 1.0; plus `stopping` at the end of sockhost_host_api
  * (1.1); plus connection and state handoff across reloads (1.2: `set_handoff_state` and
  * `handoff_state` at the end of sockhost_host_api, `handoff`, `export_state` and
  * `import_state` at the end of sockhost_plugin_descriptor); plus plugin metrics (1.3:
  * `declare_metric`, `counter_add`, `gauge_set`, `gauge_add` and `histogram_observe` at the
  * end of sockhost_host_api, `create_with_context` at the end of the descriptor); plus error
  * kinds, per-request user data and the instance's place (1.4: `last_error_kind`,
- * `set_user_data`, `user_data` and `instance_info` at the end of sockhost_host_api).
+ * `set_user_data`, `user_data` and `instance_info` at the end of sockhost_host_api); plus
+ * the peer's identity (1.5: `peer_identity` at the end of sockhost_host_api).
  *
  * A plugin is a shared object that exports exactly one symbol,
  * SOCKHOST_PLUGIN_ENTRY_SYMBOL, of type sockhost_plugin_entry_fn. The host calls it once
@@ -52,7 +53,7 @@ extern "C" {
 #endif
 
 #define SOCKHOST_ABI_MAJOR 1
-#define SOCKHOST_ABI_MINOR 4
+#define SOCKHOST_ABI_MINOR 5
 
 /* The one symbol a plugin exports. */
 #define SOCKHOST_PLUGIN_ENTRY_SYMBOL "sockhost_plugin_entry"
@@ -140,6 +141,35 @@ typedef struct sockhost_instance_info {
 
 /* ABI 1.4. Frees what set_user_data attached; called once by the host. */
 typedef void (*sockhost_release_fn)(void *data);
+
+/* ABI 1.5. sockhost_peer_identity.flags. */
+#define SOCKHOST_PEER_TLS 1u          /* the connection is TLS: the tls_ members are set */
+#define SOCKHOST_PEER_CERTIFICATE 2u  /* the client presented a certificate: subject, alt_names */
+#define SOCKHOST_PEER_VERIFIED 4u     /* ... which chains to the listener's client_ca, unrevoked */
+#define SOCKHOST_PEER_CREDENTIALS 8u  /* a Unix stream peer: uid, gid and pid are set */
+#define SOCKHOST_PEER_RESUMED 16u     /* the TLS session was resumed (no full handshake) */
+
+/* ABI 1.5. Who the peer is beyond its address (peer_identity). Owned by the host; valid
+ * for the request, from verify on. Every string is NUL-terminated and never NULL ("" when
+ * there is nothing to say). Members may be appended: check struct_size before reading
+ * one added after 1.5. */
+typedef struct sockhost_peer_identity {
+    uint32_t struct_size;
+    uint32_t flags;                /* SOCKHOST_PEER_* */
+    /* With SOCKHOST_PEER_CREDENTIALS: the connecting process's, as the kernel saw them
+     * when it connected (SO_PEERCRED); -1 otherwise. */
+    int64_t uid;
+    int64_t gid;
+    int64_t pid;
+    const char *subject;           /* the client certificate's subject, RFC 2253 ("CN=a,O=b") */
+    const char *const *alt_names;  /* its subjectAltNames: "DNS:x", "URI:x", "email:x", "IP:x" */
+    size_t alt_name_count;
+    const char *verify_error;      /* why a presented certificate is not verified */
+    const char *alpn;              /* the ALPN protocol agreed */
+    const char *server_name;       /* the name the client asked for (SNI) */
+    const char *tls_version;       /* "TLSv1.3" */
+    const char *tls_cipher;        /* "TLS_AES_256_GCM_SHA384" */
+} sockhost_peer_identity;
 
 /* Limits of a metric declaration (declare_metric). */
 #define SOCKHOST_METRIC_NAME_MAX 63   /* bytes, without the NUL */
@@ -305,6 +335,14 @@ typedef struct sockhost_host_api {
     /* Where the instance being created will run; call it from create_with_context, with its
      * `context`. NULL outside that call. */
     const sockhost_instance_info *(*instance_info)(const sockhost_instance_context *context);
+
+    /* --- Added in ABI 1.5 (check with SOCKHOST_HOST_API_HAS). --- */
+
+    /* Who the peer is: for a TLS connection, what its handshake proved and agreed; for a
+     * Unix stream peer, its uid, gid and pid. Valid from verify on (on a TLS listener,
+     * verify runs after the handshake). Never NULL: a plain TCP connection or a datagram
+     * has flags 0. */
+    const sockhost_peer_identity *(*peer_identity)(const sockhost_request *request);
 } sockhost_host_api;
 
 /* The most a connection's handoff state may hold. */

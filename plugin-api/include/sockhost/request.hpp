@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace sockhost::sdk {
 
@@ -47,6 +48,28 @@ public:
 
 private:
     IoErrorKind kind_;
+};
+
+// Who the peer is beyond its address (Request::peer_identity, ABI 1.5). The views are
+// valid for the request.
+struct PeerCredentials {
+    std::int64_t uid = -1;
+    std::int64_t gid = -1;
+    std::int64_t pid = -1;
+};
+struct PeerIdentity {
+    bool tls = false;                    // the connection is TLS
+    bool presented_certificate = false;  // the client sent a certificate
+    bool verified = false;               // ... that chains to the listener's client_ca, unrevoked
+    bool resumed = false;                // the TLS session was resumed
+    std::optional<PeerCredentials> credentials;  // a Unix stream peer's (SO_PEERCRED)
+    std::string_view subject;            // RFC 2253: "CN=alice,O=Example"
+    std::vector<std::string_view> alt_names;  // "DNS:x", "URI:x", "email:x", "IP:x"
+    std::string_view verify_error;       // why a presented certificate is not verified
+    std::string_view alpn;               // the ALPN protocol agreed; empty: none
+    std::string_view server_name;        // SNI; empty: none
+    std::string_view tls_version;        // "TLSv1.3"
+    std::string_view tls_cipher;
 };
 
 // The plugin's view of one request. Not owning: valid for the hook call it was given to.
@@ -203,6 +226,28 @@ public:
     void *raw_user_data() const noexcept {
         if (!SOCKHOST_HOST_API_HAS(host_, user_data) || host_->user_data == nullptr) return nullptr;
         return host_->user_data(request_);
+    }
+
+    // Who the peer is: what a TLS handshake proved and agreed, a Unix peer's uid, gid and
+    // pid. Valid from verify on. Empty optional on a host older than ABI 1.5.
+    std::optional<PeerIdentity> peer_identity() const {
+        if (!SOCKHOST_HOST_API_HAS(host_, peer_identity) || host_->peer_identity == nullptr) return std::nullopt;
+        const sockhost_peer_identity *raw = host_->peer_identity(request_);
+        PeerIdentity identity;
+        if (raw == nullptr) return identity;
+        identity.tls = (raw->flags & SOCKHOST_PEER_TLS) != 0;
+        identity.presented_certificate = (raw->flags & SOCKHOST_PEER_CERTIFICATE) != 0;
+        identity.verified = (raw->flags & SOCKHOST_PEER_VERIFIED) != 0;
+        identity.resumed = (raw->flags & SOCKHOST_PEER_RESUMED) != 0;
+        if ((raw->flags & SOCKHOST_PEER_CREDENTIALS) != 0) identity.credentials = PeerCredentials{raw->uid, raw->gid, raw->pid};
+        identity.subject = raw->subject;
+        for (std::size_t index = 0; index < raw->alt_name_count; ++index) identity.alt_names.emplace_back(raw->alt_names[index]);
+        identity.verify_error = raw->verify_error;
+        identity.alpn = raw->alpn;
+        identity.server_name = raw->server_name;
+        identity.tls_version = raw->tls_version;
+        identity.tls_cipher = raw->tls_cipher;
+        return identity;
     }
 
     sockhost_request *raw() const noexcept { return request_; }

@@ -107,6 +107,12 @@ const sockhost_instance_info *host_instance_info(const sockhost_instance_context
     return context != nullptr && context->open ? &context->info : nullptr;
 }
 
+const sockhost_peer_identity *host_peer_identity(const sockhost_request *request) {
+    if (request == nullptr) return &PeerIdentity::none();
+    // Made on first use and kept by the request: the call is const for the plugin only.
+    return &const_cast<Request &>(self(request)).peer_identity();
+}
+
 PluginMetric *metric_of(sockhost_metric *metric) { return reinterpret_cast<PluginMetric *>(metric); }
 
 sockhost_metric *host_declare_metric(sockhost_instance_context *context, sockhost_metric_kind kind, const char *name,
@@ -161,6 +167,7 @@ constexpr sockhost_host_api table = {
     .set_user_data = host_set_user_data,
     .user_data = host_user_data,
     .instance_info = host_instance_info,
+    .peer_identity = host_peer_identity,
 };
 
 }  // namespace

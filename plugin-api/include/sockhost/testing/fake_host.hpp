@@ -359,6 +359,41 @@ struct FakeHost {
         return context != nullptr && context->open ? &context->info : nullptr;
     }
 
+    static const sockhost_peer_identity *peer_identity(const sockhost_request *handle) {
+        if (handle == nullptr) return nullptr;
+        FakeRequest &request = const_cast<FakeRequest &>(unwrap(handle));
+        if (!allowed(request, "peer_identity")) return nullptr;
+        if (request.identity_made) return &request.identity;
+        request.identity_made = true;
+        sockhost_peer_identity &identity = request.identity;
+        const Input &input = *request.input;
+        identity.struct_size = sizeof identity;
+        identity.uid = identity.gid = identity.pid = -1;
+        identity.subject = identity.verify_error = identity.alpn = identity.server_name = identity.tls_version =
+            identity.tls_cipher = "";
+        if (input.credentials) {
+            identity.flags |= SOCKHOST_PEER_CREDENTIALS;
+            identity.uid = input.credentials->uid;
+            identity.gid = input.credentials->gid;
+            identity.pid = input.credentials->pid;
+        }
+        if (const auto &tls = input.tls) {
+            identity.flags |= SOCKHOST_PEER_TLS | (tls->presented_certificate ? SOCKHOST_PEER_CERTIFICATE : 0u) |
+                              (tls->verified ? SOCKHOST_PEER_VERIFIED : 0u) | (tls->resumed ? SOCKHOST_PEER_RESUMED : 0u);
+            identity.subject = tls->subject.c_str();
+            for (const auto &name : tls->alt_names) request.alt_names.push_back(name.c_str());
+            identity.alt_name_count = tls->alt_names.size();
+            identity.verify_error = tls->verify_error.c_str();
+            identity.alpn = tls->alpn.c_str();
+            identity.server_name = tls->server_name.c_str();
+            identity.tls_version = tls->version.c_str();
+            identity.tls_cipher = tls->cipher.c_str();
+        }
+        request.alt_names.push_back(nullptr);
+        identity.alt_names = request.alt_names.data();
+        return &identity;
+    }
+
     static const sockhost_host_api &table() {
         static const sockhost_host_api api = [] {
             sockhost_host_api value{};
@@ -393,6 +428,7 @@ struct FakeHost {
             value.set_user_data = &set_user_data;
             value.user_data = &user_data;
             value.instance_info = &instance_info;
+            value.peer_identity = &peer_identity;
             return value;
         }();
         return api;

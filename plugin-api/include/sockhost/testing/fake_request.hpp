@@ -19,6 +19,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace sockhost::sdk::testing::detail {
 
@@ -56,6 +57,10 @@ struct FakeRequest {
     socklen_t local_length = 0;
     bool in_hook = false;
     std::thread::id hook_thread;
+    // peer_identity (ABI 1.5), made from the input on first use; it points into `input`.
+    bool identity_made = false;
+    sockhost_peer_identity identity{};
+    std::vector<const char *> alt_names;
 };
 
 // A failed host call: what last_error and last_error_kind report.

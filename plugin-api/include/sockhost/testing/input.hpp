@@ -19,6 +19,27 @@ struct Turn {
     std::string bytes;
 };
 
+// What a TLS handshake proved and agreed (Input::tls, ABI 1.5's peer_identity).
+struct TlsIdentity {
+    bool presented_certificate = true;
+    bool verified = true;
+    bool resumed = false;
+    std::string subject;                 // RFC 2253: "CN=alice,O=Example"
+    std::vector<std::string> alt_names;  // "DNS:x", "URI:x", "email:x", "IP:x"
+    std::string verify_error;            // for a presented, unverified certificate
+    std::string alpn;
+    std::string server_name;
+    std::string version = "TLSv1.3";
+    std::string cipher = "TLS_AES_256_GCM_SHA384";
+};
+
+// A Unix stream peer's process credentials (Input::credentials).
+struct Credentials {
+    std::int64_t uid = 0;
+    std::int64_t gid = 0;
+    std::int64_t pid = 1;
+};
+
 // One request as the plugin will see it.
 struct Input {
     sockhost_transport transport = SOCKHOST_TRANSPORT_TCP;
@@ -63,6 +84,11 @@ struct Input {
     // reads return end of input and writes are dropped; stopping() stays false.
     // RequestResult::handed_off and handed_off_bytes say what moved.
     std::optional<std::size_t> hand_off_after_bytes_read;
+
+    // Who the peer is (ABI 1.5, peer_identity): a TLS connection's handshake, a Unix
+    // peer's credentials. Unset: a plain connection (flags 0).
+    std::optional<TlsIdentity> tls;
+    std::optional<Credentials> credentials;
 };
 
 }  // namespace sockhost::sdk::testing

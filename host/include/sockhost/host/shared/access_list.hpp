@@ -4,6 +4,8 @@
 #include <sockhost/host/shared/address.hpp>
 #include <sockhost/host/shared/error.hpp>
 
+#include <sys/types.h>
+
 #include <array>
 #include <cstdint>
 #include <string_view>
@@ -25,9 +27,15 @@ Result<Cidr> parse_cidr(std::string_view text);
 struct AccessList {
     std::vector<Cidr> allow;  // empty: everyone not denied
     std::vector<Cidr> deny;   // checked first: deny wins over allow
+    // Unix stream listeners: the peer process's uid, or its gid, must be listed (as the
+    // kernel recorded them at connect, SO_PEERCRED); both empty: any.
+    std::vector<uid_t> allow_users;
+    std::vector<gid_t> allow_groups;
 
     bool empty() const { return allow.empty() && deny.empty(); }
     bool permits(const SocketAddress &peer) const;
+    bool checks_credentials() const { return !allow_users.empty() || !allow_groups.empty(); }
+    bool permits_credentials(uid_t uid, gid_t gid) const;
 };
 
 }  // namespace sockhost

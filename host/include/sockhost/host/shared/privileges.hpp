@@ -34,6 +34,11 @@ struct SocketOwner {
 // then needs `group`. The error names the key: "user: no such user 'x'", "group: ...".
 Result<RunAs> resolve_run_as(std::string_view user, std::optional<std::string_view> group);
 
+// A user or a group, by name or numeric id (a numeric one need not exist). The error is
+// the reason only.
+Result<uid_t> resolve_user_id(std::string_view text);
+Result<gid_t> resolve_group_id(std::string_view text);
+
 // Resolves "user" or "user:group" (names or numeric ids). The error is the reason only.
 Result<SocketOwner> resolve_socket_owner(std::string_view text);
 

@@ -8,6 +8,7 @@
 #include <sockhost/host/worker/connection_handoff.hpp>
 #include <sockhost/host/worker/hook_trace.hpp>
 #include <sockhost/host/worker/io_waiter.hpp>
+#include <sockhost/host/worker/peer_identity.hpp>
 #include <sockhost/host/worker/request_tally.hpp>
 #include <sockhost/host/worker/tls_connection.hpp>
 #include <sockhost/host/shared/unique_fd.hpp>
@@ -139,6 +140,10 @@ public:
     virtual bool handshake() { return true; }
     // After the handshake: what the TLS peer proved and agreed; none for plain requests.
     virtual const TlsPeer *tls_peer() const { return nullptr; }
+    // The plugin's peer_identity (plugin.h, ABI 1.5): made on first use, valid for the request.
+    virtual const sockhost_peer_identity &peer_identity() { return PeerIdentity::none(); }
+    // A Unix stream peer's process credentials (SO_PEERCRED); none elsewhere.
+    virtual std::optional<ucred> peer_credentials() { return std::nullopt; }
 
     // Moves the request to the waiter of the thread or fiber that will run it.
     void set_waiter(IoWaiter &waiter) { waiter_ = &waiter; }
@@ -259,6 +264,8 @@ public:
     bool awaits_handshake() const override { return awaiting_handshake_; }
     bool handshake() override;
     const TlsPeer *tls_peer() const override { return tls_peer_ ? &*tls_peer_ : nullptr; }
+    const sockhost_peer_identity &peer_identity() override;
+    std::optional<ucred> peer_credentials() override;
 
 protected:
     std::int64_t receive(char *buffer, std::size_t capacity, bool nothing_pending) override;
@@ -311,6 +318,8 @@ private:
     std::optional<TlsConnection> tls_;               // from the handshake's start
     std::optional<TlsPeer> tls_peer_;                // once the handshake succeeded
     bool awaiting_handshake_ = false;
+    std::optional<std::optional<ucred>> credentials_;  // asked once
+    std::unique_ptr<PeerIdentity> identity_;
 };
 
 // One datagram received on a listener socket (not owned), and the reply to it.
