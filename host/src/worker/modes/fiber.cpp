@@ -61,23 +61,21 @@ thread_local const FiberStack *running_stack = nullptr;
 Result<FiberStack> FiberStack::map(std::size_t usable_size) {
     const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
     const std::size_t usable = (usable_size + page - 1) / page * page;
-    const std::size_t total = usable + page;
-    // MAP_NORESERVE: untouched stack pages cost neither memory nor commit charge.
+    const std::size_t total = usable + kGuardSize;
+    // MAP_NORESERVE: untouched stack pages (and the guard) cost neither memory nor commit charge.
     void *mapping = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (mapping == MAP_FAILED) return fail_errno("fiber stack: mmap of " + std::to_string(total) + " bytes");
-    if (::mprotect(mapping, page, PROT_NONE) != 0) {
+    if (::mprotect(mapping, kGuardSize, PROT_NONE) != 0) {
         const int error = errno;
         ::munmap(mapping, total);
         errno = error;
-        return fail_errno("fiber stack: mprotect of the guard page");
+        return fail_errno("fiber stack: mprotect of the guard region");
     }
-    return FiberStack(static_cast<char *>(mapping), total, page);
+    return FiberStack(static_cast<char *>(mapping), total);
 }
 
 FiberStack::FiberStack(FiberStack &&other) noexcept
-    : mapping_(std::exchange(other.mapping_, nullptr)),
-      mapping_size_(other.mapping_size_),
-      page_size_(other.page_size_) {}
+    : mapping_(std::exchange(other.mapping_, nullptr)), mapping_size_(other.mapping_size_) {}
 
 FiberStack::~FiberStack() {
     if (mapping_ != nullptr) ::munmap(mapping_, mapping_size_);
@@ -85,7 +83,7 @@ FiberStack::~FiberStack() {
 
 bool FiberStack::overflow_reaches(const void *address) const {
     // A frame larger than what is left of the stack (a big local array) moves the stack
-    // pointer past the guard page, and its first access may fault anywhere below it. The
+    // pointer past the guard region, and its first access may fault anywhere below it. The
     // reach is the largest stack a fiber may have (64 MiB): a frame that needs more than
     // any fiber could be given is implausible, and further away a fault is more likely a
     // stray pointer (a null one is far below every stack), not to be called an overflow.
@@ -93,10 +91,22 @@ bool FiberStack::overflow_reaches(const void *address) const {
     const auto fault = reinterpret_cast<std::uintptr_t>(address);
     const auto guard = reinterpret_cast<std::uintptr_t>(mapping_);
     const std::uintptr_t lowest = guard > kMaxFiberStackSize ? guard - kMaxFiberStackSize : 0;
-    return fault >= lowest && fault < guard + page_size_;
+    return fault >= lowest && fault < guard + kGuardSize;
 }
 
 // --- fibers ----------------------------------------------------------------------------
+
+void Fiber::release_unused_stack() {
+    // The frames in use are above this one; a page of margin covers what the calls below
+    // (madvise itself, a signal frame) may touch right away. Reading the pages again
+    // later gives zeroed ones, which a stack below its pointer is free to be.
+    const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    char here = 0;
+    const auto in_use = reinterpret_cast<std::uintptr_t>(&here) / page * page;
+    const auto bottom = reinterpret_cast<std::uintptr_t>(stack_.bottom());
+    if (in_use < bottom + 2 * page || in_use > reinterpret_cast<std::uintptr_t>(stack_.top())) return;
+    ::madvise(stack_.bottom(), in_use - page - bottom, MADV_DONTNEED);
+}
 
 Fiber::Fiber(FiberStack stack) : stack_(std::move(stack)) {
 #if defined(SOCKHOST_FIBER_TSAN)

@@ -1,6 +1,6 @@
 // A fiber: a request's own small stack and execution context on the event loop's thread.
 // Built on Boost.Context (fcontext: a switch is a few register moves, no system call).
-// Each stack is an mmap with a PROT_NONE guard page below it, so an overflow is a clean
+// Each stack is an mmap with a PROT_NONE guard region below it, so an overflow is a clean
 // SIGSEGV instead of corrupting a neighbour. A fiber is reused for request after request
 // (the event mode keeps a pool), so its stack is mapped once.
 #pragma once
@@ -14,9 +14,13 @@
 
 namespace sockhost {
 
-// [guard page][usable stack ...] in one private anonymous mapping.
+// [guard region][usable stack ...] in one private anonymous mapping. The guard is 2 MiB
+// of address space (no memory): a frame that jumps far past the stack's end (a big local
+// array) still faults in it, whatever the kernel happened to map below the stack.
 class FiberStack {
 public:
+    static constexpr std::size_t kGuardSize = 2 * 1024 * 1024;
+
     // `usable_size` is rounded up to whole pages.
     static Result<FiberStack> map(std::size_t usable_size);
 
@@ -25,20 +29,18 @@ public:
     FiberStack(const FiberStack &) = delete;
     ~FiberStack();
 
-    char *bottom() const { return mapping_ + page_size_; }  // lowest usable address
+    char *bottom() const { return mapping_ + kGuardSize; }  // lowest usable address
     char *top() const { return mapping_ + mapping_size_; }
-    std::size_t usable_size() const { return mapping_size_ - page_size_; }
-    // Whether a fault at `address` is this stack overflowing: in the guard page, or below it
-    // within kMaxFiberStackSize (one large frame jumps over the guard page).
+    std::size_t usable_size() const { return mapping_size_ - kGuardSize; }
+    // Whether a fault at `address` is this stack overflowing: in the guard region, or below it
+    // within kMaxFiberStackSize (one large frame jumps over the guard region).
     bool overflow_reaches(const void *address) const;
 
 private:
-    FiberStack(char *mapping, std::size_t mapping_size, std::size_t page_size)
-        : mapping_(mapping), mapping_size_(mapping_size), page_size_(page_size) {}
+    FiberStack(char *mapping, std::size_t mapping_size) : mapping_(mapping), mapping_size_(mapping_size) {}
 
     char *mapping_;
     std::size_t mapping_size_;
-    std::size_t page_size_;
 };
 
 class Fiber {
@@ -61,6 +63,10 @@ public:
     void suspend();
     // The work has returned (or none was assigned): the fiber may take another.
     bool parked() const { return work_ == nullptr; }
+    // From inside the fiber: gives the pages of its stack below the caller's frames back
+    // to the kernel, after a deep call (a TLS handshake) that an idle connection does not
+    // need to keep touched for the rest of its life.
+    void release_unused_stack();
 
 private:
     boost::context::fiber body(boost::context::fiber &&loop);
@@ -81,7 +87,7 @@ private:
     void *tsan_loop_ = nullptr;
 };
 
-// While alive on a thread that runs fibers: a SIGSEGV on the running fiber's guard page,
+// While alive on a thread that runs fibers: a SIGSEGV on the running fiber's guard region,
 // or below it within reach of one large frame (FiberStack::overflow_reaches), is reported
 // on stderr ("fiber stack overflow ...") on an alternate signal stack, then the process
 // dies of SIGSEGV as it would without it. Installs nothing under a sanitizer (which
