@@ -219,6 +219,31 @@ TEST(Tls, ASlowHandshakeIsCutAtItsDeadline) {
     EXPECT_EQ(host.stop(SIGTERM), 0) << host.log();
 }
 
+// A failed handshake is its own outcome on /metrics, and an event-mode listener with the
+// smallest fiber stacks handshakes (TLS 1.2 and 1.3, P-256) without overflowing them.
+TEST(Tls, AFailedHandshakeIsCountedAndTheSmallestFiberStacksSuffice) {
+    Certificates certificates;
+    auto listener = tls_listener("tcp://127.0.0.1:0", "http", "event", tls_of(certificates.server), {{"body", "small\n"}});
+    listener["fiber_stack_size"] = 16384;
+    auto config = one(listener);
+    config["admin"] = "unix:admin.sock";
+    HostUnderTest host(config, {bundled_plugin("http")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    for (const char *version : {"1.2", "1.3"}) {
+        const auto fetched = run_command("curl -sS --max-time 10 --tlsv" + std::string(version) + " --tls-max " + version +
+                                         " --cacert " + certificates.pki.ca_bundle() + " https://127.0.0.1:" +
+                                         port_text(host) + "/");
+        EXPECT_EQ(fetched.output, "small\n") << version;
+    }
+    run_command("curl -s --max-time 5 http://127.0.0.1:" + port_text(host) + "/");
+    run_command("curl -s --max-time 5 https://127.0.0.1:" + port_text(host) + "/");  // does not trust the CA
+    const std::string series = "sockhost_requests_total{listener=\"tcp://127.0.0.1:0\",plugin=\"http\",mode=\"event\",outcome=";
+    const auto exposition = scrape_until(admin_of(host), {{series + "\"handshake_failed\"}", "2"}, {series + "\"ok\"}", "2"}});
+    EXPECT_EQ(metric_value(exposition, series + "\"handshake_failed\"}"), "2") << exposition;
+    EXPECT_EQ(metric_value(exposition, series + "\"ok\"}"), "2") << exposition;
+    EXPECT_EQ(count_of(host.log(), "overflowed"), 0) << host.log();
+}
+
 TEST(Tls, AnExpiredCertificateOrAWrongKeyIsAStartupErrorNamingTheFile) {
     Certificates certificates;
     const auto expired = certificates.pki.issue_server("expired", {"localhost"}, true, -48h, -24h);
@@ -291,6 +316,37 @@ TEST(Tls, ASessionResumesAcrossAReload) {
         ASSERT_EQ(reloaded.exit_code, 0) << reloaded.output;
         const auto after = s_client(host, std::string(version) + " -sess_in " + session, "hi\\n");
         EXPECT_NE(after.output.find("Reused, TLS"), std::string::npos) << "resumed after the reload" << after.output;
+    }
+}
+
+// A resumed session skips the client certificate check: a ticket from a listener that
+// asks for none must not resume at one that requires one (nor at one whose trusted CAs
+// changed): it is a full handshake there, which asks for the certificate.
+TEST(Tls, ASessionFromAnotherListenerIsNoWayAroundAClientCertificate) {
+    Certificates certificates;
+    auto strict = tls_of(certificates.server);
+    strict["client_ca"] = certificates.pki.ca_bundle();
+    nlohmann::json config = {{"listeners",
+                              {tls_listener("tcp://127.0.0.1:0", "http", "event", tls_of(certificates.server),
+                                            {{"body", "open\n"}}),
+                               tls_listener("tcp://127.0.0.1:0", "http", "event", strict, {{"body", "strict\n"}})}}};
+    HostUnderTest host(config, {bundled_plugin("http")});
+    ASSERT_TRUE(host.ready()) << host.log();
+    const std::string session = (certificates.dir / "open-session.pem").string();
+    for (const char *version : {"-tls1_2", "-tls1_3"}) {
+        SCOPED_TRACE(version);
+        const auto connect = [&](std::size_t listener, const std::string &options) {
+            return run_command("(printf '" + std::string(kHttpGet) + "'; sleep 0.3) | timeout 10 openssl s_client " +
+                               version + " -connect 127.0.0.1:" + std::to_string(host.port(listener)) + " " + options +
+                               " 2>&1");
+        };
+        const auto open = connect(0, "-sess_out " + session);
+        ASSERT_NE(open.output.find("open\n"), std::string::npos) << open.output;
+        const auto same = connect(0, "-sess_in " + session);
+        EXPECT_NE(same.output.find("Reused, TLS"), std::string::npos) << "it resumes where it was issued" << same.output;
+        const auto elsewhere = connect(1, "-sess_in " + session);
+        EXPECT_EQ(elsewhere.output.find("Reused, TLS"), std::string::npos) << elsewhere.output;
+        EXPECT_EQ(elsewhere.output.find("strict\n"), std::string::npos) << "no certificate, no request" << elsewhere.output;
     }
 }
 

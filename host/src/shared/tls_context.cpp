@@ -151,7 +151,7 @@ Result<TicketSecret> TicketSecret::from_hex(std::string_view text) {
     return secret;
 }
 
-Result<TicketKey> ticket_key_for_period(const TicketSecret &secret, std::int64_t period) {
+Result<TicketKey> ticket_key_for_period(const TicketSecret &secret, std::int64_t period, std::string_view scope) {
     struct KdfFree {
         void operator()(EVP_KDF *kdf) const { EVP_KDF_free(kdf); }
         void operator()(EVP_KDF_CTX *context) const { EVP_KDF_CTX_free(context); }
@@ -160,7 +160,7 @@ Result<TicketKey> ticket_key_for_period(const TicketSecret &secret, std::int64_t
     if (!kdf) return fail("session ticket key: HKDF: " + take_openssl_errors());
     std::unique_ptr<EVP_KDF_CTX, KdfFree> context(EVP_KDF_CTX_new(kdf.get()));
     if (!context) return fail("session ticket key: HKDF: " + take_openssl_errors());
-    const std::string info = "sockhost session ticket key " + std::to_string(period);
+    const std::string info = "sockhost session ticket key " + std::to_string(period) + " " + std::string(scope);
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, const_cast<char *>("SHA256"), 0),
         OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<unsigned char *>(secret.bytes.data()),
@@ -187,6 +187,17 @@ TlsContext::~TlsContext() = default;
 Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsConfig &config, const std::string &listener,
                                                        std::optional<TicketSecret> ticket_secret) {
     std::shared_ptr<TlsContext> context(new TlsContext(config, std::move(ticket_secret)));
+    std::string trusted = listener;
+    for (const std::string_view part : {client_auth_name(config.client_auth), std::string_view(config.client_ca.pem),
+                                        std::string_view(config.crl.pem)}) {
+        trusted += '\0';  // no part can run into the next
+        trusted += part;
+    }
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_length = 0;
+    if (EVP_Digest(trusted.data(), trusted.size(), digest, &digest_length, EVP_sha256(), nullptr) != 1)
+        return fail(listener + ": TLS: SHA-256: " + take_openssl_errors());
+    context->trust_scope_.assign(reinterpret_cast<const char *>(digest), digest_length);
     for (const auto &protocol : config.alpn) {
         context->alpn_list_ += static_cast<char>(protocol.size());
         context->alpn_list_ += protocol;
@@ -267,8 +278,8 @@ Result<void> TlsContext::add_certificate(const TlsCertificate &certificate, cons
 
     // Resumption: by tickets only, under the supervisor's keys (a per-process session cache
     // would not survive a worker's replacement, nor be shared by its siblings).
-    static constexpr unsigned char kSessionContext[] = "sockhost";
-    SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
+    SSL_CTX_set_session_id_context(ctx, reinterpret_cast<const unsigned char *>(trust_scope_.data()),
+                                   static_cast<unsigned int>(trust_scope_.size()));
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     if (config_.session_tickets && ticket_secret_) {
         SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_key);
@@ -330,7 +341,7 @@ int TlsContext::ticket_key(SSL *session, unsigned char name[16], unsigned char i
     std::optional<TicketKey> key;
     bool current = true;
     for (const std::int64_t candidate : {period, period - 1}) {
-        auto derived = ticket_key_for_period(*context->ticket_secret_, candidate);
+        auto derived = ticket_key_for_period(*context->ticket_secret_, candidate, context->trust_scope_);
         if (!derived) return -1;
         if (encrypt || std::equal(derived->name.begin(), derived->name.end(), name)) {
             key = *derived;

@@ -56,7 +56,9 @@ struct TicketKey {
     std::array<unsigned char, 32> hmac_key{};
     std::array<unsigned char, 32> aes_key{};
 };
-Result<TicketKey> ticket_key_for_period(const TicketSecret &secret, std::int64_t period);
+// `scope`: the listener's trust (TlsContext::trust_scope), so that a ticket one listener
+// issued does not decrypt at another.
+Result<TicketKey> ticket_key_for_period(const TicketSecret &secret, std::int64_t period, std::string_view scope);
 
 class TlsContext {
 public:
@@ -74,6 +76,11 @@ public:
     const TlsConfig &config() const { return config_; }
     // Whether this kernel can take the record layer of a connection (the `tls` module).
     bool kernel_tls_available() const { return kernel_tls_available_; }
+    // SHA-256 of what a resumed session skips checking: the listener, client_auth, and the
+    // client CA and CRL bytes. It is the session-id context and goes into the ticket keys,
+    // so a session from another listener, or from before a reload that changed who is
+    // trusted, is no resumption here but a full handshake (with its client certificate).
+    const std::string &trust_scope() const { return trust_scope_; }
 
 private:
     TlsContext(TlsConfig config, std::optional<TicketSecret> ticket_secret);
@@ -89,6 +96,7 @@ private:
     std::vector<SslCtxPtr> contexts_;  // one per certificate; the first is the default
     std::string alpn_list_;  // each protocol with its length byte, as ALPN sends them
     bool kernel_tls_available_ = false;
+    std::string trust_scope_;  // 32 bytes
 };
 
 }  // namespace sockhost
