@@ -39,7 +39,8 @@ Result<void> read_ids(ObjectReader &reader, std::string_view key, Result<Id> (*r
                       std::vector<Id> &out) {
     const json *value = reader.find(key);
     if (value == nullptr) return {};
-    if (!value->is_array() || value->empty()) return reader.type_error(key, "a non-empty array of names or ids", *value);
+    if (!value->is_array()) return reader.type_error(key, "an array of names or ids", *value);
+    if (value->empty()) return fail(reader.key_path(key) + ": is empty: list at least one, or leave the key out");
     for (std::size_t index = 0; index < value->size(); ++index) {
         const json &item = (*value)[index];
         const std::string item_path = reader.key_path(key) + "[" + std::to_string(index) + "]";

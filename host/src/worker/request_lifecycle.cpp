@@ -93,7 +93,10 @@ bool secured(Handler &handler, Request &request) {
         log_info(std::string(handler.name()) + ": TLS handshake failed for " + request.peer_text() + ": " +
                  request.last_error() + note);
     request.end_refused();
-    request.tally().end(RequestOutcome::handshake_failed, request.peer());
+    // Cut by a stop's deadline: the stop's doing, counted as any other request it cut.
+    request.tally().end(request.failure() == Request::Failure::cancelled ? RequestOutcome::cancelled
+                                                                        : RequestOutcome::handshake_failed,
+                        request.peer());
     return false;
 }
 

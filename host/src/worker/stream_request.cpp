@@ -88,6 +88,7 @@ std::int64_t StreamRequest::receive(char *buffer, std::size_t capacity, bool not
         // request-response protocol would wait on both sides.
         if (!output_.empty() && !flush()) return -1;
         const bool idle = idle_between_requests(nothing_pending);
+        if (tls_ && idle) tls_->release_buffers();
         const bool movable = may_move();
         switch (wait(connection_.get(), attempt.wait_events, "read", idle, movable)) {
         case WaitResult::ready: continue;
@@ -281,6 +282,8 @@ bool StreamRequest::handshake() {
         const auto step = tls_->handshake();
         if (step.want == TlsConnection::Want::nothing && step.error.empty()) {
             tls_peer_ = tls_->peer();
+            // The handshake's stack (tens of KiB of OpenSSL frames) is not the idle connection's.
+            waiter_->release_unused_stack();
             return true;
         }
         if (!step.error.empty()) {

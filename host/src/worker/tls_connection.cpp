@@ -153,6 +153,4 @@ TlsPeer TlsConnection::peer() const {
     return peer;
 }
 
-bool TlsConnection::kernel_sends() const { return BIO_get_ktls_send(SSL_get_wbio(session_.get())) != 0; }
-
 }  // namespace sockhost

@@ -39,6 +39,9 @@ public:
     // thread may let the others run first; a thread of its own needs nothing (the kernel
     // shares the CPU).
     virtual void between_requests() {}
+    // A deep call (a TLS handshake) has returned: a waiter that runs the request on a small
+    // stack of its own may give the pages it touched back; a thread's stack needs nothing.
+    virtual void release_unused_stack() {}
 };
 
 // Waits with poll(2) on the socket and the server's cancel and stop eventfds.

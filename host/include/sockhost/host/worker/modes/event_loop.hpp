@@ -120,6 +120,7 @@ public:
     // kRequestsPerTurn requests run without a wait, the fiber goes to the back of the queue.
     void between_requests() override;
     static constexpr unsigned kRequestsPerTurn = 4;
+    void release_unused_stack() override { fiber_.release_unused_stack(); }
 
     IoSlot &connection() { return connection_; }
     Fiber &fiber() { return fiber_; }
