@@ -4,11 +4,13 @@ run ends."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import resource
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -27,10 +29,35 @@ registry = ProcessRegistry()
 # ---------------------------------------------------------------------------------------
 
 @dataclasses.dataclass
+class Certificate:
+    cert: Path
+    key: Path
+
+
+@dataclasses.dataclass
 class Cell:
     row: Row
     server: Server
     target: str
+    certificate: Optional[Certificate] = None  # the run's, for a TLS row
+
+
+_certificate_directories: list[tempfile.TemporaryDirectory] = []
+
+
+@functools.cache
+def run_certificate() -> Certificate:
+    """The TLS rows' certificate and key: ECDSA P-256, self-signed for 127.0.0.1, made once
+    per run, so that every server of the run serves the same one. They live in a temporary
+    directory removed when the run ends, never in the tree."""
+    directory = tempfile.TemporaryDirectory(prefix="sockhost-bench-tls-")
+    _certificate_directories.append(directory)  # kept until the interpreter exits
+    certificate = Certificate(Path(directory.name) / "server.pem", Path(directory.name) / "server.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(certificate.key), "-out", str(certificate.cert), "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=30)
+    return certificate
 
 
 def free_port() -> int:
@@ -45,9 +72,10 @@ def target_for(row: Row, tmp: Path) -> str:
     return f"{row.transport}://127.0.0.1:{free_port()}"
 
 
-def answers(target: str, plugin: str) -> bool:
-    """True once the server answers a real request: an HTTP GET, or an echoed probe. (A
-    supervisor accepts connections before its workers serve them.)"""
+def answers(target: str, plugin: str, certificate: Optional[Certificate] = None) -> bool:
+    """True once the server answers a real request: an HTTP GET, or an echoed probe; over
+    TLS when given the certificate, which the server's must be. (A supervisor accepts
+    connections before its workers serve them.)"""
     scheme, _, rest = target.partition(":")
     probe_bytes = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n" if plugin == "http" else b"ready?"
     try:
@@ -64,12 +92,32 @@ def answers(target: str, plugin: str) -> bool:
         else:
             host, port = rest.removeprefix("//").rsplit(":", 1)
             probe = socket.create_connection((host, int(port)), timeout=0.5)
+            if certificate is not None:
+                context = ssl.create_default_context(cafile=str(certificate.cert))
+                probe = context.wrap_socket(probe, server_hostname=host)
         with probe:
             probe.sendall(probe_bytes)
             reply = probe.recv(4096)
             return reply.startswith(b"HTTP/1.1 200") if plugin == "http" else reply == probe_bytes
     except OSError:
         return False
+
+
+def negotiated(target: str, certificate: Certificate) -> str:
+    """What `openssl s_client` negotiates with the server: version, cipher, key exchange
+    group and signature, e.g. "TLSv1.3, TLS_AES_128_GCM_SHA256, X25519, ECDSA"."""
+    address = target.split("://", 1)[1]
+    done = subprocess.run(["openssl", "s_client", "-connect", address, "-brief", "-CAfile", str(certificate.cert),
+                           "-verify_ip", address.rsplit(":", 1)[0]],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
+    fields = dict(re.findall(r"^([A-Za-z ]+): (.*)$", done.stdout + done.stderr, re.MULTILINE))
+    if "Protocol version" not in fields:
+        return "no handshake: " + (done.stdout + done.stderr).strip().replace("\n", " ")[:200]
+    group = fields.get("Server Temp Key", "").split(",")[0]
+    parts = [fields["Protocol version"], fields.get("Ciphersuite", "?"), group, fields.get("Signature type", "")]
+    if fields.get("Verification") != "OK":
+        parts.append(f"verification: {fields.get('Verification error', 'not done')}")
+    return ", ".join(part for part in parts if part)
 
 
 def last_log_line(log: Path) -> str:
@@ -114,9 +162,12 @@ def run_load_generator(cell: Cell) -> dict:
     driver = cell.row.driver
     bound = SECONDS + 30  # every load run has a time limit
     if driver == "wrk":
-        url = "http://" + cell.target.split("://", 1)[1] + "/"
+        scheme = "https" if cell.row.tls else "http"
+        url = f"{scheme}://" + cell.target.split("://", 1)[1] + "/"
         seconds = max(1, round(SECONDS))  # wrk takes whole seconds
-        out = registry.run(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", url], timeout=bound)
+        headers = [argument for header in cell.row.wrk_headers for argument in ("-H", header)]
+        out = registry.run(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", *headers, url],
+                           timeout=bound)
         return parse_wrk(out)
     command = [str(BIN / "loadgen"), "--target", cell.target, "--connections", str(CONNECTIONS),
                "--size", "64", "--duration", f"{SECONDS:g}"]
@@ -150,12 +201,14 @@ def run_cell(cell: Cell) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"sockhost-bench-{cell.row.id}-") as tmp_name:
         tmp = Path(tmp_name)
         cell.target = target_for(cell.row, tmp)
+        if cell.row.tls:
+            cell.certificate = run_certificate()
         log = tmp / "server.log"
         command = cell.server.start(cell, tmp)
         process = registry.start(command, log, preexec=raise_nofile)
         try:
             deadline = time.monotonic() + 15
-            while not answers(cell.target, cell.row.plugin):
+            while not answers(cell.target, cell.row.plugin, cell.certificate):
                 if process.poll() is not None:
                     return {"na": f"server exited with status {process.returncode}: {last_log_line(log)}"}
                 if time.monotonic() > deadline:
@@ -164,9 +217,12 @@ def run_cell(cell: Cell) -> dict:
             time.sleep(0.2)  # every worker of a supervisor may not be serving yet
             if cell.row.driver == "idle":
                 return run_idle(cell, process)
+            tls = negotiated(cell.target, cell.certificate) if cell.certificate else None  # before the CPU count
             cpu_before = tree_cpu_seconds(process.pid)
             result = run_load(cell)
             cpu_after = tree_cpu_seconds(process.pid)
+            if tls:
+                result["tls"] = tls
             if process.poll() is not None:
                 result["note"] = f"server exited during the run: {last_log_line(log)}"
             if result.get("requests"):

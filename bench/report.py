@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from doc_block import replace_block
 from rows import Row, Server, metric
@@ -55,8 +55,8 @@ def row_table(row: Row, results: dict) -> list[str]:
     if row.driver == "idle":
         return idle_table(row, results)
     groups = ratio_peers(row)
-    header = ["server", "req/s"] + [f"vs {group_label(row, group)}" for group in groups] + \
-             ["p50 µs", "p99 µs", "CPU µs/req", "load gen CPU", "errors"]
+    header = ["server", f"{row.unit}/s"] + [f"vs {group_label(row, group)}" for group in groups] + \
+             ["p50 µs", "p99 µs", f"CPU µs/{row.unit}", "load gen CPU", "errors"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for server in row.servers:
         result = results.get(server.key, {})
@@ -77,6 +77,22 @@ def row_table(row: Row, results: dict) -> list[str]:
             fmt(result.get("p50_us"), 1), fmt(result.get("p99_us"), 1), fmt(result.get("cpu_us_per_request"), 2),
             fmt(result.get("client_cpu_percent")) + " %", f"{errors}" + (f" ({detail})" if detail else "")]) + " |")
     return lines
+
+
+def negotiated_line(row: Row, results: dict) -> Optional[str]:
+    """What `openssl s_client` negotiated with each server of a TLS row, in one sentence when
+    they all agree."""
+    if not row.tls:
+        return None
+    by_server = {server.label: results[server.key]["tls"] for server in row.servers
+                 if results.get(server.key, {}).get("tls")}
+    if not by_server:
+        return None
+    if len(set(by_server.values())) == 1:
+        return f"Negotiated (`openssl s_client`, once per server before its load): {next(iter(by_server.values()))}, " \
+               "with every server."
+    return "Negotiated (`openssl s_client`, once per server before its load): " + \
+        "; ".join(f"{label}: {text}" for label, text in by_server.items()) + "."
 
 
 def idle_table(row: Row, results: dict) -> list[str]:
@@ -139,34 +155,52 @@ def machine_info() -> dict:
             "python": version([python(), "--version"]), "seconds": SECONDS, "connections": CONNECTIONS}
 
 
-def markdown(rows: list[Row], results: dict[str, dict], info: dict, command: str) -> str:
+def markdown(rows: list[Row], results: dict[str, dict], info: dict, command: str, plot: bool = True) -> str:
     repeat_text = f", {REPEAT} times round-robin (the run with the median req/s shown, with the median CPU per request)" if REPEAT > 1 else ""
     out = [f"Run {info['date']} with `{command}`: {info['cpus']} CPUs ({info['cpu_model']}), kernel "
            f"{info['kernel']}, load average at the start {info['load_average']}; {info['nginx']}, "
            f"{info['wrk']}, {info['python']}. Each cell ran {info['seconds']:g} s with {info['connections']} "
            f"connections{repeat_text}; the load generator runs on the same machine. Only ratios from one run "
-           "count.", "",
-           "![req/s per server, one panel per row](benchmarks.svg)", ""]
+           "count.", ""]
+    if plot:
+        out += ["![req/s per server, one panel per row](benchmarks.svg)", ""]
     for row in rows:
         out += [f"### {row.title}", ""]
         if row.note:
             out += [row.note, ""]
         out += row_table(row, results.get(row.id, {})) + [""]
+        tls = negotiated_line(row, results.get(row.id, {}))
+        if tls:
+            out += [tls, ""]
         goals = goal_lines(row, results.get(row.id, {}))
         if goals:
             out += [f"- {text}: **{verdict}**" for text, verdict in goals] + [""]
     return "\n".join(out)
 
 
-def write_docs(text: str, svg: str, output: Path) -> None:
-    replace_block(output, "RESULTS", text)
-    output.with_suffix(".svg").write_text(svg)
+def write_docs(rows: list[Row], results: dict[str, dict], info: dict, command: str, output: Path,
+               render_svg: Callable[[list[Row]], str]) -> list[Path]:
+    """Rewrites the block of each row that ran (the TLS rows have their own, so a run of
+    them alone keeps the other tables) and, with the main block, the plot of its rows.
+    Returns the files written."""
+    written = [output]
+    for block in dict.fromkeys(row.block for row in rows):
+        block_rows = [row for row in rows if row.block == block]
+        plot = block == "RESULTS"
+        replace_block(output, block, markdown(block_rows, results, info, command, plot=plot))
+        if plot:
+            output.with_suffix(".svg").write_text(render_svg(block_rows))
+            written.append(output.with_suffix(".svg"))
+    return written
 
 
 def print_row(row: Row, results: dict) -> None:
     print(f"\n== {row.title}")
     for line in row_table(row, results):
         print(line)
+    tls = negotiated_line(row, results)
+    if tls:
+        print(f"   {tls}")
     for text, verdict in goal_lines(row, results):
         print(f"   goal: {text}: {verdict}")
     sys.stdout.flush()

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
 from settings import (BACKLOG, BENCH, BIN, HTTP_BODY, IDLE_CONNECTIONS, IDLE_MODES, PLUGINS, SOCKHOST_BUILD,
-                      SOURCE_ADDRESSES, python)
+                      SOURCE_ADDRESSES, TLS12_CIPHERS, TLS13_CIPHERSUITES, TLS_MIN_VERSION, python)
 
 if TYPE_CHECKING:
     from cells import Cell
@@ -41,6 +41,10 @@ def sockhost_server(mode: str, workers: int = 1, metrics: bool = True, access_lo
             listener["request_queue_size"] = BACKLOG
         if cell.row.id == "idle" and mode == "event":  # its live-connection bound (default 10000)
             listener["max_connections"] = IDLE_CONNECTIONS + 100
+        if cell.row.tls:
+            listener["tls"] = {"cert": str(cell.certificate.cert), "key": str(cell.certificate.key),
+                               "min_version": TLS_MIN_VERSION, "ciphers": TLS12_CIPHERS,
+                               "ciphersuites": TLS13_CIPHERSUITES, "session_tickets": False}
         config: dict = {"plugin_dir": str(PLUGINS), "drain_timeout": 1, "log_level": "warning",
                         "listeners": [listener]}
         if workers != 1:  # absent means 1: the key is only needed for more
@@ -68,6 +72,18 @@ def nginx_server(workers: int) -> Server:
         user = "user root;\n" if os.geteuid() == 0 else ""
         for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (tmp / name).mkdir(exist_ok=True)
+        listen = f"listen 127.0.0.1:{port} backlog={BACKLOG};"
+        if cell.row.tls:  # sockhost's settings (its session cache is off too, and it prefers its ciphers)
+            minimum = "TLSv1.2 TLSv1.3" if TLS_MIN_VERSION == "1.2" else "TLSv1.3"
+            listen = f"""listen 127.0.0.1:{port} ssl backlog={BACKLOG};
+        ssl_certificate {cell.certificate.cert};
+        ssl_certificate_key {cell.certificate.key};
+        ssl_protocols {minimum};
+        ssl_ciphers {TLS12_CIPHERS};
+        ssl_conf_command Ciphersuites {TLS13_CIPHERSUITES};
+        ssl_prefer_server_ciphers on;
+        ssl_session_tickets off;
+        ssl_session_cache off;"""
         (tmp / "nginx.conf").write_text(f"""{user}worker_processes {workers};
 daemon off;
 pid {tmp}/nginx.pid;
@@ -83,7 +99,7 @@ http {{
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
     server {{
-        listen 127.0.0.1:{port} backlog={BACKLOG};
+        {listen}
         location / {{
             default_type "text/plain; charset=utf-8";
             return 200 "{body}";
@@ -149,6 +165,10 @@ class Row:
     servers: list[Server]
     goals: list[Goal] = dataclasses.field(default_factory=list)
     note: str = ""
+    tls: bool = False  # the servers get the run's certificate and the TLS settings; wrk goes over https
+    wrk_headers: list[str] = dataclasses.field(default_factory=list)  # e.g. "Connection: close"
+    unit: str = "req"  # what a request of the load is, in the column names: req/s, CPU µs/req
+    block: str = "RESULTS"  # the generated block of docs/benchmarks.md that holds the row's table
 
 
 def metric(results: dict, key: str, name: str) -> Optional[float]:
@@ -185,19 +205,35 @@ def reference_goal(mode: str, factor: float = 0.9) -> Goal:
                 lambda r: compare(r, f"{mode}-1", "reference", "rps", at_least(factor)))
 
 
+def keep_alive_goals() -> list[Goal]:
+    """The keep-alive HTTP rows' goals against nginx, plain and over TLS."""
+    return [Goal("event ×1: req/s ≥ 1.0× nginx ×1", lambda r: compare(r, "event-1", "nginx-1", "rps", at_least(1.0))),
+            Goal("event ×1: p99 ≤ nginx ×1", lambda r: compare(r, "event-1", "nginx-1", "p99_us", at_most(1.0))),
+            Goal("event ×1: CPU per request ≤ nginx ×1",
+                 lambda r: compare(r, "event-1", "nginx-1", "cpu_us_per_request", at_most(1.0))),
+            Goal("threading ×1: req/s ≥ 0.7× nginx ×1",
+                 lambda r: compare(r, "threading-1", "nginx-1", "rps", at_least(0.7))),
+            Goal("threading ×2: req/s ≥ 0.7× nginx ×2",
+                 lambda r: compare(r, "threading-2", "nginx-2", "rps", at_least(0.7)))]
+
+
+def tls_servers() -> list[Server]:
+    """The HTTP row's sockhost modes and worker counts against nginx with as many workers."""
+    return [sockhost_server("event", 1), sockhost_server("event", 2), sockhost_server("threading", 1),
+            sockhost_server("threading", 2), nginx_server(1), nginx_server(2)]
+
+
+TLS_NOTE = (f"Both servers have the same certificate (ECDSA P-256, made at the start of the run) and settings: "
+            f"TLS 1.2 (`{TLS12_CIPHERS}`) and 1.3 (`{TLS13_CIPHERSUITES}`), one cipher each, no session tickets, "
+            f"no session cache.")
+
+
 ROWS: list[Row] = [
     Row("http", "HTTP/1.1 keep-alive, `http` plugin, wrk 1 thread / 50 connections", "tcp", "http", "wrk",
         [sockhost_server("event", 1), sockhost_server("event", 1, metrics=False), sockhost_server("event", 2),
          sockhost_server("threading", 1), sockhost_server("threading", 1, metrics=False),
          sockhost_server("threading", 2), nginx_server(1), nginx_server(2), python_http_server(), http_responder()],
-        [Goal("event ×1: req/s ≥ 1.0× nginx ×1", lambda r: compare(r, "event-1", "nginx-1", "rps", at_least(1.0))),
-         Goal("event ×1: p99 ≤ nginx ×1", lambda r: compare(r, "event-1", "nginx-1", "p99_us", at_most(1.0))),
-         Goal("event ×1: CPU per request ≤ nginx ×1",
-              lambda r: compare(r, "event-1", "nginx-1", "cpu_us_per_request", at_most(1.0))),
-         Goal("threading ×1: req/s ≥ 0.7× nginx ×1",
-              lambda r: compare(r, "threading-1", "nginx-1", "rps", at_least(0.7))),
-         Goal("threading ×2: req/s ≥ 0.7× nginx ×2",
-              lambda r: compare(r, "threading-2", "nginx-2", "rps", at_least(0.7))),
+        [*keep_alive_goals(),
          *[Goal(f"{mode} ×1: CPU per request counting metrics ≤ 1.05× with `metrics` off",
                 lambda r, mode=mode: compare(r, f"{mode}-1", f"{mode}-1-metrics-off", "cpu_us_per_request",
                                              at_most(1.05)))
@@ -208,6 +244,27 @@ ROWS: list[Row] = [
              "\"metrics off\" is the same sockhost with `\"metrics\": false`: the cost of counting. "
              "A keep-alive connection is one request (socketserver's sense), so the access log's cost "
              "is measured in the connect row, where every request is a connection."),
+    Row("https", "HTTPS keep-alive, `http` plugin, wrk 1 thread / 50 connections", "tcp", "http", "wrk",
+        tls_servers(),
+        keep_alive_goals(),
+        note="The HTTP row's load over TLS: 50 connections, one handshake each at the start. wrk with one "
+             "thread saturates a core itself, so CPU per request tells the servers apart. " + TLS_NOTE,
+        tls=True, block="RESULTS TLS"),
+    Row("https-connect", "New TLS connection per request (full handshake), `http` plugin, wrk 1 thread / "
+        "50 connections", "tcp", "http", "wrk",
+        tls_servers(),
+        [Goal("event ×1: conn/s ≥ 1.0× nginx ×1", lambda r: compare(r, "event-1", "nginx-1", "rps", at_least(1.0))),
+         Goal("event ×1: CPU per connection ≤ nginx ×1",
+              lambda r: compare(r, "event-1", "nginx-1", "cpu_us_per_request", at_most(1.0))),
+         Goal("threading ×1: conn/s ≥ 0.7× nginx ×1",
+              lambda r: compare(r, "threading-1", "nginx-1", "rps", at_least(0.7))),
+         Goal("threading ×2: conn/s ≥ 0.7× nginx ×2",
+              lambda r: compare(r, "threading-2", "nginx-2", "rps", at_least(0.7)))],
+        note="wrk sends `Connection: close`: every request is a new connection and a full handshake, none "
+             "resumed (wrk offers its last session again, and neither server has tickets or a session cache), "
+             "so conn/s is wrk's req/s and CPU µs/conn the server's CPU time per connection. wrk's latency "
+             "starts when the handshake is done. " + TLS_NOTE,
+        tls=True, wrk_headers=["Connection: close"], unit="conn", block="RESULTS TLS"),
     Row("tcp", "TCP echo, 64-byte round trips, 50 connections", "tcp", "echo", "stream",
         [sockhost_server("event"), sockhost_server("threading"), reference_server("epoll reference"),
          python_echo_server("threading", "Python ThreadingTCPServer")],

@@ -9,7 +9,7 @@ the tables, the goals and a plot into docs/benchmarks.md (+ docs/benchmarks.svg)
 Environment:
   BENCH_SECONDS           load duration of each cell (default 5)
   BENCH_ROWS              comma-separated row ids to run (default: all):
-                          http, tcp, unix, udp, connect, idle, dispatch
+                          http, https, https-connect, tcp, unix, udp, connect, idle, dispatch
   BENCH_CONNECTIONS       connections / clients per cell (default 50)
   BENCH_REPEAT            runs per cell, round-robin over a row's servers; the run with the median
                           req/s is reported, with the median CPU per request (default 1)
@@ -40,9 +40,17 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import svg_plot  # noqa: E402  (the bench/ modules)
 from cells import registry, run_dispatch, run_row  # noqa: E402
-from report import machine_info, markdown, print_row, write_docs  # noqa: E402
+from report import machine_info, print_row, write_docs  # noqa: E402
 from rows import ROWS  # noqa: E402
 from settings import BUILD, ROOT, SECONDS  # noqa: E402
+
+
+def command_text() -> str:
+    """The command of this run as the docs quote it, with the knobs that change what is measured."""
+    knobs = [f"{name}={os.environ[name]}" for name in
+             ("BENCH_ROWS", "BENCH_SERVERS", "BENCH_SECONDS", "BENCH_REPEAT", "BENCH_CONNECTIONS",
+              "BENCH_SOCKHOST_BUILD_DIR") if os.environ.get(name)]
+    return " ".join(knobs + ["make bench" if os.environ.get("MAKELEVEL") else "python3 bench/run.py"])
 
 
 def main() -> int:
@@ -70,6 +78,9 @@ def main() -> int:
     if shutil.which("wrk") is None and any(row.driver == "wrk" for row in rows):
         print("wrk not found: run scripts/install-deps --bench", file=sys.stderr)
         return 2
+    if shutil.which("openssl") is None and any(row.tls for row in rows):
+        print("openssl not found (it makes the TLS rows' certificate): apt-get install openssl", file=sys.stderr)
+        return 2
 
     info = machine_info()
     print(f"sockhost benchmarks: {info['cpus']} CPUs, load average {info['load_average']}, "
@@ -84,13 +95,13 @@ def main() -> int:
             row_results.update(run_row(row))
             print_row(row, row_results)
 
-    command = "make bench" if os.environ.get("MAKELEVEL") else "python3 bench/run.py"
     if not args.no_docs:
         output = Path(args.output)
-        write_docs(markdown(rows, results, info, command),
-                   svg_plot.render(rows, results, title=f"sockhost benchmarks, {info['date']}"), output)
+        written = write_docs(rows, results, info, command_text(), output,
+                             lambda plotted: svg_plot.render(plotted, results,
+                                                             title=f"sockhost benchmarks, {info['date']}"))
         (BUILD / "bench-results.json").write_text(json.dumps({"machine": info, "results": results}, indent=2))
-        print(f"\nwrote {output} and {output.with_suffix('.svg')} (raw results: {BUILD / 'bench-results.json'})")
+        print(f"\nwrote {' and '.join(map(str, written))} (raw results: {BUILD / 'bench-results.json'})")
     return 0
 
 

@@ -22,6 +22,12 @@ PLUGINS = SOCKHOST_BUILD / "plugins"
 HTTP_BODY = "Hello from sockhost\n"  # the http plugin's default body; nginx and Python send the same
 BACKLOG = 1024  # every server's listen backlog, so none is favoured by a longer queue
 SOURCE_ADDRESSES = 8  # connect-per-request clients bind 127.0.0.2 .. 127.0.0.9
+# The TLS rows give sockhost and nginx the same certificate (ECDSA P-256, made per run) and
+# these settings: TLS 1.2 and 1.3, one cipher for each, so both negotiate the same; no
+# session tickets and no session cache, so that every new connection is a full handshake.
+TLS_MIN_VERSION = "1.2"
+TLS12_CIPHERS = "ECDHE-ECDSA-AES128-GCM-SHA256"
+TLS13_CIPHERSUITES = "TLS_AES_128_GCM_SHA256"
 
 
 def python() -> str:

@@ -21,6 +21,19 @@ inline void check_accepted_listeners(const std::vector<ListenerConfig> &listener
             std::abort();
         const auto again = parse_listen_address(listener.address.text());
         if (!again || again->text() != listener.address.text()) std::abort();
+        // A tls object: on a stream listener only, with every file an absolute path (as
+        // resolved against the config's directory) and every setting in its range.
+        if (const auto &tls = listener.options.tls) {
+            if (is_datagram(listener.address.transport) || tls->certificates.empty() ||
+                tls->handshake_timeout.count() <= 0)
+                std::abort();
+            for (const TlsFile *file : tls->files())
+                if (file->path.empty() || file->path.front() != '/' || has_nul(file->path)) std::abort();
+            if (tls->client_auth != ClientAuth::none && tls->client_ca.empty()) std::abort();
+            for (const auto &protocol : tls->alpn)
+                if (protocol.empty() || protocol.size() > 255 || has_nul(protocol)) std::abort();
+            if (has_nul(tls->ciphers) || has_nul(tls->ciphersuites)) std::abort();
+        }
     }
 }
 
