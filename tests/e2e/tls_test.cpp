@@ -50,6 +50,14 @@ ShellOutcome s_client(const HostUnderTest &host, const std::string &options, con
 // with -quiet, waits for the server's end) exits as soon as it is answered.
 constexpr const char *kHttpGet = "GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n";
 
+// The CN of the certificate the server presented to `s_client` (its output), or the
+// output itself when there was none, for the failure message.
+std::string presented_subject(const ShellOutcome &outcome) {
+    std::smatch match;
+    std::regex_search(outcome.output, match, std::regex("subject=CN ?= ?([^\\n]+)"));
+    return match.size() > 1 ? match[1].str() : "(none) " + outcome.output;
+}
+
 CommandOutcome reload(const HostUnderTest &host) { return run_sockhost_command("reload -c " + host.config_path().string()); }
 
 // curl over https, keep-alive: two requests on one connection.
@@ -132,10 +140,7 @@ TEST(Tls, SniChoosesBetweenTwoCertificates) {
     HostUnderTest host(one(tls_listener("tcp://127.0.0.1:0", "echo", "threading", tls)), {bundled_plugin("echo")});
     ASSERT_TRUE(host.ready()) << host.log();
     const auto subject = [&](const std::string &name) {
-        const auto outcome = s_client(host, (name.empty() ? "-noservername" : "-servername " + name), "hi\\n");
-        std::smatch match;
-        std::regex_search(outcome.output, match, std::regex("subject=CN ?= ?([^\\n]+)"));
-        return match.size() > 1 ? match[1].str() : "(none) " + outcome.output;
+        return presented_subject(s_client(host, (name.empty() ? "-noservername" : "-servername " + name), "hi\\n"));
     };
     EXPECT_EQ(subject("first.test"), "first.test");
     EXPECT_EQ(subject("second.test"), "second.test");
@@ -276,12 +281,7 @@ TEST(Tls, ReloadRotatesTheCertificateAndABadOneKeepsTheOld) {
     HostUnderTest host(one(tls_listener("tcp://127.0.0.1:0", "echo", "threading", tls_of(live))),
                        {bundled_plugin("echo")});
     ASSERT_TRUE(host.ready()) << host.log();
-    const auto subject = [&] {
-        const auto outcome = s_client(host, "-servername x", "hi\\n");
-        std::smatch match;
-        std::regex_search(outcome.output, match, std::regex("subject=CN ?= ?([^\\n]+)"));
-        return match.size() > 1 ? match[1].str() : outcome.output;
-    };
+    const auto subject = [&] { return presented_subject(s_client(host, "-servername x", "hi\\n")); };
     EXPECT_EQ(subject(), "before.test");
     install(certificates.pki.issue_server("after", {"after.test"}));
     const auto rotated = reload(host);

@@ -38,20 +38,22 @@ StreamRequest::StreamRequest(UniqueFd connection, Transport transport, SocketAdd
 
 StreamRequest::~StreamRequest() { ConnectionRegistry::remove(connection_.get()); }
 
-StreamRequest::Attempt StreamRequest::try_receive(char *buffer, std::size_t capacity) {
+StreamRequest::Attempt StreamRequest::attempt_of(const TlsConnection::Step &step) {
     Attempt attempt;
-    if (tls_) {
-        const auto step = tls_->read(buffer, capacity);
-        if (!step.error.empty()) {
-            attempt.failure = step.peer_gone ? Failure::peer_gone : Failure::other;
-            attempt.error = step.error;
-        } else if (step.want == TlsConnection::Want::nothing) {
-            attempt.count = step.count;
-        } else {
-            attempt.wait_events = step.want == TlsConnection::Want::readable ? POLLIN : POLLOUT;
-        }
-        return attempt;
+    if (!step.error.empty()) {
+        attempt.failure = step.peer_gone ? Failure::peer_gone : Failure::other;
+        attempt.error = step.error;
+    } else if (step.want == TlsConnection::Want::nothing) {
+        attempt.count = step.count;
+    } else {
+        attempt.wait_events = step.want == TlsConnection::Want::readable ? POLLIN : POLLOUT;
     }
+    return attempt;
+}
+
+StreamRequest::Attempt StreamRequest::try_receive(char *buffer, std::size_t capacity) {
+    if (tls_) return attempt_of(tls_->read(buffer, capacity));
+    Attempt attempt;
     for (;;) {
         const ssize_t count = ::recv(connection_.get(), buffer, capacity, MSG_DONTWAIT);
         if (count >= 0) {
@@ -198,19 +200,8 @@ bool StreamRequest::wait_out_idle_stop_grace() {
 }
 
 StreamRequest::Attempt StreamRequest::try_send(const char *data, std::size_t length) {
+    if (tls_) return attempt_of(tls_->write(data, length));
     Attempt attempt;
-    if (tls_) {
-        const auto step = tls_->write(data, length);
-        if (!step.error.empty()) {
-            attempt.failure = step.peer_gone ? Failure::peer_gone : Failure::other;
-            attempt.error = step.error;
-        } else if (step.want == TlsConnection::Want::nothing) {
-            attempt.count = step.count;
-        } else {
-            attempt.wait_events = step.want == TlsConnection::Want::readable ? POLLIN : POLLOUT;
-        }
-        return attempt;
-    }
     for (;;) {
         const ssize_t sent = ::send(connection_.get(), data, length, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (sent >= 0) {

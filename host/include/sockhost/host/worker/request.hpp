@@ -280,6 +280,7 @@ private:
         Failure failure = Failure::none;
         std::string error;
     };
+    static Attempt attempt_of(const TlsConnection::Step &step);
     Attempt try_receive(char *buffer, std::size_t capacity);
     Attempt try_send(const char *data, std::size_t length);
     // A TLS connection's close_notify before its FIN (within `timeout`; not after a failed handshake).
